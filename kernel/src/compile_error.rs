@@ -1,0 +1,78 @@
+//! Compile errors as one Jupyter `error`: rustc's message, pointing at the line in the cell.
+
+use evcxr::CompilationError;
+use jupyter_protocol::ErrorOutput;
+
+const RED: &str = "\u{1b}[1;31m";
+const BLUE: &str = "\u{1b}[1;34m";
+const RESET: &str = "\u{1b}[0m";
+
+/// Renders evcxr's errors like rustc does, with lines and columns of the cell.
+pub fn render(code: &str, errors: &[CompilationError]) -> ErrorOutput {
+    let lines: Vec<&str> = code.lines().collect();
+    let mut traceback = Vec::new();
+    for error in errors {
+        traceback.extend(render_one(error, &lines));
+    }
+    let first = errors.first();
+    ErrorOutput {
+        ename: "CompileError".to_string(),
+        evalue: first.map(headline).unwrap_or_default(),
+        traceback,
+    }
+}
+
+fn headline(error: &CompilationError) -> String {
+    match error.code() {
+        Some(code) => format!("error[{code}]: {}", error.message()),
+        None => format!("{}: {}", error.level(), error.message()),
+    }
+}
+
+fn render_one(error: &CompilationError, lines: &[&str]) -> Vec<String> {
+    let mut out = vec![format!("{RED}{}{RESET}", headline(error))];
+    let mut shown = false;
+    for spanned in error.spanned_messages() {
+        let Some(span) = spanned.span else { continue };
+        let Some(text) = lines.get(span.start_line.wrapping_sub(1)) else {
+            continue;
+        };
+        if !shown {
+            out.push(format!(
+                "{BLUE} -->{RESET} cell line {}, column {}",
+                span.start_line, span.start_column
+            ));
+            shown = true;
+        }
+        let gutter = span.start_line.to_string();
+        let pad = " ".repeat(gutter.len());
+        let width = if span.end_line == span.start_line {
+            span.end_column.saturating_sub(span.start_column).max(1)
+        } else {
+            text.chars()
+                .count()
+                .saturating_sub(span.start_column - 1)
+                .max(1)
+        };
+        let marker = if spanned.is_primary { "^" } else { "-" };
+        out.push(format!("{BLUE}{pad} |{RESET}"));
+        out.push(format!("{BLUE}{gutter} |{RESET} {text}"));
+        out.push(format!(
+            "{BLUE}{pad} |{RESET} {}{RED}{}{RESET} {}",
+            " ".repeat(span.start_column.saturating_sub(1)),
+            marker.repeat(width),
+            spanned.label
+        ));
+    }
+    if !shown {
+        // No span in the cell (e.g. an error in generated code): show rustc's own text.
+        out.extend(error.rendered().lines().skip(1).map(str::to_string));
+    }
+    for help in error.help() {
+        out.push(format!("{BLUE}  = help:{RESET} {help}"));
+    }
+    if let Some(hint) = error.evcxr_extra_hint() {
+        out.push(format!("{BLUE}  = note:{RESET} {hint}"));
+    }
+    out
+}

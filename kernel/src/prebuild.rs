@@ -1,0 +1,99 @@
+//! `ferrolab-kernel prebuild`: builds the engine once, the way evcxr will use it, into a
+//! template directory that each new kernel copies (see `startup.rs`). install.sh runs it.
+//!
+//! The template is built in `<template>.building` and renamed into place when done, so a kernel
+//! starting meanwhile never copies half a build. A stamp records the engine's sources; when they
+//! have not changed, prebuild does nothing (install.sh stays fast and idempotent).
+
+use crate::kernel::TEMPLATE_STAMP;
+use anyhow::{Context, Result};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The first engine cell of the speed target, run once so everything it needs is built.
+const SAMPLE_CELL: &str = "let t = tensor([[1.0f32, 2.0], [3.0, 4.0]]); t.matmul(&t)";
+
+pub fn run() -> Result<()> {
+    let template = crate::cli::template_dir();
+    let stamp = sources_stamp(&crate::cli::engine_dir());
+    let stamp_file = template.join(TEMPLATE_STAMP);
+    if std::fs::read_to_string(&stamp_file).ok().as_deref() == Some(stamp.as_str()) {
+        println!(
+            "The engine is already pre-built for evcxr in {}",
+            template.display()
+        );
+        return Ok(());
+    }
+    let work = PathBuf::from(format!("{}.building", template.display()));
+    std::fs::create_dir_all(&work)?;
+    // Single-threaded here, so setting the environment is sound.
+    std::env::set_var("EVCXR_TMPDIR", &work);
+    std::env::set_var("EVCXR_CONFIG_DIR", work.join("no-evcxr-config"));
+    std::env::set_var(ferrolab::display::DISPLAY_ENV, "1");
+
+    println!(
+        "Pre-building the ferrolab engine for evcxr in {} ...",
+        work.display()
+    );
+    let start = Instant::now();
+    let lock = crate::cli::engine_dir().join("../Cargo.lock");
+    let (mut ctx, _outputs) = crate::startup::start_context(Some(&lock))?;
+    let out = ctx
+        .execute(SAMPLE_CELL)
+        .map_err(|e| anyhow::anyhow!("the sample cell failed: {e}"))?;
+    drop(ctx);
+    let _ = std::fs::remove_dir_all(work.join("no-evcxr-config"));
+    std::fs::write(work.join(TEMPLATE_STAMP), &stamp)?;
+    if template.exists() {
+        std::fs::remove_dir_all(&template).context("removing the old template")?;
+    }
+    std::fs::rename(&work, &template).context("moving the template into place")?;
+    let result = out
+        .content_by_mime_type
+        .get("text/plain")
+        .cloned()
+        .unwrap_or_default();
+    println!(
+        "Pre-built in {:.0} s (sample cell result: {})",
+        start.elapsed().as_secs_f64(),
+        result.lines().next().unwrap_or("")
+    );
+    Ok(())
+}
+
+/// A fingerprint of the engine's sources and manifest (paths, sizes, modification times) and of
+/// this kernel's version.
+fn sources_stamp(engine: &Path) -> String {
+    let mut files = Vec::new();
+    collect(engine, &mut files);
+    files.push(engine.join("../Cargo.lock"));
+    files.sort();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    env!("CARGO_PKG_VERSION").hash(&mut h);
+    for f in files {
+        let meta = std::fs::metadata(&f).ok();
+        f.hash(&mut h);
+        meta.as_ref().map(|m| m.len()).hash(&mut h);
+        meta.and_then(|m| m.modified().ok()).hash(&mut h);
+    }
+    format!("{:016x} {}\n", h.finish(), engine.display())
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if name == "target" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            collect(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The shell channel: one request at a time, each wrapped in `busy` ... `idle` on IOPub.
+
+use crate::connection::{self, Incoming, Iopub};
+use crate::evaluation::{Evaluator, ExecJob};
+use crate::history::History;
+use crate::is_complete::{check, Verdict};
+use crate::pump::Sink;
+use jupyter_protocol::*;
+use jupyter_zmq_client::{RouterRecvConnection, RouterSendConnection};
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+pub struct Shell {
+    pub iopub: Iopub,
+    pub evaluator: Evaluator,
+    pub history: History,
+    pub writer: RouterSendConnection,
+    pub execution_count: usize,
+    /// Requests read while aborting the queue after an error, to handle afterwards.
+    pending: VecDeque<Incoming>,
+}
+
+impl Shell {
+    pub fn new(iopub: Iopub, evaluator: Evaluator, writer: RouterSendConnection) -> Shell {
+        Shell {
+            iopub,
+            evaluator,
+            history: History::load(),
+            writer,
+            execution_count: 0,
+            pending: VecDeque::new(),
+        }
+    }
+
+    pub async fn run(mut self, mut reader: RouterRecvConnection) -> anyhow::Result<()> {
+        loop {
+            let incoming = match self.pending.pop_front() {
+                Some(incoming) => incoming,
+                None => connection::recv(&mut reader, "shell").await?,
+            };
+            self.handle(&incoming, &mut reader).await;
+        }
+    }
+
+    fn publish(&self, content: impl Into<JupyterMessageContent>, parent: &JupyterMessage) {
+        let _ = self
+            .iopub
+            .send(JupyterMessage::new(content.into(), Some(parent)));
+    }
+
+    async fn reply(&mut self, content: impl Into<JupyterMessageContent>, parent: &JupyterMessage) {
+        connection::send(
+            &mut self.writer,
+            JupyterMessage::new(content.into(), Some(parent)),
+        )
+        .await;
+    }
+
+    /// Handles one request.
+    async fn handle(&mut self, incoming: &Incoming, reader: &mut RouterRecvConnection) {
+        let msg = &incoming.msg;
+        self.publish(Status::busy(), msg);
+        match &msg.content {
+            JupyterMessageContent::KernelInfoRequest(_) => {
+                self.reply(crate::kernel::kernel_info(), msg).await
+            }
+            JupyterMessageContent::ExecuteRequest(req) => self.execute(msg, req, reader).await,
+            JupyterMessageContent::CompleteRequest(req) => {
+                let cursor = req.cursor_pos;
+                let found = self.evaluator.complete(req.code.clone(), cursor).await;
+                let (matches, cursor_start, cursor_end) = found.unwrap_or((vec![], cursor, cursor));
+                let reply = CompleteReply {
+                    matches,
+                    cursor_start,
+                    cursor_end,
+                    ..Default::default()
+                };
+                self.reply(reply, msg).await
+            }
+            JupyterMessageContent::InspectRequest(req) => {
+                let found = self
+                    .evaluator
+                    .inspect(req.code.clone(), req.cursor_pos)
+                    .await;
+                let mut reply = InspectReply::default();
+                if let Some((plain, html)) = found {
+                    reply.found = true;
+                    let bundle = HashMap::from([
+                        ("text/plain".to_string(), plain),
+                        ("text/html".to_string(), html),
+                    ]);
+                    reply.data = crate::display::media(&bundle).unwrap_or_default();
+                }
+                self.reply(reply, msg).await
+            }
+            JupyterMessageContent::IsCompleteRequest(req) => {
+                let reply = match check(&req.code) {
+                    Verdict::Complete => IsCompleteReply::complete(),
+                    Verdict::Incomplete(indent) => IsCompleteReply::incomplete(indent),
+                    Verdict::Invalid => IsCompleteReply::invalid(),
+                };
+                self.reply(reply, msg).await
+            }
+            JupyterMessageContent::HistoryRequest(_) => {
+                let history = self.history.query(&incoming.raw);
+                self.reply(HistoryReply::new(history), msg).await
+            }
+            JupyterMessageContent::CommInfoRequest(_) => {
+                self.reply(CommInfoReply::default(), msg).await
+            }
+            JupyterMessageContent::ShutdownRequest(req) => {
+                let reply = ShutdownReply {
+                    restart: req.restart,
+                    ..Default::default()
+                };
+                self.reply(reply, msg).await;
+                crate::kernel::shut_down(&self.evaluator).await;
+            }
+            other => eprintln!(
+                "ferrolab-kernel: ignored a {} message on shell",
+                other.message_type()
+            ),
+        }
+        self.publish(Status::idle(), msg);
+    }
+
+    async fn execute(
+        &mut self,
+        msg: &JupyterMessage,
+        req: &ExecuteRequest,
+        reader: &mut RouterRecvConnection,
+    ) {
+        let store = req.store_history && !req.silent;
+        if store {
+            self.execution_count += 1;
+        }
+        let count = ExecutionCount::new(self.execution_count);
+        if !req.silent {
+            let input = ExecuteInput {
+                code: req.code.clone(),
+                execution_count: count,
+            };
+            self.publish(input, msg);
+        }
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        self.evaluator.submit(ExecJob {
+            code: req.code.clone(),
+            sink: Sink {
+                parent: msg.clone(),
+                iopub: self.iopub.clone(),
+                silent: req.silent,
+            },
+            user_expressions: req.user_expressions.clone().unwrap_or_default(),
+            done,
+        });
+        let Ok(outcome) = outcome.await else { return };
+        let mut reply = ExecuteReply {
+            execution_count: count,
+            user_expressions: Some(outcome.user_expressions),
+            ..Default::default()
+        };
+        let mut result_text = String::new();
+        let abort = match outcome.result {
+            Ok(data) => {
+                if let Some(data) = data {
+                    result_text = plain_text(&data);
+                    if !req.silent {
+                        let mut result = ExecuteResult::new(count, data);
+                        result.transient = Some(Transient::default());
+                        self.publish(result, msg);
+                    }
+                }
+                false
+            }
+            Err(error) => {
+                if !req.silent {
+                    self.publish(error.clone(), msg);
+                }
+                reply.status = ReplyStatus::Error;
+                reply.error = Some(Box::new(ReplyError {
+                    ename: error.ename,
+                    evalue: error.evalue,
+                    traceback: error.traceback,
+                }));
+                req.stop_on_error
+            }
+        };
+        if store {
+            self.history
+                .add(self.execution_count, &req.code, &result_text);
+        }
+        if abort {
+            self.abort_queued(reader).await;
+        }
+        self.reply(reply, msg).await;
+    }
+
+    /// After a failed cell with `stop_on_error`, and before its reply leaves (so a client that
+    /// waits for the reply is never affected), answers the execute requests already queued with
+    /// `aborted`, as ipykernel does; other requests are kept for later.
+    async fn abort_queued(&mut self, reader: &mut RouterRecvConnection) {
+        let mut queued: VecDeque<Incoming> = std::mem::take(&mut self.pending);
+        let window = Duration::from_millis(5);
+        while let Ok(Ok(incoming)) =
+            tokio::time::timeout(window, connection::recv(reader, "shell")).await
+        {
+            queued.push_back(incoming);
+        }
+        for incoming in queued {
+            let msg = &incoming.msg;
+            if let JupyterMessageContent::ExecuteRequest(_) = msg.content {
+                self.publish(Status::busy(), msg);
+                let reply = ExecuteReply {
+                    status: ReplyStatus::Aborted,
+                    execution_count: ExecutionCount::new(self.execution_count),
+                    user_expressions: Some(HashMap::new()),
+                    ..Default::default()
+                };
+                self.reply(reply, msg).await;
+                self.publish(Status::idle(), msg);
+            } else {
+                self.pending.push_back(incoming);
+            }
+        }
+    }
+}
+
+fn plain_text(data: &Media) -> String {
+    data.content
+        .iter()
+        .find_map(|m| match m {
+            MediaType::Plain(text) => Some(text.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
