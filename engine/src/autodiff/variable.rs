@@ -1,0 +1,135 @@
+//! `Variable`: a tensor whose value can change in place, like `tf.Variable`.
+
+use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::{or_panic, Error, Result};
+use crate::shape::Layout;
+use crate::tensor::{Tensor, VarInfo};
+
+/// Mutable state for models: weights, biases, counters. Reads are ordinary tensor ops (it derefs
+/// to [`Tensor`]); `assign`, `assign_add` and `assign_sub` update it in place, unrecorded.
+/// Cloning a `Variable` gives another handle to the same variable.
+#[derive(Clone)]
+pub struct Variable(Tensor);
+
+impl Variable {
+    /// A trainable variable holding a copy of `initial_value`.
+    pub fn new(initial_value: impl AsRef<Tensor>) -> Variable {
+        Self::with_options(initial_value.as_ref(), "Variable", true)
+    }
+    /// A variable with a name and trainability (`tf.Variable(x, name=.., trainable=..)`).
+    pub fn with_options(initial_value: &Tensor, name: &str, trainable: bool) -> Variable {
+        let v = initial_value.contiguous_copy();
+        let storage = v.0.storage.clone();
+        Variable(Tensor::from_parts(
+            storage,
+            Layout::contiguous(v.shape().clone()),
+            Some(VarInfo {
+                trainable: AtomicBool::new(trainable),
+                name: name.to_string(),
+            }),
+        ))
+    }
+    /// Builder: a non-trainable variable (like BatchNormalization's moving mean).
+    pub fn non_trainable(initial_value: impl AsRef<Tensor>) -> Variable {
+        Self::with_options(initial_value.as_ref(), "Variable", false)
+    }
+    pub fn name(&self) -> &str {
+        self.info().name.as_str()
+    }
+    pub fn trainable(&self) -> bool {
+        self.info().trainable.load(Ordering::Relaxed)
+    }
+    pub fn set_trainable(&self, on: bool) {
+        self.info().trainable.store(on, Ordering::Relaxed)
+    }
+    fn info(&self) -> &VarInfo {
+        self.0 .0.var.as_ref().expect("a Variable always has VarInfo")
+    }
+    /// The current value as a new tensor (a snapshot that later assigns do not change).
+    pub fn read_value(&self) -> Tensor {
+        self.0.contiguous_copy()
+    }
+    /// The variable's tensor handle (shares memory with the variable).
+    pub fn as_tensor(&self) -> &Tensor {
+        &self.0
+    }
+
+    /// Overwrites the value (same shape; the dtype is cast to the variable's).
+    #[track_caller]
+    pub fn assign(&self, value: impl AsRef<Tensor>) {
+        or_panic(self.try_assign(value.as_ref()))
+    }
+    pub fn try_assign(&self, value: &Tensor) -> Result<()> {
+        if value.dims() != self.0.dims() {
+            return Err(Error::ShapeMismatch {
+                op: "Variable.assign",
+                lhs: self.0.dims().to_vec(),
+                rhs: value.dims().to_vec(),
+                hint: "a variable keeps its shape; create a new Variable to change it".into(),
+            });
+        }
+        let mut value = value.clone();
+        if value.dtype() != self.0.dtype() {
+            value = value.try_cast(self.0.dtype())?;
+        }
+        if value.shares_storage_with(&self.0) {
+            value = value.contiguous_copy();
+        }
+        let src = value.storage();
+        let mut dst = self.0.storage_mut();
+        dst.copy_into(self.0.layout(), &src, value.layout())
+    }
+    /// `self += delta`, in place.
+    #[track_caller]
+    pub fn assign_add(&self, delta: impl AsRef<Tensor>) {
+        let v = or_panic(self.0.try_add(delta.as_ref()));
+        self.assign(&v)
+    }
+    /// `self -= delta`, in place.
+    #[track_caller]
+    pub fn assign_sub(&self, delta: impl AsRef<Tensor>) {
+        let v = or_panic(self.0.try_sub(delta.as_ref()));
+        self.assign(&v)
+    }
+}
+
+impl Deref for Variable {
+    type Target = Tensor;
+    fn deref(&self) -> &Tensor {
+        &self.0
+    }
+}
+
+impl AsRef<Tensor> for Variable {
+    fn as_ref(&self) -> &Tensor {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Variable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "<tf.Variable '{}' shape={} dtype={}, numpy=\n{}>",
+            self.name(),
+            self.shape(),
+            self.dtype(),
+            self.0.format_values()
+        )
+    }
+}
+
+impl std::fmt::Display for Variable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+impl Variable {
+    /// What evcxr shows for a variable as a cell's last expression.
+    pub fn evcxr_display(&self) {
+        println!("EVCXR_BEGIN_CONTENT text/plain\n{self:?}\nEVCXR_END_CONTENT");
+    }
+}

@@ -1,0 +1,137 @@
+//! Devices: where a tensor's storage lives.
+//!
+//! `Device::Cpu` always works. `Device::Cuda(n)` names the n-th NVIDIA GPU; until the CUDA
+//! backend lands, moving a tensor there returns [`Error::NoCudaDevice`](crate::Error).
+
+use std::fmt;
+
+/// Where a tensor lives, like TF's `/CPU:0` and `/GPU:0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Device {
+    Cpu,
+    Cuda(usize),
+}
+
+impl Device {
+    pub fn is_cpu(&self) -> bool {
+        matches!(self, Device::Cpu)
+    }
+    pub fn is_cuda(&self) -> bool {
+        matches!(self, Device::Cuda(_))
+    }
+
+    /// Parses `cpu`, `cuda`, `cuda:N`, `gpu` or `gpu:N` (as in `FERROLAB_DEVICE`).
+    pub fn parse(s: &str) -> Option<Device> {
+        let s = s.trim().to_ascii_lowercase();
+        match s.as_str() {
+            "cpu" => Some(Device::Cpu),
+            "cuda" | "gpu" => Some(Device::Cuda(0)),
+            _ => {
+                let rest = s.strip_prefix("cuda:").or_else(|| s.strip_prefix("gpu:"))?;
+                rest.parse().ok().map(Device::Cuda)
+            }
+        }
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Device::Cpu => write!(f, "cpu"),
+            Device::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+/// What the kernel's `:gpu` magic shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GpuInfo {
+    pub index: usize,
+    pub name: String,
+    pub total_memory: u64,
+    pub free_memory: u64,
+    pub driver_version: String,
+    pub compute_capability: (u32, u32),
+}
+
+impl fmt::Display for GpuInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        write!(
+            f,
+            "cuda:{} {} (compute {}.{}), memory {:.1} GiB free of {:.1} GiB, driver {}",
+            self.index,
+            self.name,
+            self.compute_capability.0,
+            self.compute_capability.1,
+            gib(self.free_memory),
+            gib(self.total_memory),
+            self.driver_version
+        )
+    }
+}
+
+/// The usable GPUs. Empty until the CUDA backend lands, and on machines without a GPU.
+pub fn gpu_info() -> Vec<GpuInfo> {
+    Vec::new()
+}
+
+/// One line for the kernel's `:gpu` magic and for notebooks.
+pub fn gpu_summary() -> String {
+    let gpus = gpu_info();
+    if gpus.is_empty() {
+        "no GPU found; running on CPU".to_string()
+    } else {
+        gpus.iter().map(|g| g.to_string()).collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// True when a CUDA device is usable.
+pub fn is_gpu_available() -> bool {
+    !gpu_info().is_empty()
+}
+
+/// The device new tensors are created on: `FERROLAB_DEVICE` when set, else `cuda:0` when a GPU
+/// is usable, else the CPU. Process-wide, so it holds across notebook cells.
+pub fn default_device() -> Device {
+    let g = crate::state::global();
+    let mut d = g.default_device.lock().unwrap_or_else(|e| e.into_inner());
+    *d.get_or_insert_with(|| {
+        if let Ok(s) = std::env::var("FERROLAB_DEVICE") {
+            match Device::parse(&s) {
+                Some(dev) if dev.is_cpu() || is_gpu_available() => return dev,
+                Some(dev) => eprintln!(
+                    "ferrolab: FERROLAB_DEVICE={s} asks for {dev}, but no GPU is usable; using the CPU"
+                ),
+                None => eprintln!(
+                    "ferrolab: FERROLAB_DEVICE={s} is not a device; use cpu or cuda:N. Using the CPU"
+                ),
+            }
+            return Device::Cpu;
+        }
+        if is_gpu_available() {
+            Device::Cuda(0)
+        } else {
+            Device::Cpu
+        }
+    })
+}
+
+/// Sets the process-wide default device (like `with tf.device(...)`, but until changed).
+pub fn set_default_device(device: Device) {
+    let g = crate::state::global();
+    *g.default_device.lock().unwrap_or_else(|e| e.into_inner()) = Some(device);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn parse_devices() {
+        assert_eq!(Device::parse("cpu"), Some(Device::Cpu));
+        assert_eq!(Device::parse("CUDA:1"), Some(Device::Cuda(1)));
+        assert_eq!(Device::parse("gpu"), Some(Device::Cuda(0)));
+        assert_eq!(Device::parse("tpu"), None);
+        assert_eq!(Device::Cuda(2).to_string(), "cuda:2");
+    }
+}

@@ -1,0 +1,48 @@
+//! # Ferrolab engine
+//!
+//! Eager tensors on the CPU (and the GPU when there is one), GradientTape autodiff, a Keras-like
+//! API, tf.data-style pipelines and inline plots, for learning deep learning in Rust notebooks.
+//!
+//! ```
+//! use ferrolab::prelude::*;
+//! let x = tensor([[1.0, 2.0], [3.0, 4.0]]);
+//! let w = Variable::new(ones([2, 1]));
+//! let tape = GradientTape::new();
+//! let loss = x.matmul(&w).square().mean();
+//! let [dw] = tape.gradient(&loss, [&w]);
+//! assert_eq!(dw.unwrap().to_vec::<f32>(), vec![17.0, 26.0]);
+//! ```
+//!
+//! Modules, in the order data moves through them:
+//! - [`state`]: the process-wide home of engine state (seed, device, cancel flag, tapes);
+//! - [`dtype`], [`shape`], [`device`]: what a tensor is made of and where it lives;
+//! - [`storage`]: the backend boundary, `enum Storage { Cpu, Cuda }` over a few primitives;
+//! - [`tensor`]: the `Tensor` handle, creation, views and math (one file per op family);
+//! - [`autodiff`]: `Variable` and `GradientTape`;
+//! - [`display`]: the display line protocol that the kernel turns into rich output.
+
+pub mod autodiff;
+pub mod device;
+pub mod display;
+pub mod dtype;
+pub mod error;
+pub mod random;
+pub mod shape;
+pub mod state;
+pub mod storage;
+pub mod tensor;
+
+pub use error::{Error, Result};
+
+/// Everything a notebook cell needs; the kernel imports it in every cell.
+pub mod prelude {
+    pub use crate::autodiff::{stop_gradient, GradientTape, Variable};
+    pub use crate::device::{default_device, gpu_info, set_default_device, Device};
+    pub use crate::dtype::{bf16, f16, DType};
+    pub use crate::random::set_seed;
+    pub use crate::s;
+    pub use crate::shape::Shape;
+    pub use crate::tensor::create::*;
+    pub use crate::tensor::{concat, one_hot, stack, where_, Tensor};
+    pub use crate::{Error, Result};
+}

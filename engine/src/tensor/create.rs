@@ -1,0 +1,284 @@
+//! Creating tensors: from nested arrays and Vecs, constants, ranges and seeded random draws.
+//!
+//! New tensors are created on the process-wide default device (see
+//! [`default_device`](crate::device::default_device)).
+
+use crate::device::{default_device, Device};
+use crate::dtype::{DType, Element, Scalar};
+use crate::error::{invalid, or_panic, Result};
+use crate::random::rng_for;
+use crate::shape::Shape;
+use crate::storage::{CpuStorage, Storage};
+use crate::tensor::Tensor;
+
+/// Nested Rust data that can become a tensor: scalars, arrays, Vecs and slices of them.
+pub trait NestedData {
+    type Elem: Element;
+    /// Appends this level's dims (from the first element at each level).
+    fn push_shape(&self, out: &mut Vec<usize>);
+    /// Appends the elements, checking that every row has the expected shape.
+    fn flatten(&self, shape: &[usize], out: &mut Vec<Self::Elem>) -> Result<()>;
+}
+
+impl<S: Scalar> NestedData for S {
+    type Elem = S::Elem;
+    fn push_shape(&self, _: &mut Vec<usize>) {}
+    fn flatten(&self, shape: &[usize], out: &mut Vec<S::Elem>) -> Result<()> {
+        if !shape.is_empty() {
+            return Err(invalid("tensor", "ragged nested data: rows have different lengths"));
+        }
+        out.push(self.elem());
+        Ok(())
+    }
+}
+
+fn flatten_rows<T: NestedData>(rows: &[T], shape: &[usize], out: &mut Vec<T::Elem>) -> Result<()> {
+    match shape.split_first() {
+        Some((&n, rest)) if n == rows.len() => {
+            for r in rows {
+                r.flatten(rest, out)?;
+            }
+            Ok(())
+        }
+        Some((&n, _)) => Err(invalid(
+            "tensor",
+            format!(
+                "ragged nested data: a row has {} elements where the first row has {n}; every row must have the same length",
+                rows.len()
+            ),
+        )),
+        None => Err(invalid("tensor", "ragged nested data: rows have different depths")),
+    }
+}
+
+impl<T: NestedData, const N: usize> NestedData for [T; N] {
+    type Elem = T::Elem;
+    fn push_shape(&self, out: &mut Vec<usize>) {
+        out.push(N);
+        if let Some(f) = self.first() {
+            f.push_shape(out)
+        }
+    }
+    fn flatten(&self, shape: &[usize], out: &mut Vec<T::Elem>) -> Result<()> {
+        flatten_rows(self, shape, out)
+    }
+}
+impl<T: NestedData> NestedData for Vec<T> {
+    type Elem = T::Elem;
+    fn push_shape(&self, out: &mut Vec<usize>) {
+        out.push(self.len());
+        if let Some(f) = self.first() {
+            f.push_shape(out)
+        }
+    }
+    fn flatten(&self, shape: &[usize], out: &mut Vec<T::Elem>) -> Result<()> {
+        flatten_rows(self, shape, out)
+    }
+}
+impl<T: NestedData> NestedData for &[T] {
+    type Elem = T::Elem;
+    fn push_shape(&self, out: &mut Vec<usize>) {
+        out.push(self.len());
+        if let Some(f) = self.first() {
+            f.push_shape(out)
+        }
+    }
+    fn flatten(&self, shape: &[usize], out: &mut Vec<T::Elem>) -> Result<()> {
+        flatten_rows(self, shape, out)
+    }
+}
+impl<T: NestedData> NestedData for &Vec<T> {
+    type Elem = T::Elem;
+    fn push_shape(&self, out: &mut Vec<usize>) {
+        (**self).push_shape(out)
+    }
+    fn flatten(&self, shape: &[usize], out: &mut Vec<T::Elem>) -> Result<()> {
+        (**self).flatten(shape, out)
+    }
+}
+
+/// A tensor from nested data, like `tf.constant`: `tensor([[1.0, 2.0], [3.0, 4.0]])`.
+/// Float literals become float32 and integer literals int64.
+#[track_caller]
+pub fn tensor<D: NestedData>(data: D) -> Tensor {
+    or_panic(try_tensor(data))
+}
+
+pub fn try_tensor<D: NestedData>(data: D) -> Result<Tensor> {
+    let mut shape = Vec::new();
+    data.push_shape(&mut shape);
+    let mut flat = Vec::with_capacity(shape.iter().product());
+    data.flatten(&shape, &mut flat)?;
+    from_vec(flat, shape)
+}
+
+/// A tensor from a flat Vec and a shape (row-major), like `tf.reshape(tf.constant(v), shape)`.
+pub fn from_vec<T: Element>(data: Vec<T>, shape: impl Into<Shape>) -> Result<Tensor> {
+    let shape = shape.into();
+    if data.len() != shape.elem_count() {
+        return Err(invalid(
+            "from_vec",
+            format!(
+                "{} values cannot fill shape {} ({} elements)",
+                data.len(),
+                shape,
+                shape.elem_count()
+            ),
+        ));
+    }
+    Tensor::from_cpu(T::into_storage(data), shape, default_device())
+}
+
+impl Tensor {
+    /// Wraps CPU data and moves it to `device`.
+    pub(crate) fn from_cpu(cpu: CpuStorage, shape: impl Into<Shape>, device: Device) -> Result<Tensor> {
+        let shape = shape.into();
+        let storage = match device {
+            Device::Cpu => Storage::Cpu(cpu),
+            Device::Cuda(_) => Storage::Cuda(crate::storage::CudaStorage::from_cpu(&cpu, device)?),
+        };
+        Ok(Tensor::from_storage(storage, shape))
+    }
+    /// A tensor of `value` with this tensor's shape, dtype and device.
+    pub fn full_like(&self, value: f64) -> Tensor {
+        or_panic(full_on(self.shape().clone(), value, self.dtype(), self.device()))
+    }
+    pub fn zeros_like(&self) -> Tensor {
+        self.full_like(0.0)
+    }
+    pub fn ones_like(&self) -> Tensor {
+        self.full_like(1.0)
+    }
+    /// A one-element tensor of `value` with this tensor's dtype and device (for scalar operands).
+    pub(crate) fn scalar_like(&self, value: f64) -> Tensor {
+        or_panic(full_on(Shape::scalar(), value, self.dtype(), self.device()))
+    }
+}
+
+fn filled(n: usize, value: f64, dtype: DType) -> CpuStorage {
+    match dtype {
+        DType::F32 => CpuStorage::F32(vec![value as f32; n]),
+        DType::F16 => CpuStorage::F16(vec![half::f16::from_f64(value); n]),
+        DType::BF16 => CpuStorage::BF16(vec![half::bf16::from_f64(value); n]),
+        DType::I64 => CpuStorage::I64(vec![value as i64; n]),
+        DType::Bool => CpuStorage::Bool(vec![value != 0.0; n]),
+    }
+}
+
+/// `value` everywhere, with a dtype, on a device.
+pub fn full_on(shape: impl Into<Shape>, value: f64, dtype: DType, device: Device) -> Result<Tensor> {
+    let shape = shape.into();
+    Tensor::from_cpu(filled(shape.elem_count(), value, dtype), shape, device)
+}
+
+/// `tf.fill(shape, value)` (float32).
+pub fn full(shape: impl Into<Shape>, value: f32) -> Tensor {
+    or_panic(full_on(shape, value as f64, DType::F32, default_device()))
+}
+/// `tf.zeros(shape)` (float32).
+pub fn zeros(shape: impl Into<Shape>) -> Tensor {
+    full(shape, 0.0)
+}
+/// `tf.ones(shape)` (float32).
+pub fn ones(shape: impl Into<Shape>) -> Tensor {
+    full(shape, 1.0)
+}
+/// `tf.zeros(shape, dtype)`.
+pub fn zeros_dtype(shape: impl Into<Shape>, dtype: DType) -> Tensor {
+    or_panic(full_on(shape, 0.0, dtype, default_device()))
+}
+
+/// `tf.range(start, limit, delta)` as float32 (use `arange_i64` for integers).
+#[track_caller]
+pub fn arange(start: f32, limit: f32, delta: f32) -> Tensor {
+    or_panic(try_arange(start, limit, delta))
+}
+pub fn try_arange(start: f32, limit: f32, delta: f32) -> Result<Tensor> {
+    if delta == 0.0 || !delta.is_finite() {
+        return Err(invalid("arange", format!("delta must be a non-zero number, got {delta}")));
+    }
+    let n = ((limit - start) / delta).ceil().max(0.0) as usize;
+    from_vec((0..n).map(|i| start + i as f32 * delta).collect::<Vec<f32>>(), [n])
+}
+/// `tf.range(n)` as int64: 0, 1, ..., n-1.
+pub fn arange_i64(start: i64, limit: i64) -> Tensor {
+    let v: Vec<i64> = (start..limit.max(start)).collect();
+    let n = v.len();
+    or_panic(from_vec(v, [n]))
+}
+
+/// `tf.linspace(start, stop, num)`: `num` evenly spaced values, both ends included.
+pub fn linspace(start: f32, stop: f32, num: usize) -> Tensor {
+    let v: Vec<f32> = match num {
+        0 => vec![],
+        1 => vec![start],
+        _ => (0..num)
+            .map(|i| start + (stop - start) * i as f32 / (num - 1) as f32)
+            .collect(),
+    };
+    or_panic(from_vec(v, [num]))
+}
+
+/// `tf.eye(n)`: the n x n identity (float32).
+pub fn eye(n: usize) -> Tensor {
+    let mut v = vec![0f32; n * n];
+    for i in 0..n {
+        v[i * n + i] = 1.0;
+    }
+    or_panic(from_vec(v, [n, n]))
+}
+
+/// Uniform in [0, 1), from the global generator (`tf.random.uniform(shape)`).
+pub fn rand(shape: impl Into<Shape>) -> Tensor {
+    uniform(shape, 0.0, 1.0, None)
+}
+/// Standard normal, from the global generator (`tf.random.normal(shape)`).
+pub fn randn(shape: impl Into<Shape>) -> Tensor {
+    normal(shape, 0.0, 1.0, None)
+}
+/// `tf.random.uniform(shape, minval, maxval, seed)`; `seed: None` draws from the global generator.
+pub fn uniform(shape: impl Into<Shape>, minval: f32, maxval: f32, seed: Option<u64>) -> Tensor {
+    let shape = shape.into();
+    let mut rng = rng_for(seed);
+    let v: Vec<f32> = (0..shape.elem_count())
+        .map(|_| minval + (maxval - minval) * rng.next_f32())
+        .collect();
+    or_panic(from_vec(v, shape))
+}
+/// `tf.random.normal(shape, mean, stddev, seed)`.
+pub fn normal(shape: impl Into<Shape>, mean: f32, stddev: f32, seed: Option<u64>) -> Tensor {
+    let shape = shape.into();
+    let mut rng = rng_for(seed);
+    let mut v = vec![0f32; shape.elem_count()];
+    rng.fill_normal(&mut v, mean, stddev);
+    or_panic(from_vec(v, shape))
+}
+/// `tf.random.truncated_normal`: normal draws re-drawn until within two standard deviations.
+pub fn truncated_normal(shape: impl Into<Shape>, mean: f32, stddev: f32, seed: Option<u64>) -> Tensor {
+    let shape = shape.into();
+    let mut rng = rng_for(seed);
+    let mut v = vec![0f32; shape.elem_count()];
+    let mut one = [0f32; 1];
+    for x in v.iter_mut() {
+        loop {
+            rng.fill_normal(&mut one, 0.0, 1.0);
+            if one[0].abs() <= 2.0 {
+                *x = mean + stddev * one[0];
+                break;
+            }
+        }
+    }
+    or_panic(from_vec(v, shape))
+}
+
+impl From<f32> for Tensor {
+    fn from(v: f32) -> Tensor {
+        tensor(v)
+    }
+}
+impl From<Vec<f32>> for Tensor {
+    fn from(v: Vec<f32>) -> Tensor {
+        tensor(v)
+    }
+}
+

@@ -1,0 +1,94 @@
+//! matmul: batched and broadcasting like `tf.linalg.matmul` / NumPy's `@`.
+//! a: (..., M, K) @ b: (..., K, N) -> (..., M, N); batch axes broadcast; a 1-D operand is
+//! treated as a row (left) or column (right) vector and that axis is dropped from the result.
+
+use std::sync::Arc;
+
+use crate::autodiff::record;
+use crate::error::{invalid, or_panic, Error, Result};
+use crate::shape::{broadcast_shapes, Shape};
+use crate::tensor::Tensor;
+
+impl Tensor {
+    /// Matrix product (`a @ b`).
+    #[track_caller]
+    pub fn matmul(&self, rhs: &Tensor) -> Tensor {
+        or_panic(self.try_matmul(rhs))
+    }
+
+    pub fn try_matmul(&self, rhs: &Tensor) -> Result<Tensor> {
+        crate::state::check_cancel();
+        if self.rank() == 0 || rhs.rank() == 0 {
+            return Err(invalid(
+                "matmul",
+                format!(
+                    "shapes {} and {}: matmul needs at least 1-D operands; use * to scale by a scalar",
+                    self.shape(),
+                    rhs.shape()
+                ),
+            ));
+        }
+        if self.dtype() != rhs.dtype() {
+            return Err(Error::DTypeMismatch {
+                op: "matmul",
+                expected: format!("both operands of dtype {}; cast one first", self.dtype()),
+                got: rhs.dtype(),
+            });
+        }
+        let a = if self.rank() == 1 { self.try_reshape([1, self.dims()[0]])? } else { self.clone() };
+        let b = if rhs.rank() == 1 { rhs.try_reshape([rhs.dims()[0], 1])? } else { rhs.clone() };
+        let (ar, br) = (a.rank(), b.rank());
+        let (m, k) = (a.dims()[ar - 2], a.dims()[ar - 1]);
+        let (k2, n) = (b.dims()[br - 2], b.dims()[br - 1]);
+        if k != k2 {
+            let hint = if k == n && br >= 2 {
+                format!("inner dims {k} != {k2}; did you mean b.t()?")
+            } else if m == k2 && ar >= 2 {
+                format!("inner dims {k} != {k2}; did you mean a.t()?")
+            } else {
+                format!("inner dims {k} != {k2} (a's last axis must equal b's second-to-last)")
+            };
+            return Err(Error::ShapeMismatch {
+                op: "matmul",
+                lhs: self.dims().to_vec(),
+                rhs: rhs.dims().to_vec(),
+                hint,
+            });
+        }
+        let batch = broadcast_shapes("matmul (batch axes)", &a.dims()[..ar - 2], &b.dims()[..br - 2])?;
+        let with = |x: usize, y: usize| {
+            let mut d = batch.dims().to_vec();
+            d.extend([x, y]);
+            Shape(d)
+        };
+        let la = a.layout().broadcast_as(&with(m, k))?;
+        let lb = b.layout().broadcast_as(&with(k, n))?;
+        let s = {
+            let sa = a.storage();
+            if a.shares_storage_with(&b) {
+                sa.matmul(&la, &sa, &lb)?
+            } else {
+                sa.matmul(&la, &b.storage(), &lb)?
+            }
+        };
+        let out = Tensor::from_storage(s, with(m, n));
+        record("matmul", &[&a, &b], &out, || {
+            let (a, b) = (a.clone(), b.clone());
+            // y = a b  =>  dL/da = g b^T, dL/db = a^T g (summed over broadcast batch axes)
+            Arc::new(move |g| {
+                vec![
+                    Some(g.matmul(&b.t()).sum_to_shape(a.shape())),
+                    Some(a.t().matmul(g).sum_to_shape(b.shape())),
+                ]
+            })
+        });
+        let mut out = out;
+        if self.rank() == 1 {
+            out = out.try_squeeze(&[-2])?;
+        }
+        if rhs.rank() == 1 {
+            out = out.try_squeeze(&[-1])?;
+        }
+        Ok(out)
+    }
+}
