@@ -10,7 +10,8 @@
 //! let tape = GradientTape::new();
 //! let loss = x.matmul(&w).square().mean();
 //! let [dw] = tape.gradient(&loss, [&w]);
-//! assert_eq!(dw.unwrap().to_vec::<f32>(), vec![17.0, 26.0]);
+//! // loss = mean((xw)^2)  =>  dloss/dw = x^T (xw) = [24, 34]
+//! assert_eq!(dw.unwrap().to_vec::<f32>(), vec![24.0, 34.0]);
 //! ```
 //!
 //! Modules, in the order data moves through them:

@@ -225,7 +225,11 @@ mod tests {
         assert!(is_cancelled());
         let r = std::panic::catch_unwind(check_cancel);
         let msg = r.unwrap_err();
-        let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+        let msg = msg
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| msg.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
         assert!(msg.starts_with("KeyboardInterrupt"), "{msg}");
         assert!(!is_cancelled());
         check_cancel(); // no longer pending: does not panic
