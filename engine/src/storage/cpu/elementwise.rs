@@ -8,13 +8,31 @@ use crate::error::{Error, Result};
 use crate::shape::Layout;
 use crate::storage::{BinaryOp, CmpOp, UnaryOp};
 
+/// An empty Vec with room for `n` elements. Large buffers ask the kernel for transparent huge
+/// pages (as NumPy does): first-touch page faults otherwise dominate big elementwise ops.
+pub(crate) fn alloc<T>(n: usize) -> Vec<T> {
+    let v = Vec::with_capacity(n);
+    let bytes = n * std::mem::size_of::<T>();
+    if bytes >= 4 << 20 {
+        let page = 4096;
+        let start = (v.as_ptr() as usize).div_ceil(page) * page;
+        let end = (v.as_ptr() as usize + bytes) / page * page;
+        if end > start {
+            // SAFETY: advisory only, on whole pages inside this allocation.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+        }
+    }
+    v
+}
+
 /// Applies `f` to every element under `l`, in row-major order.
 #[inline]
 pub(crate) fn map_layout<T: Copy, U>(src: &[T], l: &Layout, f: impl Fn(T) -> U) -> Vec<U> {
+    let mut out = alloc(l.elem_count());
     if let Some((s, e)) = l.contiguous_range() {
-        return src[s..e].iter().map(|&x| f(x)).collect();
+        out.extend(src[s..e].iter().map(|&x| f(x)));
+        return out;
     }
-    let mut out = Vec::with_capacity(l.elem_count());
     l.for_each_block(|start, len, stride| {
         if stride == 1 {
             out.extend(src[start..start + len].iter().map(|&x| f(x)));
@@ -95,15 +113,11 @@ fn zip_map<A: Copy, B: Copy, O>(
     lb: &Layout,
     f: impl Fn(A, B) -> O,
 ) -> Vec<O> {
-    let n = la.elem_count();
+    let mut out = alloc(la.elem_count());
     if let (Some((sa, ea)), Some((sb, eb))) = (la.contiguous_range(), lb.contiguous_range()) {
-        return a[sa..ea]
-            .iter()
-            .zip(&b[sb..eb])
-            .map(|(&x, &y)| f(x, y))
-            .collect();
+        out.extend(a[sa..ea].iter().zip(&b[sb..eb]).map(|(&x, &y)| f(x, y)));
+        return out;
     }
-    let mut out = Vec::with_capacity(n);
     for_each_block2(la, lb, |oa, ob, len, sa, sb| match (sa, sb) {
         (1, 1) => out.extend(
             a[oa..oa + len]
