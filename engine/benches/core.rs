@@ -40,7 +40,10 @@ fn main() {
         let s = time(reps, || {
             std::hint::black_box(a.matmul(&b));
         });
-        println!("matmul_{n}_gflops {:.1} GFLOP/s", 2.0 * (n as f64).powi(3) / s / 1e9);
+        println!(
+            "matmul_{n}_gflops {:.1} GFLOP/s",
+            2.0 * (n as f64).powi(3) / s / 1e9
+        );
     }
 
     let n = 16 * 1024 * 1024;
@@ -81,7 +84,9 @@ fn main() {
         let h1 = (xb.matmul(&w1) + &b1).relu();
         let h2 = (h1.matmul(&w2) + &b2).relu();
         let logits = h2.matmul(&w3) + &b3;
-        let loss = -(logits.log_softmax(-1) * &targets).sum_axis(-1, false).mean();
+        let loss = -(logits.log_softmax(-1) * &targets)
+            .sum_axis(-1, false)
+            .mean();
         let grads = tape.gradient(&loss, [&w1, &b1, &w2, &b2, &w3, &b3]);
         std::hint::black_box(grads);
     };

@@ -82,7 +82,10 @@ pub fn gpu_summary() -> String {
     if gpus.is_empty() {
         "no GPU found; running on CPU".to_string()
     } else {
-        gpus.iter().map(|g| g.to_string()).collect::<Vec<_>>().join("\n")
+        gpus.iter()
+            .map(|g| g.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 

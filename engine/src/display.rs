@@ -96,7 +96,11 @@ pub fn send_display(bundle: &MimeBundle, display_id: Option<&str>, update: bool)
         bundle_json(bundle)
     );
     if let Some(id) = display_id {
-        let _ = write!(line, ",\"transient\":{{\"display_id\":{}}}", json_string(id));
+        let _ = write!(
+            line,
+            ",\"transient\":{{\"display_id\":{}}}",
+            json_string(id)
+        );
     }
     line.push('}');
     emit(&line);
@@ -105,7 +109,9 @@ pub fn send_display(bundle: &MimeBundle, display_id: Option<&str>, update: bool)
 /// Clears the cell's output, like IPython's `clear_output(wait)`.
 pub fn clear_output(wait: bool) {
     if in_notebook() {
-        emit(&format!("{{\"msg_type\":\"clear_output\",\"wait\":{wait}}}"));
+        emit(&format!(
+            "{{\"msg_type\":\"clear_output\",\"wait\":{wait}}}"
+        ));
     }
 }
 

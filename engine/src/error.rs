@@ -19,7 +19,10 @@ pub enum Error {
         hint: String,
     },
     /// A shape or argument that is wrong on its own (bad axis, bad reshape, bad slice...).
-    InvalidArgument { op: &'static str, msg: String },
+    InvalidArgument {
+        op: &'static str,
+        msg: String,
+    },
     /// An op that does not support a dtype, or two dtypes that do not match.
     DTypeMismatch {
         op: &'static str,
@@ -33,7 +36,10 @@ pub enum Error {
         rhs: Device,
     },
     /// A CUDA device was asked for but none is usable.
-    NoCudaDevice { requested: Device, reason: String },
+    NoCudaDevice {
+        requested: Device,
+        reason: String,
+    },
     /// Out of memory on a device.
     OutOfMemory {
         device: Device,
@@ -54,7 +60,10 @@ pub(crate) fn fmt_shape(s: &[usize]) -> String {
         1 => format!("({},)", s[0]),
         _ => format!(
             "({})",
-            s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            s.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

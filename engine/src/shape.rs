@@ -122,8 +122,16 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Sh
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
-        let da = if i < n - a.len() { 1 } else { a[i - (n - a.len())] };
-        let db = if i < n - b.len() { 1 } else { b[i - (n - b.len())] };
+        let da = if i < n - a.len() {
+            1
+        } else {
+            a[i - (n - a.len())]
+        };
+        let db = if i < n - b.len() {
+            1
+        } else {
+            b[i - (n - b.len())]
+        };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -212,10 +220,7 @@ impl Layout {
                     op: "broadcast_to",
                     lhs: src.to_vec(),
                     rhs: dst.to_vec(),
-                    hint: format!(
-                        "axis {i} has size {ds}, which is neither 1 nor {}",
-                        dst[i]
-                    ),
+                    hint: format!("axis {i} has size {ds}, which is neither 1 nor {}", dst[i]),
                 });
             }
         }
@@ -304,7 +309,9 @@ mod tests {
         let s = broadcast_shapes("add", &[3, 1, 5], &[4, 1]).unwrap();
         assert_eq!(s.dims(), &[3, 4, 5]);
         assert_eq!(broadcast_shapes("add", &[], &[2]).unwrap().dims(), &[2]);
-        let e = broadcast_shapes("add", &[2, 3], &[4]).unwrap_err().to_string();
+        let e = broadcast_shapes("add", &[2, 3], &[4])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("add: shapes (2, 3) and (4,)"), "{e}");
         assert!(e.contains("axis -1 has 3 vs 4"), "{e}");
     }
@@ -318,10 +325,15 @@ mod tests {
             offset: 0,
         };
         assert_eq!(l.offsets(), vec![0, 3, 1, 4, 2, 5]);
-        let b = Layout::contiguous([3]).broadcast_as(&Shape(vec![2, 3])).unwrap();
+        let b = Layout::contiguous([3])
+            .broadcast_as(&Shape(vec![2, 3]))
+            .unwrap();
         assert_eq!(b.offsets(), vec![0, 1, 2, 0, 1, 2]);
         assert!(Layout::contiguous([2, 1, 3]).is_contiguous());
         assert_eq!(resolve_axis(-1, 3, "x").unwrap(), 2);
-        assert!(resolve_axis(3, 3, "sum").unwrap_err().to_string().contains("axis 3 is out of range"));
+        assert!(resolve_axis(3, 3, "sum")
+            .unwrap_err()
+            .to_string()
+            .contains("axis 3 is out of range"));
     }
 }

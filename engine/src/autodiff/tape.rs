@@ -222,7 +222,10 @@ impl GradientTape {
                 grads.insert(*id, acc);
             }
         }
-        let out = sources.iter().map(|s| grads.get(&s.id()).cloned()).collect();
+        let out = sources
+            .iter()
+            .map(|s| grads.get(&s.id()).cloned())
+            .collect();
         let mut d = self.inner.lock();
         if d.persistent {
             d.recording = was_recording;

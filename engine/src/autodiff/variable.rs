@@ -45,7 +45,11 @@ impl Variable {
         self.info().trainable.store(on, Ordering::Relaxed)
     }
     fn info(&self) -> &VarInfo {
-        self.0 .0.var.as_ref().expect("a Variable always has VarInfo")
+        self.0
+             .0
+            .var
+            .as_ref()
+            .expect("a Variable always has VarInfo")
     }
     /// The current value as a new tensor (a snapshot that later assigns do not change).
     pub fn read_value(&self) -> Tensor {

@@ -114,8 +114,7 @@ pub trait BackendStorage: Sized {
     /// Reduces `axes` (sorted, unique); the result is contiguous with those axes of size 1.
     fn reduce(&self, l: &Layout, axes: &[usize], op: ReduceOp) -> Result<Self>;
     /// `self` is the bool condition; the three layouts share one shape.
-    fn where_cond(&self, l: &Layout, t: &Self, tl: &Layout, f: &Self, fl: &Layout)
-        -> Result<Self>;
+    fn where_cond(&self, l: &Layout, t: &Self, tl: &Layout, f: &Self, fl: &Layout) -> Result<Self>;
     fn cast(&self, l: &Layout, dtype: DType) -> Result<Self>;
     fn copy_strided(&self, l: &Layout) -> Result<Self>;
     /// Writes `src` (viewed through `sl`) into the region of `self` described by `dl`.
@@ -247,7 +246,13 @@ impl Storage {
             _ => unreachable!("same_device checked"),
         }
     }
-    pub fn index_select(&self, l: &Layout, ids: &Storage, il: &Layout, axis: usize) -> Result<Storage> {
+    pub fn index_select(
+        &self,
+        l: &Layout,
+        ids: &Storage,
+        il: &Layout,
+        axis: usize,
+    ) -> Result<Storage> {
         match same_device("gather", self, ids)? {
             (Storage::Cpu(a), Storage::Cpu(b)) => Ok(Storage::Cpu(a.index_select(l, b, il, axis)?)),
             (Storage::Cuda(a), Storage::Cuda(b)) => {

@@ -24,15 +24,28 @@ impl Padding {
         match s.to_ascii_lowercase().as_str() {
             "valid" => Ok(Padding::Valid),
             "same" => Ok(Padding::Same),
-            _ => Err(invalid("padding", format!("\"{s}\" is not a padding; use \"same\" or \"valid\""))),
+            _ => Err(invalid(
+                "padding",
+                format!("\"{s}\" is not a padding; use \"same\" or \"valid\""),
+            )),
         }
     }
 }
 
 /// Output size and leading padding along one axis, TF's rules.
-fn out_size(op: &'static str, size: usize, k: usize, stride: usize, dil: usize, pad: Padding) -> Result<(usize, usize)> {
+fn out_size(
+    op: &'static str,
+    size: usize,
+    k: usize,
+    stride: usize,
+    dil: usize,
+    pad: Padding,
+) -> Result<(usize, usize)> {
     if stride == 0 || dil == 0 || k == 0 {
-        return Err(invalid(op, "kernel size, strides and dilation must be at least 1"));
+        return Err(invalid(
+            op,
+            "kernel size, strides and dilation must be at least 1",
+        ));
     }
     let eff = (k - 1) * dil + 1;
     Ok(match pad {
@@ -91,7 +104,9 @@ fn patch_params(
 fn im2col(x: &Tensor, p: PatchParams) -> Result<Tensor> {
     let s = x.storage().im2col(x.layout(), &p)?;
     let out = Tensor::from_storage(s, [p.n, p.oh, p.ow, p.kh, p.kw, p.c]);
-    record("im2col", &[x], &out, || Arc::new(move |g| vec![Some(or_panic(col2im(g, p)))]));
+    record("im2col", &[x], &out, || {
+        Arc::new(move |g| vec![Some(or_panic(col2im(g, p)))])
+    });
     Ok(out)
 }
 
@@ -99,8 +114,13 @@ fn im2col(x: &Tensor, p: PatchParams) -> Result<Tensor> {
 fn col2im(g: &Tensor, p: PatchParams) -> Result<Tensor> {
     let s = g.storage().col2im(g.layout(), &p)?;
     let out = Tensor::from_storage(s, [p.n, p.h, p.w, p.c]);
-    let p0 = PatchParams { pad_value: 0.0, ..p };
-    record("col2im", &[g], &out, || Arc::new(move |gg| vec![Some(or_panic(im2col(gg, p0)))]));
+    let p0 = PatchParams {
+        pad_value: 0.0,
+        ..p
+    };
+    record("col2im", &[g], &out, || {
+        Arc::new(move |gg| vec![Some(or_panic(im2col(gg, p0)))])
+    });
     Ok(out)
 }
 
@@ -108,16 +128,31 @@ impl Tensor {
     /// 2-D convolution (`tf.nn.conv2d`): x (N,H,W,C), filters (KH,KW,C,F) -> (N,OH,OW,F).
     /// `padding` is "same" or "valid"; strides and dilation are (rows, cols).
     #[track_caller]
-    pub fn conv2d(&self, filters: &Tensor, strides: (usize, usize), padding: &str, dilation: (usize, usize)) -> Tensor {
+    pub fn conv2d(
+        &self,
+        filters: &Tensor,
+        strides: (usize, usize),
+        padding: &str,
+        dilation: (usize, usize),
+    ) -> Tensor {
         or_panic(self.try_conv2d(filters, strides, padding, dilation))
     }
-    pub fn try_conv2d(&self, filters: &Tensor, strides: (usize, usize), padding: &str, dilation: (usize, usize)) -> Result<Tensor> {
+    pub fn try_conv2d(
+        &self,
+        filters: &Tensor,
+        strides: (usize, usize),
+        padding: &str,
+        dilation: (usize, usize),
+    ) -> Result<Tensor> {
         crate::state::check_cancel();
         let pad = Padding::parse(padding)?;
         if filters.rank() != 4 {
             return Err(invalid(
                 "conv2d",
-                format!("filters must be 4-D (height, width, in_channels, out_channels), got shape {}", filters.shape()),
+                format!(
+                    "filters must be 4-D (height, width, in_channels, out_channels), got shape {}",
+                    filters.shape()
+                ),
             ));
         }
         let f = filters.dims();
@@ -141,15 +176,31 @@ impl Tensor {
 
     /// Max pooling (`tf.nn.max_pool2d`), NHWC. Keras' default strides equal the pool size.
     #[track_caller]
-    pub fn max_pool2d(&self, pool_size: (usize, usize), strides: (usize, usize), padding: &str) -> Tensor {
+    pub fn max_pool2d(
+        &self,
+        pool_size: (usize, usize),
+        strides: (usize, usize),
+        padding: &str,
+    ) -> Tensor {
         or_panic(self.try_pool2d(pool_size, strides, padding, true))
     }
     /// Average pooling (`tf.nn.avg_pool2d`); with "same", padded cells are not counted.
     #[track_caller]
-    pub fn avg_pool2d(&self, pool_size: (usize, usize), strides: (usize, usize), padding: &str) -> Tensor {
+    pub fn avg_pool2d(
+        &self,
+        pool_size: (usize, usize),
+        strides: (usize, usize),
+        padding: &str,
+    ) -> Tensor {
         or_panic(self.try_pool2d(pool_size, strides, padding, false))
     }
-    pub fn try_pool2d(&self, pool_size: (usize, usize), strides: (usize, usize), padding: &str, max: bool) -> Result<Tensor> {
+    pub fn try_pool2d(
+        &self,
+        pool_size: (usize, usize),
+        strides: (usize, usize),
+        padding: &str,
+        max: bool,
+    ) -> Result<Tensor> {
         crate::state::check_cancel();
         let op = if max { "max_pool2d" } else { "avg_pool2d" };
         let pad = Padding::parse(padding)?;
@@ -164,9 +215,17 @@ impl Tensor {
             return sum.try_div((p.kh * p.kw) as f64);
         }
         // Count the real (unpadded) cells under each window.
-        let ones = crate::tensor::create::full_on([1, p.h, p.w, 1], 1.0, self.dtype(), self.device())?;
-        let pc = PatchParams { n: 1, c: 1, pad_value: 0.0, ..p };
-        let count = im2col(&ones, pc)?.try_reshape([1, p.oh, p.ow, p.kh * p.kw, 1])?.sum_axis(3, false);
+        let ones =
+            crate::tensor::create::full_on([1, p.h, p.w, 1], 1.0, self.dtype(), self.device())?;
+        let pc = PatchParams {
+            n: 1,
+            c: 1,
+            pad_value: 0.0,
+            ..p
+        };
+        let count = im2col(&ones, pc)?
+            .try_reshape([1, p.oh, p.ow, p.kh * p.kw, 1])?
+            .sum_axis(3, false);
         sum.try_div(&count)
     }
 }

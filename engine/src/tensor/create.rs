@@ -25,7 +25,10 @@ impl<S: Scalar> NestedData for S {
     fn push_shape(&self, _: &mut Vec<usize>) {}
     fn flatten(&self, shape: &[usize], out: &mut Vec<S::Elem>) -> Result<()> {
         if !shape.is_empty() {
-            return Err(invalid("tensor", "ragged nested data: rows have different lengths"));
+            return Err(invalid(
+                "tensor",
+                "ragged nested data: rows have different lengths",
+            ));
         }
         out.push(self.elem());
         Ok(())
@@ -131,7 +134,11 @@ pub fn from_vec<T: Element>(data: Vec<T>, shape: impl Into<Shape>) -> Result<Ten
 
 impl Tensor {
     /// Wraps CPU data and moves it to `device`.
-    pub(crate) fn from_cpu(cpu: CpuStorage, shape: impl Into<Shape>, device: Device) -> Result<Tensor> {
+    pub(crate) fn from_cpu(
+        cpu: CpuStorage,
+        shape: impl Into<Shape>,
+        device: Device,
+    ) -> Result<Tensor> {
         let shape = shape.into();
         let storage = match device {
             Device::Cpu => Storage::Cpu(cpu),
@@ -141,7 +148,12 @@ impl Tensor {
     }
     /// A tensor of `value` with this tensor's shape, dtype and device.
     pub fn full_like(&self, value: f64) -> Tensor {
-        or_panic(full_on(self.shape().clone(), value, self.dtype(), self.device()))
+        or_panic(full_on(
+            self.shape().clone(),
+            value,
+            self.dtype(),
+            self.device(),
+        ))
     }
     pub fn zeros_like(&self) -> Tensor {
         self.full_like(0.0)
@@ -166,7 +178,12 @@ fn filled(n: usize, value: f64, dtype: DType) -> CpuStorage {
 }
 
 /// `value` everywhere, with a dtype, on a device.
-pub fn full_on(shape: impl Into<Shape>, value: f64, dtype: DType, device: Device) -> Result<Tensor> {
+pub fn full_on(
+    shape: impl Into<Shape>,
+    value: f64,
+    dtype: DType,
+    device: Device,
+) -> Result<Tensor> {
     let shape = shape.into();
     Tensor::from_cpu(filled(shape.elem_count(), value, dtype), shape, device)
 }
@@ -195,10 +212,18 @@ pub fn arange(start: f32, limit: f32, delta: f32) -> Tensor {
 }
 pub fn try_arange(start: f32, limit: f32, delta: f32) -> Result<Tensor> {
     if delta == 0.0 || !delta.is_finite() {
-        return Err(invalid("arange", format!("delta must be a non-zero number, got {delta}")));
+        return Err(invalid(
+            "arange",
+            format!("delta must be a non-zero number, got {delta}"),
+        ));
     }
     let n = ((limit - start) / delta).ceil().max(0.0) as usize;
-    from_vec((0..n).map(|i| start + i as f32 * delta).collect::<Vec<f32>>(), [n])
+    from_vec(
+        (0..n)
+            .map(|i| start + i as f32 * delta)
+            .collect::<Vec<f32>>(),
+        [n],
+    )
 }
 /// `tf.range(n)` as int64: 0, 1, ..., n-1.
 pub fn arange_i64(start: i64, limit: i64) -> Tensor {
@@ -254,7 +279,12 @@ pub fn normal(shape: impl Into<Shape>, mean: f32, stddev: f32, seed: Option<u64>
     or_panic(from_vec(v, shape))
 }
 /// `tf.random.truncated_normal`: normal draws re-drawn until within two standard deviations.
-pub fn truncated_normal(shape: impl Into<Shape>, mean: f32, stddev: f32, seed: Option<u64>) -> Tensor {
+pub fn truncated_normal(
+    shape: impl Into<Shape>,
+    mean: f32,
+    stddev: f32,
+    seed: Option<u64>,
+) -> Tensor {
     let shape = shape.into();
     let mut rng = rng_for(seed);
     let mut v = vec![0f32; shape.elem_count()];
@@ -281,4 +311,3 @@ impl From<Vec<f32>> for Tensor {
         tensor(v)
     }
 }
-

@@ -75,10 +75,18 @@ impl Tensor {
     }
 
     /// A binary primitive with broadcasting, unrecorded.
-    pub(crate) fn map_binary(&self, rhs: &Tensor, op: BinaryOp, name: &'static str) -> Result<Tensor> {
+    pub(crate) fn map_binary(
+        &self,
+        rhs: &Tensor,
+        op: BinaryOp,
+        name: &'static str,
+    ) -> Result<Tensor> {
         check_dtypes(name, self, rhs)?;
         let shape = broadcast_shapes(name, self.dims(), rhs.dims())?;
-        let (la, lb) = (self.layout().broadcast_as(&shape)?, rhs.layout().broadcast_as(&shape)?);
+        let (la, lb) = (
+            self.layout().broadcast_as(&shape)?,
+            rhs.layout().broadcast_as(&shape)?,
+        );
         let s = with_two(self, rhs, |a, b| a.binary(&la, b, &lb, op))?;
         Ok(Tensor::from_storage(s, shape))
     }
@@ -95,7 +103,10 @@ impl Tensor {
             let (a, b, y) = (self.clone(), rhs.clone(), out.clone());
             Arc::new(move |g| {
                 let (ga, gb) = grad(g, &a, &b, &y);
-                vec![Some(ga.sum_to_shape(a.shape())), Some(gb.sum_to_shape(b.shape()))]
+                vec![
+                    Some(ga.sum_to_shape(a.shape())),
+                    Some(gb.sum_to_shape(b.shape())),
+                ]
             })
         });
         Ok(out)
@@ -103,7 +114,9 @@ impl Tensor {
 
     pub fn try_add(&self, rhs: impl Operand) -> Result<Tensor> {
         let rhs = rhs.operand(self);
-        self.binary_grad(&rhs, "add", BinaryOp::Add, |g, _, _, _| (g.clone(), g.clone()))
+        self.binary_grad(&rhs, "add", BinaryOp::Add, |g, _, _, _| {
+            (g.clone(), g.clone())
+        })
     }
     pub fn try_sub(&self, rhs: impl Operand) -> Result<Tensor> {
         let rhs = rhs.operand(self);
@@ -116,7 +129,9 @@ impl Tensor {
     pub fn try_div(&self, rhs: impl Operand) -> Result<Tensor> {
         let rhs = rhs.operand(self);
         // y = a / b  =>  dy/da = 1/b, dy/db = -a/b^2 = -y/b
-        self.binary_grad(&rhs, "div", BinaryOp::Div, |g, _, b, y| (g / b, -(g * y) / b))
+        self.binary_grad(&rhs, "div", BinaryOp::Div, |g, _, b, y| {
+            (g / b, -(g * y) / b)
+        })
     }
     /// Elementwise maximum (`tf.maximum`); ties send the gradient to `self`.
     #[track_caller]
@@ -151,7 +166,9 @@ impl Tensor {
         if let (Some(p), true) = (p.as_scalar(), self.dtype().is_float()) {
             let p = p as f32;
             // y = x^p  =>  dy/dx = p x^(p-1)
-            return self.unary_grad("pow", UnaryOp::Powf(p), move |g, x, _| g * x.powf(p - 1.0) * p);
+            return self.unary_grad("pow", UnaryOp::Powf(p), move |g, x, _| {
+                g * x.powf(p - 1.0) * p
+            });
         }
         let e = p.operand(self);
         // y = a^b  =>  dy/da = b a^(b-1), dy/db = y ln a
@@ -169,7 +186,10 @@ impl Tensor {
         let rhs = rhs.operand(self);
         check_dtypes(name, self, &rhs)?;
         let shape = broadcast_shapes(name, self.dims(), rhs.dims())?;
-        let (la, lb) = (self.layout().broadcast_as(&shape)?, rhs.layout().broadcast_as(&shape)?);
+        let (la, lb) = (
+            self.layout().broadcast_as(&shape)?,
+            rhs.layout().broadcast_as(&shape)?,
+        );
         let s = with_two(self, &rhs, |a, b| a.cmp(&la, b, &lb, op))?;
         Ok(Tensor::from_storage(s, shape))
     }
@@ -229,7 +249,9 @@ impl Tensor {
         let out = Tensor::from_storage(s, self.shape().clone());
         if self.dtype().is_float() {
             let src = self.dtype();
-            record("cast", &[self], &out, || Arc::new(move |g| vec![Some(g.cast(src))]));
+            record("cast", &[self], &out, || {
+                Arc::new(move |g| vec![Some(g.cast(src))])
+            });
         }
         Ok(out)
     }
@@ -241,17 +263,26 @@ impl Tensor {
     }
     pub fn try_clamp(&self, lo: f32, hi: f32) -> Result<Tensor> {
         if lo > hi {
-            return Err(crate::error::invalid("clamp", format!("lo ({lo}) is greater than hi ({hi})")));
+            return Err(crate::error::invalid(
+                "clamp",
+                format!("lo ({lo}) is greater than hi ({hi})"),
+            ));
         }
         self.unary_grad("clamp", UnaryOp::Clamp(lo, hi), move |g, x, _| {
-            let inside = x.greater_equal(lo as f64).logical_and(&x.less_equal(hi as f64));
+            let inside = x
+                .greater_equal(lo as f64)
+                .logical_and(&x.less_equal(hi as f64));
             g * inside.cast(g.dtype())
         })
     }
     /// `x * mul + add` in one pass.
     #[track_caller]
     pub fn affine(&self, mul: f32, add: f32) -> Tensor {
-        or_panic(self.unary_grad("affine", UnaryOp::Affine(mul, add), move |g, _, _| g * mul as f64))
+        or_panic(
+            self.unary_grad("affine", UnaryOp::Affine(mul, add), move |g, _, _| {
+                g * mul as f64
+            }),
+        )
     }
 }
 
@@ -288,7 +319,10 @@ pub fn try_where(cond: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let shape = broadcast_shapes("where", x.dims(), y.dims())?;
     let shape = broadcast_shapes("where", cond.dims(), shape.dims())?;
     let lc = cond.layout().broadcast_as(&shape)?;
-    let (lx, ly) = (x.layout().broadcast_as(&shape)?, y.layout().broadcast_as(&shape)?);
+    let (lx, ly) = (
+        x.layout().broadcast_as(&shape)?,
+        y.layout().broadcast_as(&shape)?,
+    );
     let s = {
         let (sc, sx) = (cond.storage(), x.storage());
         if x.shares_storage_with(y) {

@@ -16,10 +16,16 @@ const EDGE: usize = 3;
 fn format_values(t: &Tensor, vals: &[f64]) -> Vec<String> {
     match t.dtype() {
         DType::Bool => {
-            let s: Vec<String> = vals.iter().map(|&v| if v != 0.0 { "True" } else { "False" }.to_string()).collect();
+            let s: Vec<String> = vals
+                .iter()
+                .map(|&v| if v != 0.0 { "True" } else { "False" }.to_string())
+                .collect();
             pad(s, true)
         }
-        DType::I64 => pad(vals.iter().map(|&v| format!("{}", v as i64)).collect(), true),
+        DType::I64 => pad(
+            vals.iter().map(|&v| format!("{}", v as i64)).collect(),
+            true,
+        ),
         _ => format_floats(vals),
     }
 }
@@ -27,14 +33,23 @@ fn format_values(t: &Tensor, vals: &[f64]) -> Vec<String> {
 fn pad(s: Vec<String>, left: bool) -> Vec<String> {
     let w = s.iter().map(|x| x.len()).max().unwrap_or(0);
     s.into_iter()
-        .map(|x| if left { format!("{x:>w$}") } else { format!("{x:<w$}") })
+        .map(|x| {
+            if left {
+                format!("{x:>w$}")
+            } else {
+                format!("{x:<w$}")
+            }
+        })
         .collect()
 }
 
 fn format_floats(vals: &[f64]) -> Vec<String> {
     let finite: Vec<f64> = vals.iter().copied().filter(|v| v.is_finite()).collect();
     let max = finite.iter().fold(0f64, |m, v| m.max(v.abs()));
-    let min_nz = finite.iter().filter(|v| **v != 0.0).fold(f64::INFINITY, |m, v| m.min(v.abs()));
+    let min_nz = finite
+        .iter()
+        .filter(|v| **v != 0.0)
+        .fold(f64::INFINITY, |m, v| m.min(v.abs()));
     let special = |v: f64| {
         if v.is_nan() {
             Some("nan".to_string())
@@ -44,14 +59,19 @@ fn format_floats(vals: &[f64]) -> Vec<String> {
             None
         }
     };
-    let sci = max >= 1e16 || (min_nz < 1e-4 && min_nz.is_finite()) || (min_nz.is_finite() && max / min_nz > 1e3 && max >= 1e3);
+    let sci = max >= 1e16
+        || (min_nz < 1e-4 && min_nz.is_finite())
+        || (min_nz.is_finite() && max / min_nz > 1e3 && max >= 1e3);
     if sci {
         // shortest mantissa (up to 8 decimals) that represents every value at f32 precision
         let digits = finite
             .iter()
             .map(|v| {
                 (0..=8)
-                    .find(|&d| (format!("{v:.d$e}").parse::<f64>().unwrap_or(0.0) - v).abs() <= v.abs() * 1e-7)
+                    .find(|&d| {
+                        (format!("{v:.d$e}").parse::<f64>().unwrap_or(0.0) - v).abs()
+                            <= v.abs() * 1e-7
+                    })
                     .unwrap_or(8)
             })
             .max()
@@ -65,7 +85,8 @@ fn format_floats(vals: &[f64]) -> Vec<String> {
                     // NumPy writes exponents as e+05 / e-05
                     match s.split_once('e') {
                         Some((m, e)) => {
-                            let (sign, e) = e.strip_prefix('-').map(|e| ('-', e)).unwrap_or(('+', e));
+                            let (sign, e) =
+                                e.strip_prefix('-').map(|e| ('-', e)).unwrap_or(('+', e));
                             format!("{m}e{sign}{e:0>2}")
                         }
                         None => s,
@@ -115,13 +136,25 @@ fn format_floats(vals: &[f64]) -> Vec<String> {
 /// Indices shown along an axis of size `d` (None marks the `...`).
 fn shown(d: usize, summarize: bool) -> Vec<Option<usize>> {
     if summarize && d > 2 * EDGE {
-        (0..EDGE).map(Some).chain([None]).chain((d - EDGE..d).map(Some)).collect()
+        (0..EDGE)
+            .map(Some)
+            .chain([None])
+            .chain((d - EDGE..d).map(Some))
+            .collect()
     } else {
         (0..d).map(Some).collect()
     }
 }
 
-fn render(dims: &[usize], strides: &[usize], base: usize, cells: &[String], summarize: bool, indent: usize, out: &mut String) {
+fn render(
+    dims: &[usize],
+    strides: &[usize],
+    base: usize,
+    cells: &[String],
+    summarize: bool,
+    indent: usize,
+    out: &mut String,
+) {
     if dims.is_empty() {
         out.push_str(&cells[base]);
         return;
@@ -138,7 +171,15 @@ fn render(dims: &[usize], strides: &[usize], base: usize, cells: &[String], summ
             }
         }
         match i {
-            Some(i) => render(&dims[1..], &strides[1..], base + i * strides[0], cells, summarize, indent + 1, out),
+            Some(i) => render(
+                &dims[1..],
+                &strides[1..],
+                base + i * strides[0],
+                cells,
+                summarize,
+                indent + 1,
+                out,
+            ),
             None => out.push_str("..."),
         }
     }
@@ -169,9 +210,22 @@ impl Tensor {
         let cells: Vec<String> = if summarize {
             let mut keep = vec![false; vals.len()];
             mark(dims, &strides, 0, &mut keep);
-            let picked: Vec<f64> = vals.iter().zip(&keep).filter(|(_, &k)| k).map(|(&v, _)| v).collect();
+            let picked: Vec<f64> = vals
+                .iter()
+                .zip(&keep)
+                .filter(|(_, &k)| k)
+                .map(|(&v, _)| v)
+                .collect();
             let mut f = format_values(self, &picked).into_iter();
-            keep.iter().map(|&k| if k { f.next().unwrap_or_default() } else { String::new() }).collect()
+            keep.iter()
+                .map(|&k| {
+                    if k {
+                        f.next().unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
+                })
+                .collect()
         } else {
             format_values(self, &vals)
         };
@@ -200,7 +254,12 @@ impl fmt::Display for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let v = self.format_values();
         let nl = if v.contains('\n') { "\n" } else { "" };
-        write!(f, "tf.Tensor({nl}{v}, shape={}, dtype={}", self.shape(), self.dtype())?;
+        write!(
+            f,
+            "tf.Tensor({nl}{v}, shape={}, dtype={}",
+            self.shape(),
+            self.dtype()
+        )?;
         if !self.device().is_cpu() {
             write!(f, ", device={}", self.device())?;
         }

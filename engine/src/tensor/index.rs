@@ -28,7 +28,8 @@ impl Tensor {
         let flat = indices.try_reshape([indices.elem_count()])?;
         let s = {
             let si = flat.storage();
-            self.storage().index_select(self.layout(), &si, flat.layout(), a)?
+            self.storage()
+                .index_select(self.layout(), &si, flat.layout(), a)?
         };
         let mut d = self.dims().to_vec();
         d[a] = flat.elem_count();
@@ -56,10 +57,12 @@ impl Tensor {
     pub fn try_split(&self, n: usize, axis: isize) -> Result<Vec<Tensor>> {
         let a = resolve_axis(axis, self.rank(), "split")?;
         let d = self.dims()[a];
-        if n == 0 || d % n != 0 {
+        if n == 0 || !d.is_multiple_of(n) {
             return Err(invalid(
                 "split",
-                format!("axis {a} of size {d} cannot be split into {n} equal parts; use split_sizes"),
+                format!(
+                    "axis {a} of size {d} cannot be split into {n} equal parts; use split_sizes"
+                ),
             ));
         }
         self.try_split_sizes(&vec![d / n; n], axis)
@@ -75,7 +78,10 @@ impl Tensor {
         if total != self.dims()[a] {
             return Err(invalid(
                 "split",
-                format!("sizes {sizes:?} add up to {total}, but axis {a} has size {}", self.dims()[a]),
+                format!(
+                    "sizes {sizes:?} add up to {total}, but axis {a} has size {}",
+                    self.dims()[a]
+                ),
             ));
         }
         let mut start = 0;
@@ -94,10 +100,19 @@ impl Tensor {
 /// the adjoint of gather. Its own adjoint is gather.
 fn scatter_add(g: &Tensor, ids: &Tensor, axis: usize, shape: &Shape) -> Tensor {
     let mut s = or_panic(Storage::zeros(shape, g.dtype(), g.device()));
-    or_panic(s.index_add(shape, &ids.storage(), ids.layout(), &g.storage(), g.layout(), axis));
+    or_panic(s.index_add(
+        shape,
+        &ids.storage(),
+        ids.layout(),
+        &g.storage(),
+        g.layout(),
+        axis,
+    ));
     let out = Tensor::from_storage(s, shape.clone());
     let ids2 = ids.clone();
-    record("scatter_add", &[g], &out, || Arc::new(move |gg| vec![Some(gg.gather(&ids2, axis as isize))]));
+    record("scatter_add", &[g], &out, || {
+        Arc::new(move |gg| vec![Some(gg.gather(&ids2, axis as isize))])
+    });
     out
 }
 
@@ -108,7 +123,9 @@ pub fn concat(tensors: &[&Tensor], axis: isize) -> Tensor {
 }
 
 pub fn try_concat(tensors: &[&Tensor], axis: isize) -> Result<Tensor> {
-    let first = *tensors.first().ok_or_else(|| invalid("concat", "needs at least one tensor"))?;
+    let first = *tensors
+        .first()
+        .ok_or_else(|| invalid("concat", "needs at least one tensor"))?;
     let a = resolve_axis(axis, first.rank(), "concat")?;
     for t in &tensors[1..] {
         let same_rest = t.rank() == first.rank()
@@ -145,7 +162,12 @@ pub fn try_concat(tensors: &[&Tensor], axis: isize) -> Result<Tensor> {
     let out = Tensor::from_storage(s, shape);
     let sizes: Vec<usize> = tensors.iter().map(|t| t.dims()[a]).collect();
     record("concat", tensors, &out, || {
-        Arc::new(move |g| g.split_sizes(&sizes, a as isize).into_iter().map(Some).collect())
+        Arc::new(move |g| {
+            g.split_sizes(&sizes, a as isize)
+                .into_iter()
+                .map(Some)
+                .collect()
+        })
     });
     Ok(out)
 }
@@ -156,7 +178,9 @@ pub fn stack(tensors: &[&Tensor], axis: isize) -> Tensor {
     or_panic(try_stack(tensors, axis))
 }
 pub fn try_stack(tensors: &[&Tensor], axis: isize) -> Result<Tensor> {
-    let first = *tensors.first().ok_or_else(|| invalid("stack", "needs at least one tensor"))?;
+    let first = *tensors
+        .first()
+        .ok_or_else(|| invalid("stack", "needs at least one tensor"))?;
     for t in tensors {
         if t.dims() != first.dims() {
             return Err(Error::ShapeMismatch {
@@ -168,7 +192,10 @@ pub fn try_stack(tensors: &[&Tensor], axis: isize) -> Result<Tensor> {
         }
     }
     let a = resolve_axis(axis, first.rank() + 1, "stack")? as isize;
-    let expanded = tensors.iter().map(|t| t.try_expand_dims(a)).collect::<Result<Vec<_>>>()?;
+    let expanded = tensors
+        .iter()
+        .map(|t| t.try_expand_dims(a))
+        .collect::<Result<Vec<_>>>()?;
     try_concat(&expanded.iter().collect::<Vec<_>>(), a)
 }
 
@@ -176,7 +203,10 @@ pub fn try_stack(tensors: &[&Tensor], axis: isize) -> Result<Tensor> {
 #[track_caller]
 pub fn one_hot(indices: &Tensor, depth: usize) -> Tensor {
     if indices.dtype() != DType::I64 {
-        panic!("one_hot: expected int64 indices, got {}; cast with .cast(DType::I64)", indices.dtype());
+        panic!(
+            "one_hot: expected int64 indices, got {}; cast with .cast(DType::I64)",
+            indices.dtype()
+        );
     }
     let classes = crate::tensor::create::arange_i64(0, depth as i64).to(indices.device());
     indices.expand_dims(-1).equal(&classes).cast(DType::F32)

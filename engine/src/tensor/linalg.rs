@@ -35,8 +35,16 @@ impl Tensor {
                 got: rhs.dtype(),
             });
         }
-        let a = if self.rank() == 1 { self.try_reshape([1, self.dims()[0]])? } else { self.clone() };
-        let b = if rhs.rank() == 1 { rhs.try_reshape([rhs.dims()[0], 1])? } else { rhs.clone() };
+        let a = if self.rank() == 1 {
+            self.try_reshape([1, self.dims()[0]])?
+        } else {
+            self.clone()
+        };
+        let b = if rhs.rank() == 1 {
+            rhs.try_reshape([rhs.dims()[0], 1])?
+        } else {
+            rhs.clone()
+        };
         let (ar, br) = (a.rank(), b.rank());
         let (m, k) = (a.dims()[ar - 2], a.dims()[ar - 1]);
         let (k2, n) = (b.dims()[br - 2], b.dims()[br - 1]);
@@ -55,7 +63,11 @@ impl Tensor {
                 hint,
             });
         }
-        let batch = broadcast_shapes("matmul (batch axes)", &a.dims()[..ar - 2], &b.dims()[..br - 2])?;
+        let batch = broadcast_shapes(
+            "matmul (batch axes)",
+            &a.dims()[..ar - 2],
+            &b.dims()[..br - 2],
+        )?;
         let with = |x: usize, y: usize| {
             let mut d = batch.dims().to_vec();
             d.extend([x, y]);

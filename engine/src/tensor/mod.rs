@@ -9,8 +9,8 @@
 //! - `linalg`: matmul; `conv`: conv2d and pooling; `index`: gather, concat, stack, split;
 //! - `fmt`: TF-style printing.
 
-pub mod create;
 mod conv;
+pub mod create;
 mod elementwise;
 mod fmt;
 mod index;
@@ -187,7 +187,10 @@ impl Tensor {
             );
         }
         let cols = self.dims()[1].max(1);
-        self.to_vec::<T>().chunks(cols).map(|c| c.to_vec()).collect()
+        self.to_vec::<T>()
+            .chunks(cols)
+            .map(|c| c.to_vec())
+            .collect()
     }
     /// The value of a one-element tensor, like `.numpy()` on a scalar (`T` must match the dtype).
     #[track_caller]

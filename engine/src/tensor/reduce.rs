@@ -39,22 +39,40 @@ impl Tensor {
     }
 
     /// A reduction primitive, unrecorded. `axes` empty means every axis.
-    fn reduce_raw(&self, axes: &[isize], keepdims: bool, op: ReduceOp, name: &'static str) -> Result<(Tensor, Vec<usize>)> {
+    fn reduce_raw(
+        &self,
+        axes: &[isize],
+        keepdims: bool,
+        op: ReduceOp,
+        name: &'static str,
+    ) -> Result<(Tensor, Vec<usize>)> {
         let axes = if axes.is_empty() {
             (0..self.rank()).collect()
         } else {
             self.resolve_axes(axes, name)?
         };
-        if self.elem_count() == 0 && matches!(op, ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax | ReduceOp::ArgMin) {
-            return Err(invalid(name, format!("cannot reduce an empty tensor of shape {}", self.shape())));
+        if self.elem_count() == 0
+            && matches!(
+                op,
+                ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax | ReduceOp::ArgMin
+            )
+        {
+            return Err(invalid(
+                name,
+                format!("cannot reduce an empty tensor of shape {}", self.shape()),
+            ));
         }
         let s = self.storage().reduce(self.layout(), &axes, op)?;
-        Ok((Tensor::from_storage(s, self.reduced_shape(&axes, keepdims)), axes))
+        Ok((
+            Tensor::from_storage(s, self.reduced_shape(&axes, keepdims)),
+            axes,
+        ))
     }
 
     /// Brings a reduced gradient back to `self`'s shape.
     fn unreduce(&self, g: &Tensor, axes: &[usize]) -> Tensor {
-        g.reshape(&self.reduced_shape(axes, true)).broadcast_to(self.shape().clone())
+        g.reshape(self.reduced_shape(axes, true))
+            .broadcast_to(self.shape().clone())
     }
 
     // ---- sum ------------------------------------------------------------------------------
@@ -102,7 +120,10 @@ impl Tensor {
         let n: usize = if axes.is_empty() {
             self.elem_count()
         } else {
-            self.resolve_axes(axes, "mean")?.iter().map(|&a| self.dims()[a]).product()
+            self.resolve_axes(axes, "mean")?
+                .iter()
+                .map(|&a| self.dims()[a])
+                .product()
         };
         self.try_sum_axes(axes, keepdims)?.try_div(n.max(1) as f64)
     }
@@ -131,15 +152,22 @@ impl Tensor {
     }
 
     // ---- max, min ---------------------------------------------------------------------------
-    fn extremum(&self, axes: &[isize], keepdims: bool, op: ReduceOp, name: &'static str) -> Result<Tensor> {
+    fn extremum(
+        &self,
+        axes: &[isize],
+        keepdims: bool,
+        op: ReduceOp,
+        name: &'static str,
+    ) -> Result<Tensor> {
         let (out, axes) = self.reduce_raw(axes, keepdims, op, name)?;
         record(name, &[self], &out, || {
             let (x, y) = (self.clone(), out.clone());
             // The gradient goes to the maximal entries, shared equally among ties (as in TF).
             Arc::new(move |g| {
-                let yk = y.reshape(&x.reduced_shape(&axes, true));
+                let yk = y.reshape(x.reduced_shape(&axes, true));
                 let mask = x.equal(&yk).cast(g.dtype());
-                let count = mask.sum_axes(&axes.iter().map(|&a| a as isize).collect::<Vec<_>>(), true);
+                let count =
+                    mask.sum_axes(&axes.iter().map(|&a| a as isize).collect::<Vec<_>>(), true);
                 vec![Some(x.unreduce(g, &axes) * mask / count)]
             })
         });

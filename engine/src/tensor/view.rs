@@ -62,7 +62,12 @@ impl SliceArg {
         self
     }
     fn range(start: Option<isize>, end: Option<isize>) -> SliceArg {
-        SliceArg { start, end, step: 1, index: false }
+        SliceArg {
+            start,
+            end,
+            step: 1,
+            index: false,
+        }
     }
 }
 
@@ -113,30 +118,47 @@ impl Tensor {
     pub fn try_reshape(&self, dims: impl ReshapeDims) -> Result<Tensor> {
         let want = dims.reshape_dims();
         let n = self.elem_count();
-        let known: usize = want.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+        let known: usize = want
+            .iter()
+            .filter(|&&d| d >= 0)
+            .map(|&d| d as usize)
+            .product();
         let infer = want.iter().filter(|&&d| d < 0).count();
         let bad = |why: &str| {
             invalid(
                 "reshape",
-                format!("cannot reshape {} ({n} elements) to {:?}: {why}", self.shape(), want),
+                format!(
+                    "cannot reshape {} ({n} elements) to {:?}: {why}",
+                    self.shape(),
+                    want
+                ),
             )
         };
         if infer > 1 || want.iter().any(|&d| d < -1) {
             return Err(bad("only one dimension can be -1"));
         }
         let dims: Vec<usize> = if infer == 1 {
-            if known == 0 || n % known != 0 {
+            if known == 0 || !n.is_multiple_of(known) {
                 return Err(bad("the other dimensions do not divide the element count"));
             }
-            want.iter().map(|&d| if d < 0 { n / known } else { d as usize }).collect()
+            want.iter()
+                .map(|&d| if d < 0 { n / known } else { d as usize })
+                .collect()
         } else {
             want.iter().map(|&d| d as usize).collect()
         };
         let shape = Shape(dims);
         if shape.elem_count() != n {
-            return Err(bad(&format!("that shape holds {} elements", shape.elem_count())));
+            return Err(bad(&format!(
+                "that shape holds {} elements",
+                shape.elem_count()
+            )));
         }
-        let src = if self.is_contiguous() { self.clone() } else { self.contiguous_copy() };
+        let src = if self.is_contiguous() {
+            self.clone()
+        } else {
+            self.contiguous_copy()
+        };
         let out = src.with_layout(Layout {
             shape,
             strides: Vec::new(),
@@ -144,7 +166,9 @@ impl Tensor {
         });
         let out = fix_strides(out);
         let in_shape = self.shape().clone();
-        record("reshape", &[self], &out, || Arc::new(move |g| vec![Some(g.reshape(&in_shape))]));
+        record("reshape", &[self], &out, || {
+            Arc::new(move |g| vec![Some(g.reshape(&in_shape))])
+        });
         Ok(out)
     }
 
@@ -156,10 +180,17 @@ impl Tensor {
     pub fn try_permute(&self, perm: &[usize]) -> Result<Tensor> {
         let r = self.rank();
         let mut seen = vec![false; r];
-        if perm.len() != r || perm.iter().any(|&p| p >= r || std::mem::replace(&mut seen[p], true)) {
+        if perm.len() != r
+            || perm
+                .iter()
+                .any(|&p| p >= r || std::mem::replace(&mut seen[p], true))
+        {
             return Err(invalid(
                 "permute",
-                format!("{perm:?} is not a permutation of the {r} axes of a tensor of shape {}", self.shape()),
+                format!(
+                    "{perm:?} is not a permutation of the {r} axes of a tensor of shape {}",
+                    self.shape()
+                ),
             ));
         }
         let l = self.layout();
@@ -172,7 +203,9 @@ impl Tensor {
         for (i, &p) in perm.iter().enumerate() {
             inv[p] = i;
         }
-        record("permute", &[self], &out, || Arc::new(move |g| vec![Some(g.permute(&inv))]));
+        record("permute", &[self], &out, || {
+            Arc::new(move |g| vec![Some(g.permute(&inv))])
+        });
         Ok(out)
     }
 
@@ -182,7 +215,10 @@ impl Tensor {
         or_panic(self.try_transpose(a, b))
     }
     pub fn try_transpose(&self, a: isize, b: isize) -> Result<Tensor> {
-        let (a, b) = (resolve_axis(a, self.rank(), "transpose")?, resolve_axis(b, self.rank(), "transpose")?);
+        let (a, b) = (
+            resolve_axis(a, self.rank(), "transpose")?,
+            resolve_axis(b, self.rank(), "transpose")?,
+        );
         let mut perm: Vec<usize> = (0..self.rank()).collect();
         perm.swap(a, b);
         self.try_permute(&perm)
@@ -225,12 +261,22 @@ impl Tensor {
             if self.dims()[a] != 1 {
                 return Err(invalid(
                     "squeeze",
-                    format!("axis {a} has size {}, not 1, in shape {}", self.dims()[a], self.shape()),
+                    format!(
+                        "axis {a} has size {}, not 1, in shape {}",
+                        self.dims()[a],
+                        self.shape()
+                    ),
                 ));
             }
             drop[a] = true;
         }
-        let d: Vec<usize> = self.dims().iter().zip(&drop).filter(|(_, &x)| !x).map(|(&d, _)| d).collect();
+        let d: Vec<usize> = self
+            .dims()
+            .iter()
+            .zip(&drop)
+            .filter(|(_, &x)| !x)
+            .map(|(&d, _)| d)
+            .collect();
         self.try_reshape(d)
     }
 
@@ -249,7 +295,12 @@ impl Tensor {
         if args.len() > self.rank() {
             return Err(invalid(
                 "slice",
-                format!("{} slice arguments for a tensor of rank {} (shape {})", args.len(), self.rank(), self.shape()),
+                format!(
+                    "{} slice arguments for a tensor of rank {} (shape {})",
+                    args.len(),
+                    self.rank(),
+                    self.shape()
+                ),
             ));
         }
         let apply = |l: &Layout| -> Result<Layout> {
@@ -267,14 +318,20 @@ impl Tensor {
                     if i < 0 || i >= d as isize {
                         return Err(invalid(
                             "slice",
-                            format!("index {} is out of range for axis {ax} of size {d}", a.start.unwrap_or(0)),
+                            format!(
+                                "index {} is out of range for axis {ax} of size {d}",
+                                a.start.unwrap_or(0)
+                            ),
                         ));
                     }
                     offset += i as usize * st;
                     continue;
                 }
                 if a.step == 0 {
-                    return Err(invalid("slice", format!("step 0 on axis {ax}; steps must be at least 1")));
+                    return Err(invalid(
+                        "slice",
+                        format!("step 0 on axis {ax}; steps must be at least 1"),
+                    ));
                 }
                 let s = norm(a.start.unwrap_or(0)).clamp(0, d as isize) as usize;
                 let e = norm(a.end.unwrap_or(d as isize)).clamp(0, d as isize) as usize;
@@ -285,12 +342,18 @@ impl Tensor {
                 shape.push(len);
                 strides.push(st * a.step);
             }
-            Ok(Layout { shape: Shape(shape), strides, offset })
+            Ok(Layout {
+                shape: Shape(shape),
+                strides,
+                offset,
+            })
         };
         let out = self.with_layout(apply(self.layout())?);
         let rel = apply(&Layout::contiguous(self.shape().clone()))?;
         let full = self.shape().clone();
-        record("slice", &[self], &out, || Arc::new(move |g| vec![Some(embed(g, &full, &rel))]));
+        record("slice", &[self], &out, || {
+            Arc::new(move |g| vec![Some(embed(g, &full, &rel))])
+        });
         Ok(out)
     }
 
@@ -305,7 +368,10 @@ impl Tensor {
         if start + length > d {
             return Err(invalid(
                 "narrow",
-                format!("range {start}..{} is out of bounds for axis {a} of size {d}", start + length),
+                format!(
+                    "range {start}..{} is out of bounds for axis {a} of size {d}",
+                    start + length
+                ),
             ));
         }
         let mut args: Vec<SliceArg> = vec![SliceArg::from(..); a];
@@ -328,7 +394,9 @@ impl Tensor {
         let shape = shape.into();
         let out = self.with_layout(self.layout().broadcast_as(&shape)?);
         let src = self.shape().clone();
-        record("broadcast_to", &[self], &out, || Arc::new(move |g| vec![Some(g.sum_to_shape(&src))]));
+        record("broadcast_to", &[self], &out, || {
+            Arc::new(move |g| vec![Some(g.sum_to_shape(&src))])
+        });
         Ok(out)
     }
 
@@ -344,7 +412,9 @@ impl Tensor {
     pub fn contiguous_copy(&self) -> Tensor {
         let s = or_panic(self.storage().copy_strided(self.layout()));
         let out = Tensor::from_storage(s, self.shape().clone());
-        record("copy", &[self], &out, || Arc::new(|g| vec![Some(g.clone())]));
+        record("copy", &[self], &out, || {
+            Arc::new(|g| vec![Some(g.clone())])
+        });
         out
     }
 
@@ -360,7 +430,9 @@ impl Tensor {
         let s = self.storage().to_device(self.layout(), device)?;
         let out = Tensor::from_storage(s, self.shape().clone());
         let src = self.device();
-        record("to_device", &[self], &out, || Arc::new(move |g| vec![Some(g.to(src))]));
+        record("to_device", &[self], &out, || {
+            Arc::new(move |g| vec![Some(g.to(src))])
+        });
         Ok(out)
     }
 
@@ -376,7 +448,11 @@ impl Tensor {
                 axes.push((r - tr + i) as isize);
             }
         }
-        let s = if axes.is_empty() { self.clone() } else { self.sum_axes(&axes, true) };
+        let s = if axes.is_empty() {
+            self.clone()
+        } else {
+            self.sum_axes(&axes, true)
+        };
         s.reshape(shape)
     }
 }
@@ -391,7 +467,11 @@ fn fix_strides(t: Tensor) -> Tensor {
     Tensor(Arc::new(crate::tensor::TensorInner {
         id: t.id(),
         storage: t.0.storage.clone(),
-        layout: Layout { shape: l.shape.clone(), strides, offset: l.offset },
+        layout: Layout {
+            shape: l.shape.clone(),
+            strides,
+            offset: l.offset,
+        },
         dtype: t.dtype(),
         device: t.device(),
         var: None,
@@ -405,7 +485,9 @@ pub(crate) fn embed(g: &Tensor, full: &Shape, rel: &Layout) -> Tensor {
     or_panic(s.copy_into(rel, &g.storage(), g.layout()));
     let out = Tensor::from_storage(s, full.clone());
     let (full, rel) = (full.clone(), rel.clone());
-    record("embed", &[g], &out, || Arc::new(move |gg| vec![Some(view_rel(gg, &full, &rel))]));
+    record("embed", &[g], &out, || {
+        Arc::new(move |gg| vec![Some(view_rel(gg, &full, &rel))])
+    });
     out
 }
 
@@ -413,8 +495,13 @@ pub(crate) fn embed(g: &Tensor, full: &Shape, rel: &Layout) -> Tensor {
 /// [`embed`]).
 pub(crate) fn view_rel(t: &Tensor, full: &Shape, rel: &Layout) -> Tensor {
     let c = t.contiguous();
-    let out = c.with_layout(Layout { offset: c.layout().offset + rel.offset, ..rel.clone() });
+    let out = c.with_layout(Layout {
+        offset: c.layout().offset + rel.offset,
+        ..rel.clone()
+    });
     let (full, rel) = (full.clone(), rel.clone());
-    record("slice", &[&c], &out, || Arc::new(move |g| vec![Some(embed(g, &full, &rel))]));
+    record("slice", &[&c], &out, || {
+        Arc::new(move |g| vec![Some(embed(g, &full, &rel))])
+    });
     out
 }

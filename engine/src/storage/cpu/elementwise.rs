@@ -228,9 +228,9 @@ fn unary_i64(v: &[i64], l: &Layout, op: UnaryOp) -> Option<Vec<i64>> {
         UnaryOp::Relu => map_layout(v, l, |x| x.max(0)),
         UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round => map_layout(v, l, |x| x),
         UnaryOp::Clamp(lo, hi) => map_layout(v, l, |x| (x as f32).max(lo).min(hi) as i64),
-        UnaryOp::Affine(m, a) if m.fract() == 0.0 && a.fract() == 0.0 => map_layout(v, l, |x| {
-            x.wrapping_mul(m as i64).wrapping_add(a as i64)
-        }),
+        UnaryOp::Affine(m, a) if m.fract() == 0.0 && a.fract() == 0.0 => {
+            map_layout(v, l, |x| x.wrapping_mul(m as i64).wrapping_add(a as i64))
+        }
         _ => return None,
     })
 }
@@ -241,16 +241,27 @@ pub(super) fn unary(s: &CpuStorage, l: &Layout, op: UnaryOp) -> Result<CpuStorag
         CpuStorage::F32(v) => CpuStorage::F32(unary_f32(v, l, op)),
         CpuStorage::F16(_) | CpuStorage::BF16(_) => {
             let x = s.to_f32_vec(l);
-            CpuStorage::from_f32(unary_f32(&x, &Layout::contiguous(l.shape.clone()), op), s_dtype(s))
+            CpuStorage::from_f32(
+                unary_f32(&x, &Layout::contiguous(l.shape.clone()), op),
+                s_dtype(s),
+            )
         }
-        CpuStorage::I64(v) => CpuStorage::I64(unary_i64(v, l, op).ok_or_else(|| Error::DTypeMismatch {
-            op: name,
-            expected: format!("a float tensor for {op:?}"),
-            got: DType::I64,
-        })?),
+        CpuStorage::I64(v) => {
+            CpuStorage::I64(unary_i64(v, l, op).ok_or_else(|| Error::DTypeMismatch {
+                op: name,
+                expected: format!("a float tensor for {op:?}"),
+                got: DType::I64,
+            })?)
+        }
         CpuStorage::Bool(v) => match op {
             UnaryOp::LogicalNot => CpuStorage::Bool(map_layout(v, l, |x| !x)),
-            _ => return Err(dtype_err(name, &format!("a numeric tensor for {op:?}"), DType::Bool)),
+            _ => {
+                return Err(dtype_err(
+                    name,
+                    &format!("a numeric tensor for {op:?}"),
+                    DType::Bool,
+                ))
+            }
         },
     })
 }
@@ -319,7 +330,13 @@ pub(super) fn binary(
     lb: &Layout,
     op: BinaryOp,
 ) -> Result<CpuStorage> {
-    let bad = || dtype_err("binary op", &format!("a dtype that supports {op:?}"), s_dtype(a));
+    let bad = || {
+        dtype_err(
+            "binary op",
+            &format!("a dtype that supports {op:?}"),
+            s_dtype(a),
+        )
+    };
     Ok(match (a, b) {
         (CpuStorage::F32(x), CpuStorage::F32(y)) => {
             CpuStorage::F32(binary_f32(x, la, y, lb, op).ok_or_else(bad)?)
@@ -345,7 +362,13 @@ pub(super) fn binary(
     })
 }
 
-fn cmp_with<T: Copy + PartialOrd>(a: &[T], la: &Layout, b: &[T], lb: &Layout, op: CmpOp) -> Vec<bool> {
+fn cmp_with<T: Copy + PartialOrd>(
+    a: &[T],
+    la: &Layout,
+    b: &[T],
+    lb: &Layout,
+    op: CmpOp,
+) -> Vec<bool> {
     match op {
         CmpOp::Eq => zip_map(a, la, b, lb, |x, y| x == y),
         CmpOp::Ne => zip_map(a, la, b, lb, |x, y| x != y),
@@ -451,7 +474,12 @@ fn copy_slice<T: Copy>(d: &mut [T], dl: &Layout, s: &[T], sl: &Layout) {
     });
 }
 
-pub(super) fn copy_into(d: &mut CpuStorage, dl: &Layout, s: &CpuStorage, sl: &Layout) -> Result<()> {
+pub(super) fn copy_into(
+    d: &mut CpuStorage,
+    dl: &Layout,
+    s: &CpuStorage,
+    sl: &Layout,
+) -> Result<()> {
     match (d, s) {
         (CpuStorage::F32(d), CpuStorage::F32(s)) => copy_slice(d, dl, s, sl),
         (CpuStorage::F16(d), CpuStorage::F16(s)) => copy_slice(d, dl, s, sl),

@@ -6,7 +6,13 @@ use crate::dtype::DType;
 use crate::error::{invalid, Result};
 use crate::shape::{Layout, Shape};
 
-fn checked_ids(op: &'static str, ids: &CpuStorage, il: &Layout, size: usize, axis: usize) -> Result<Vec<usize>> {
+fn checked_ids(
+    op: &'static str,
+    ids: &CpuStorage,
+    il: &Layout,
+    size: usize,
+    axis: usize,
+) -> Result<Vec<usize>> {
     let CpuStorage::I64(v) = ids else {
         return Err(dtype_err(op, "int64 indices", s_dtype(ids)));
     };
@@ -39,7 +45,13 @@ fn select<T: Copy>(x: &[T], dims: &[usize], axis: usize, ids: &[usize]) -> Vec<T
     out
 }
 
-pub(super) fn index_select(s: &CpuStorage, l: &Layout, ids: &CpuStorage, il: &Layout, axis: usize) -> Result<CpuStorage> {
+pub(super) fn index_select(
+    s: &CpuStorage,
+    l: &Layout,
+    ids: &CpuStorage,
+    il: &Layout,
+    axis: usize,
+) -> Result<CpuStorage> {
     let ids = checked_ids("gather", ids, il, l.dims()[axis], axis)?;
     let d = l.dims();
     Ok(match s {
@@ -72,7 +84,10 @@ pub(super) fn index_add(
             for o in 0..outer {
                 for (j, &i) in ids.iter().enumerate() {
                     let (dd, ss) = ((o * size + i) * inner, (o * ids.len() + j) * inner);
-                    d[dd..dd + inner].iter_mut().zip(&s[ss..ss + inner]).for_each(|(a, &b)| *a += b);
+                    d[dd..dd + inner]
+                        .iter_mut()
+                        .zip(&s[ss..ss + inner])
+                        .for_each(|(a, &b)| *a += b);
                 }
             }
         }
@@ -84,14 +99,27 @@ pub(super) fn index_add(
             for o in 0..outer {
                 for (j, &i) in ids.iter().enumerate() {
                     let (dd, ss) = ((o * size + i) * inner, (o * ids.len() + j) * inner);
-                    d[dd..dd + inner].iter_mut().zip(&s[ss..ss + inner]).for_each(|(a, &b)| *a += b);
+                    d[dd..dd + inner]
+                        .iter_mut()
+                        .zip(&s[ss..ss + inner])
+                        .for_each(|(a, &b)| *a += b);
                 }
             }
         }
         CpuStorage::F16(_) | CpuStorage::BF16(_) => {
             let mut acc = CpuStorage::F32(dst.to_f32_vec(&Layout::contiguous(dst_shape.clone())));
-            index_add(&mut acc, dst_shape, &CpuStorage::I64(ids.iter().map(|&i| i as i64).collect()), &Layout::contiguous([ids.len()]), src, sl, axis)?;
-            let CpuStorage::F32(v) = acc else { unreachable!() };
+            index_add(
+                &mut acc,
+                dst_shape,
+                &CpuStorage::I64(ids.iter().map(|&i| i as i64).collect()),
+                &Layout::contiguous([ids.len()]),
+                src,
+                sl,
+                axis,
+            )?;
+            let CpuStorage::F32(v) = acc else {
+                unreachable!()
+            };
             *dst = CpuStorage::from_f32(v, dt);
         }
         CpuStorage::Bool(_) => return Err(dtype_err("index_add", "a numeric tensor", DType::Bool)),

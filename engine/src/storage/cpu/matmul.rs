@@ -114,7 +114,10 @@ pub(super) fn matmul(a: &CpuStorage, l: &Layout, b: &CpuStorage, r: &Layout) -> 
         (CpuStorage::BF16(_), CpuStorage::BF16(_)) => {
             // bf16 inputs, f32 accumulation, rounded back once
             let (x, y) = (a.to_f32_vec(l), b.to_f32_vec(r));
-            let (cl, cr) = (Layout::contiguous(l.shape.clone()), Layout::contiguous(r.shape.clone()));
+            let (cl, cr) = (
+                Layout::contiguous(l.shape.clone()),
+                Layout::contiguous(r.shape.clone()),
+            );
             let out = gemm_batched(&x, &cl, &y, &cr, 0.0, 1.0);
             CpuStorage::BF16(out.into_iter().map(bf16::from_f32).collect())
         }

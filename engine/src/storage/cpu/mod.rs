@@ -117,14 +117,7 @@ impl BackendStorage for CpuStorage {
     fn reduce(&self, l: &Layout, axes: &[usize], op: ReduceOp) -> Result<Self> {
         reduce::reduce(self, l, axes, op)
     }
-    fn where_cond(
-        &self,
-        l: &Layout,
-        t: &Self,
-        tl: &Layout,
-        f: &Self,
-        fl: &Layout,
-    ) -> Result<Self> {
+    fn where_cond(&self, l: &Layout, t: &Self, tl: &Layout, f: &Self, fl: &Layout) -> Result<Self> {
         elementwise::where_cond(self, l, t, tl, f, fl)
     }
     fn cast(&self, l: &Layout, dtype: DType) -> Result<Self> {

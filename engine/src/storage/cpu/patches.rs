@@ -11,8 +11,17 @@ use crate::storage::PatchParams;
 
 /// Input coordinate of a kernel tap, or None when it falls in the padding.
 #[inline]
-fn src_pos(o: usize, k: usize, stride: usize, dil: usize, pad: usize, size: usize) -> Option<usize> {
-    (o * stride + k * dil).checked_sub(pad).filter(|&i| i < size)
+fn src_pos(
+    o: usize,
+    k: usize,
+    stride: usize,
+    dil: usize,
+    pad: usize,
+    size: usize,
+) -> Option<usize> {
+    (o * stride + k * dil)
+        .checked_sub(pad)
+        .filter(|&i| i < size)
 }
 
 fn im2col_f32(x: &[f32], p: &PatchParams) -> Vec<f32> {

@@ -110,7 +110,12 @@ fn reduce_i64(v: &[i64], l: &Layout, axes: &[usize], op: ReduceOp) -> Vec<i64> {
         .collect()
 }
 
-pub(super) fn reduce(s: &CpuStorage, l: &Layout, axes: &[usize], op: ReduceOp) -> Result<CpuStorage> {
+pub(super) fn reduce(
+    s: &CpuStorage,
+    l: &Layout,
+    axes: &[usize],
+    op: ReduceOp,
+) -> Result<CpuStorage> {
     let arg = matches!(op, ReduceOp::ArgMax | ReduceOp::ArgMin);
     let is_max = op == ReduceOp::ArgMax;
     Ok(match s {
