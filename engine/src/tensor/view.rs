@@ -91,6 +91,12 @@ macro_rules! slice_from {
                 SliceArg::range(Some(*r.start() as isize), if end == -1 { None } else { Some(end + 1) })
             }
         }
+        impl From<std::ops::RangeToInclusive<$t>> for SliceArg {
+            fn from(r: std::ops::RangeToInclusive<$t>) -> SliceArg {
+                let end = r.end as isize;
+                SliceArg::range(None, if end == -1 { None } else { Some(end + 1) })
+            }
+        }
     )*};
 }
 slice_from!(i32, i64, isize, usize);
@@ -342,6 +348,8 @@ impl Tensor {
                 shape.push(len);
                 strides.push(st * a.step);
             }
+            // an empty view reads nothing; offset 0 keeps it inside (possibly empty) storage
+            let offset = if shape.contains(&0) { 0 } else { offset };
             Ok(Layout {
                 shape: Shape(shape),
                 strides,
