@@ -441,7 +441,9 @@ macro_rules! bin_ops {
                 or_panic((**self).$try(rhs))
             }
         }
-        bin_ops!(@scalar_lhs $trait, $method, $try, f32, f64, i32, i64);
+        // One float and one integer type only: with two of either, a literal such as
+        // `(2.0 * &x).sum()` is ambiguous ("type annotations needed").
+        bin_ops!(@scalar_lhs $trait, $method, $try, f64, i64);
     };
     (@scalar_lhs $trait:ident, $method:ident, $try:ident, $($s:ty),*) => {$(
         impl std::ops::$trait<&Tensor> for $s {

@@ -295,7 +295,7 @@ fn binary_i64(a: &[i64], la: &Layout, b: &[i64], lb: &Layout, op: BinaryOp) -> O
                 0
             } else {
                 let q = x.wrapping_div(y);
-                if (x % y != 0) && ((x < 0) != (y < 0)) {
+                if (x.wrapping_rem(y) != 0) && ((x < 0) != (y < 0)) {
                     q - 1
                 } else {
                     q
