@@ -39,6 +39,9 @@ pub struct ProcessAnchor {
     /// `size_of::<GlobalState>()` of the copy that created `state`, checked by every reader.
     state_size: AtomicUsize,
     state: AtomicPtr<c_void>,
+    /// > 0 while the engine catches a panic it expects (see [`catch_quietly`]); the kernel's panic
+    /// hook does not report those.
+    pub quiet_panics: AtomicUsize,
 }
 
 impl ProcessAnchor {
@@ -48,6 +51,7 @@ impl ProcessAnchor {
             cancel: AtomicBool::new(false),
             state_size: AtomicUsize::new(0),
             state: AtomicPtr::new(std::ptr::null_mut()),
+            quiet_panics: AtomicUsize::new(0),
         }
     }
 }
@@ -81,6 +85,8 @@ pub struct GlobalState {
     pub(crate) tapes: crate::autodiff::TapeRegistry,
     pub(crate) num_threads: AtomicUsize,
     pub(crate) display_counter: AtomicU64,
+    /// Per-class counters for Keras' automatic layer names (dense, dense_1, ...).
+    pub(crate) layer_names: Mutex<std::collections::HashMap<String, usize>>,
 }
 
 impl GlobalState {
@@ -93,6 +99,7 @@ impl GlobalState {
             tapes: Default::default(),
             num_threads: AtomicUsize::new(0),
             display_counter: AtomicU64::new(0),
+            layer_names: Mutex::new(Default::default()),
         }
     }
 }
@@ -176,6 +183,30 @@ pub fn num_threads() -> usize {
             .unwrap_or(1),
         n => n,
     }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Expected panics
+
+/// Runs `f`, turning a panic into `Err(message)`. While it runs, [`in_quiet_catch`] is true so
+/// the kernel's panic hook does not report a panic the engine handles itself (for example the
+/// Functional API trying a layer on a symbolic input to report a shape error at build time).
+pub fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::result::Result<R, String> {
+    let a = anchor();
+    a.quiet_panics.fetch_add(1, Ordering::SeqCst);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    a.quiet_panics.fetch_sub(1, Ordering::SeqCst);
+    r.map_err(|e| {
+        e.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panic".to_string())
+    })
+}
+
+/// True while [`catch_quietly`] runs: panic hooks should stay silent.
+pub fn in_quiet_catch() -> bool {
+    anchor().quiet_panics.load(Ordering::SeqCst) > 0
 }
 
 // ------------------------------------------------------------------------------------------------

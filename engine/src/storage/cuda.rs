@@ -1,7 +1,9 @@
 //! CUDA storage. Until the CUDA backend lands (issue 7), no value of this type can exist: asking
 //! for a CUDA device returns [`Error::NoCudaDevice`], and every primitive is unreachable.
 
-use super::{BackendStorage, BinaryOp, CmpOp, CpuStorage, PatchParams, ReduceOp, UnaryOp};
+use super::{
+    BackendStorage, BinaryOp, CmpOp, CpuStorage, PatchParams, ReduceOp, UnaryOp, UpdateRule,
+};
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -75,6 +77,9 @@ impl BackendStorage for CudaStorage {
         match *self {}
     }
     fn col2im(&self, _: &Layout, _: &PatchParams) -> Result<Self> {
+        match *self {}
+    }
+    fn apply_update(&mut self, _: &Self, _: &Layout, _: &mut [&mut Self], _: UpdateRule) -> Result<()> {
         match *self {}
     }
 }

@@ -101,6 +101,30 @@ pub struct PatchParams {
     pub pad_value: f32,
 }
 
+/// A fused, in-place optimizer update: one pass over a parameter, its gradient and its slots.
+/// Formulas follow Keras 3 (see `keras/optimizers.rs`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum UpdateRule {
+    /// slots: `[velocity]` when momentum > 0, else none.
+    Sgd { lr: f32, momentum: f32, nesterov: bool },
+    /// Adam, and AdamW when `weight_decay` > 0; slots `[m, v]`; `t` is the 1-based step.
+    Adam {
+        lr: f32,
+        beta1: f32,
+        beta2: f32,
+        epsilon: f32,
+        t: u64,
+        weight_decay: f32,
+    },
+    /// slots `[velocity]`, plus `[momentum]` when momentum > 0.
+    RmsProp {
+        lr: f32,
+        rho: f32,
+        epsilon: f32,
+        momentum: f32,
+    },
+}
+
 /// The primitives each backend implements.
 pub trait BackendStorage: Sized {
     fn dtype(&self) -> DType;
@@ -135,6 +159,14 @@ pub trait BackendStorage: Sized {
     ) -> Result<()>;
     fn im2col(&self, l: &Layout, p: &PatchParams) -> Result<Self>;
     fn col2im(&self, l: &Layout, p: &PatchParams) -> Result<Self>;
+    /// Updates contiguous `self` (a parameter) in place from `grad` and the optimizer's slots.
+    fn apply_update(
+        &mut self,
+        grad: &Self,
+        gl: &Layout,
+        slots: &mut [&mut Self],
+        rule: UpdateRule,
+    ) -> Result<()>;
 }
 
 /// A tensor's memory, on one device.
@@ -293,6 +325,37 @@ impl Storage {
             (Storage::Cpu(d), Storage::Cpu(s)) => d.copy_into(dl, s, sl),
             (Storage::Cuda(d), Storage::Cuda(s)) => d.copy_into(dl, s, sl),
             _ => unreachable!("devices checked"),
+        }
+    }
+    pub fn apply_update(
+        &mut self,
+        grad: &Storage,
+        gl: &Layout,
+        slots: &mut [&mut Storage],
+        rule: UpdateRule,
+    ) -> Result<()> {
+        match (self, grad) {
+            (Storage::Cpu(p), Storage::Cpu(g)) => {
+                let mut cs: Vec<&mut CpuStorage> = Vec::with_capacity(slots.len());
+                for s in slots.iter_mut() {
+                    match &mut **s {
+                        Storage::Cpu(c) => cs.push(c),
+                        Storage::Cuda(_) => return Err(Error::Msg("optimizer slot on another device".into())),
+                    }
+                }
+                p.apply_update(g, gl, &mut cs, rule)
+            }
+            (Storage::Cuda(p), Storage::Cuda(g)) => {
+                let mut cs: Vec<&mut CudaStorage> = Vec::with_capacity(slots.len());
+                for s in slots.iter_mut() {
+                    match &mut **s {
+                        Storage::Cuda(c) => cs.push(c),
+                        Storage::Cpu(_) => return Err(Error::Msg("optimizer slot on another device".into())),
+                    }
+                }
+                p.apply_update(g, gl, &mut cs, rule)
+            }
+            (p, g) => Err(Error::DeviceMismatch { op: "apply_gradients", lhs: p.device(), rhs: g.device() }),
         }
     }
     pub fn index_add(

@@ -6,13 +6,14 @@
 
 mod elementwise;
 mod index;
+mod optim;
 mod matmul;
 mod patches;
 mod reduce;
 
 use half::{bf16, f16};
 
-use super::{BackendStorage, BinaryOp, CmpOp, PatchParams, ReduceOp, UnaryOp};
+use super::{BackendStorage, BinaryOp, CmpOp, PatchParams, ReduceOp, UnaryOp, UpdateRule};
 use crate::device::Device;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
@@ -157,5 +158,14 @@ impl BackendStorage for CpuStorage {
     }
     fn col2im(&self, l: &Layout, p: &PatchParams) -> Result<Self> {
         patches::col2im(self, l, p)
+    }
+    fn apply_update(
+        &mut self,
+        grad: &Self,
+        gl: &Layout,
+        slots: &mut [&mut Self],
+        rule: UpdateRule,
+    ) -> Result<()> {
+        optim::apply_update(self, grad, gl, slots, rule)
     }
 }

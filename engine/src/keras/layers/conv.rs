@@ -1,0 +1,208 @@
+//! Convolution layers, NHWC (channels last) like Keras' default.
+//! Conv2D: x (N,H,W,C), kernel (KH,KW,C,filters). Conv1D: x (N,L,C), kernel (K,C,filters).
+
+use std::sync::OnceLock;
+
+use super::{add_weight, last_dim, unique_name, Layer};
+use crate::autodiff::Variable;
+use crate::keras::activations::Activation as Act;
+use crate::keras::initializers::Initializer;
+use crate::keras::regularizers::Regularizer;
+use crate::tensor::Tensor;
+
+struct ConvSpec {
+    filters: usize,
+    kernel: (usize, usize),
+    strides: (usize, usize),
+    dilation: (usize, usize),
+    padding: String,
+    activation: Act,
+    use_bias: bool,
+    kernel_initializer: Initializer,
+    kernel_regularizer: Option<Regularizer>,
+    name: String,
+    weights: OnceLock<(Variable, Option<Variable>)>,
+}
+
+impl ConvSpec {
+    fn new(filters: usize, kernel: (usize, usize), base: &str) -> ConvSpec {
+        ConvSpec {
+            filters,
+            kernel,
+            strides: (1, 1),
+            dilation: (1, 1),
+            padding: "valid".into(),
+            activation: Act::Linear,
+            use_bias: true,
+            kernel_initializer: Initializer::GlorotUniform,
+            kernel_regularizer: None,
+            name: unique_name(base),
+            weights: OnceLock::new(),
+        }
+    }
+    /// Builds (KH,KW,C,F) weights and runs conv2d on a 4-D input.
+    fn conv(&self, x4: &Tensor, cin: usize) -> Tensor {
+        let (k, b) = self.weights.get_or_init(|| {
+            let (kh, kw) = self.kernel;
+            let k = add_weight(&self.name, "kernel", self.kernel_initializer, &[kh, kw, cin, self.filters], true);
+            let b = self.use_bias.then(|| add_weight(&self.name, "bias", Initializer::Zeros, &[self.filters], true));
+            (k, b)
+        });
+        let y = match x4.try_conv2d(k, self.strides, &self.padding, self.dilation) {
+            Ok(y) => y,
+            Err(e) => panic!("{} '{}': {e}", if self.kernel.0 == 1 { "Conv1D" } else { "Conv2D" }, self.name),
+        };
+        let y = match b {
+            Some(b) => y + b,
+            None => y,
+        };
+        self.activation.apply(&y)
+    }
+    fn weights(&self) -> Vec<Variable> {
+        match self.weights.get() {
+            Some((k, Some(b))) => vec![k.clone(), b.clone()],
+            Some((k, None)) => vec![k.clone()],
+            None => vec![],
+        }
+    }
+    fn losses(&self) -> Vec<Tensor> {
+        match (self.kernel_regularizer, self.weights.get()) {
+            (Some(r), Some((k, _))) => vec![r.penalty(k)],
+            _ => vec![],
+        }
+    }
+}
+
+macro_rules! conv_builders {
+    ($t:ident) => {
+        impl $t {
+            #[track_caller]
+            pub fn activation(mut self, a: &str) -> Self {
+                self.0.activation = Act::from(a);
+                self
+            }
+            /// "valid" (default) or "same".
+            pub fn padding(mut self, p: &str) -> Self {
+                self.0.padding = p.to_string();
+                self
+            }
+            pub fn use_bias(mut self, on: bool) -> Self {
+                self.0.use_bias = on;
+                self
+            }
+            #[track_caller]
+            pub fn kernel_initializer(mut self, i: impl Into<Initializer>) -> Self {
+                self.0.kernel_initializer = i.into();
+                self
+            }
+            pub fn kernel_regularizer(mut self, r: Regularizer) -> Self {
+                self.0.kernel_regularizer = Some(r);
+                self
+            }
+            pub fn name(mut self, name: &str) -> Self {
+                self.0.name = name.to_string();
+                self
+            }
+        }
+    };
+}
+
+/// `keras.layers.Conv2D(filters, kernel_size)`.
+pub struct Conv2D(ConvSpec);
+conv_builders!(Conv2D);
+
+impl Conv2D {
+    /// `Conv2D::new(32, 3)` or `Conv2D::new(32, (3, 5))`.
+    pub fn new(filters: usize, kernel_size: impl Into<Pair>) -> Conv2D {
+        Conv2D(ConvSpec::new(filters, kernel_size.into().0, "conv2d"))
+    }
+    pub fn strides(mut self, s: impl Into<Pair>) -> Conv2D {
+        self.0.strides = s.into().0;
+        self
+    }
+    pub fn dilation_rate(mut self, d: impl Into<Pair>) -> Conv2D {
+        self.0.dilation = d.into().0;
+        self
+    }
+}
+
+impl Layer for Conv2D {
+    fn name(&self) -> String {
+        self.0.name.clone()
+    }
+    fn class_name(&self) -> &'static str {
+        "Conv2D"
+    }
+    #[track_caller]
+    fn call(&self, x: &Tensor, _training: bool) -> Tensor {
+        if x.rank() != 4 {
+            panic!(
+                "Conv2D '{}': expected input (batch, height, width, channels), got shape {}",
+                self.0.name,
+                x.shape()
+            );
+        }
+        self.0.conv(x, last_dim(&self.0.name, x))
+    }
+    fn weights(&self) -> Vec<Variable> {
+        self.0.weights()
+    }
+    fn losses(&self) -> Vec<Tensor> {
+        self.0.losses()
+    }
+}
+
+/// `keras.layers.Conv1D(filters, kernel_size)` on (batch, steps, channels).
+pub struct Conv1D(ConvSpec);
+conv_builders!(Conv1D);
+
+impl Conv1D {
+    pub fn new(filters: usize, kernel_size: usize) -> Conv1D {
+        Conv1D(ConvSpec::new(filters, (1, kernel_size), "conv1d"))
+    }
+    pub fn strides(mut self, s: usize) -> Conv1D {
+        self.0.strides = (1, s);
+        self
+    }
+    pub fn dilation_rate(mut self, d: usize) -> Conv1D {
+        self.0.dilation = (1, d);
+        self
+    }
+}
+
+impl Layer for Conv1D {
+    fn name(&self) -> String {
+        self.0.name.clone()
+    }
+    fn class_name(&self) -> &'static str {
+        "Conv1D"
+    }
+    #[track_caller]
+    fn call(&self, x: &Tensor, _training: bool) -> Tensor {
+        if x.rank() != 3 {
+            panic!("Conv1D '{}': expected input (batch, steps, channels), got shape {}", self.0.name, x.shape());
+        }
+        let y = self.0.conv(&x.expand_dims(1), last_dim(&self.0.name, x));
+        y.squeeze(&[1])
+    }
+    /// Keras stores Conv1D kernels as (K, C, filters); ours is (1, K, C, filters) inside.
+    fn weights(&self) -> Vec<Variable> {
+        self.0.weights()
+    }
+    fn losses(&self) -> Vec<Tensor> {
+        self.0.losses()
+    }
+}
+
+/// A size or stride given as one number or a pair.
+pub struct Pair(pub (usize, usize));
+impl From<usize> for Pair {
+    fn from(v: usize) -> Pair {
+        Pair((v, v))
+    }
+}
+impl From<(usize, usize)> for Pair {
+    fn from(v: (usize, usize)) -> Pair {
+        Pair(v)
+    }
+}

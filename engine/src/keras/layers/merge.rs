@@ -1,0 +1,76 @@
+//! Merging layers for several inputs: Add and Concatenate.
+
+use super::{unique_name, Layer};
+use crate::tensor::Tensor;
+
+/// `keras.layers.Add()`: the elementwise sum of its inputs.
+pub struct Add {
+    name: String,
+}
+impl Add {
+    pub fn new() -> Add {
+        Add { name: unique_name("add") }
+    }
+}
+impl Default for Add {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+impl Layer for Add {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn class_name(&self) -> &'static str {
+        "Add"
+    }
+    #[track_caller]
+    fn call(&self, _x: &Tensor, _training: bool) -> Tensor {
+        panic!("Add '{}' takes a list of inputs: use call_many(&[a, b], training)", self.name)
+    }
+    #[track_caller]
+    fn call_many(&self, xs: &[Tensor], _training: bool) -> Tensor {
+        let Some((first, rest)) = xs.split_first() else {
+            panic!("Add '{}' needs at least one input", self.name)
+        };
+        rest.iter().fold(first.clone(), |acc, x| match acc.try_add(x) {
+            Ok(y) => y,
+            Err(e) => panic!("Add '{}': {e}", self.name),
+        })
+    }
+}
+
+/// `keras.layers.Concatenate(axis=-1)`.
+pub struct Concatenate {
+    axis: isize,
+    name: String,
+}
+impl Concatenate {
+    pub fn new(axis: isize) -> Concatenate {
+        Concatenate { axis, name: unique_name("concatenate") }
+    }
+}
+impl Default for Concatenate {
+    fn default() -> Self {
+        Self::new(-1)
+    }
+}
+impl Layer for Concatenate {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn class_name(&self) -> &'static str {
+        "Concatenate"
+    }
+    #[track_caller]
+    fn call(&self, _x: &Tensor, _training: bool) -> Tensor {
+        panic!("Concatenate '{}' takes a list of inputs: use call_many(&[a, b], training)", self.name)
+    }
+    #[track_caller]
+    fn call_many(&self, xs: &[Tensor], _training: bool) -> Tensor {
+        match crate::tensor::try_concat(&xs.iter().collect::<Vec<_>>(), self.axis) {
+            Ok(y) => y,
+            Err(e) => panic!("Concatenate '{}': {e}", self.name),
+        }
+    }
+}

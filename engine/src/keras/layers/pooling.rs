@@ -1,0 +1,82 @@
+//! Pooling layers, NHWC.
+
+use super::{conv::Pair, unique_name, Layer};
+use crate::tensor::Tensor;
+
+macro_rules! pool2d {
+    ($t:ident, $base:expr, $class:expr, $max:expr) => {
+        /// Keras pooling: `pool_size` (default 2), `strides` (default = pool size), padding "valid".
+        pub struct $t {
+            pool: (usize, usize),
+            strides: Option<(usize, usize)>,
+            padding: String,
+            name: String,
+        }
+        impl $t {
+            pub fn new(pool_size: impl Into<Pair>) -> $t {
+                $t { pool: pool_size.into().0, strides: None, padding: "valid".into(), name: unique_name($base) }
+            }
+            pub fn strides(mut self, s: impl Into<Pair>) -> $t {
+                self.strides = Some(s.into().0);
+                self
+            }
+            pub fn padding(mut self, p: &str) -> $t {
+                self.padding = p.to_string();
+                self
+            }
+        }
+        impl Default for $t {
+            fn default() -> Self {
+                Self::new(2)
+            }
+        }
+        impl Layer for $t {
+            fn name(&self) -> String {
+                self.name.clone()
+            }
+            fn class_name(&self) -> &'static str {
+                $class
+            }
+            #[track_caller]
+            fn call(&self, x: &Tensor, _training: bool) -> Tensor {
+                let s = self.strides.unwrap_or(self.pool);
+                match x.try_pool2d(self.pool, s, &self.padding, $max) {
+                    Ok(y) => y,
+                    Err(e) => panic!("{} '{}': {e}", $class, self.name),
+                }
+            }
+        }
+    };
+}
+pool2d!(MaxPooling2D, "max_pooling2d", "MaxPooling2D", true);
+pool2d!(AveragePooling2D, "average_pooling2d", "AveragePooling2D", false);
+
+/// `keras.layers.GlobalAveragePooling2D()`: (N,H,W,C) -> (N,C).
+pub struct GlobalAveragePooling2D {
+    name: String,
+}
+impl GlobalAveragePooling2D {
+    pub fn new() -> Self {
+        GlobalAveragePooling2D { name: unique_name("global_average_pooling2d") }
+    }
+}
+impl Default for GlobalAveragePooling2D {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+impl Layer for GlobalAveragePooling2D {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn class_name(&self) -> &'static str {
+        "GlobalAveragePooling2D"
+    }
+    #[track_caller]
+    fn call(&self, x: &Tensor, _training: bool) -> Tensor {
+        if x.rank() != 4 {
+            panic!("GlobalAveragePooling2D '{}': expected (batch, height, width, channels), got {}", self.name, x.shape());
+        }
+        x.mean_axes(&[1, 2], false)
+    }
+}

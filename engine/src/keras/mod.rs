@@ -1,0 +1,21 @@
+//! A Keras that a TF2 learner recognises name for name.
+//!
+//! - [`layers`]: `Dense`, `Conv2D`, `BatchNormalization`, ... built lazily on their first call;
+//! - [`models`]: `Sequential`, the Functional API (`Input` -> layer calls -> `Model::new`) and
+//!   subclassing (implement [`Layer`](layers::Layer) and [`KerasModel`](models::KerasModel));
+//! - [`losses`], [`metrics`], [`optimizers`], [`callbacks`]: what `compile` and `fit` take;
+//! - [`initializers`], [`regularizers`], [`activations`]: the options layers take by name.
+//!
+//! Rust has no keyword arguments, so Keras options are builder methods:
+//! `Dense(64, activation="relu", use_bias=False)` is `Dense::new(64).activation("relu").use_bias(false)`.
+
+pub mod activations;
+pub mod callbacks;
+pub mod initializers;
+pub mod layers;
+pub mod losses;
+pub mod metrics;
+pub mod models;
+pub mod optimizers;
+pub mod regularizers;
+pub mod saving;

@@ -1,0 +1,241 @@
+//! The Functional API: `Input` -> layer calls on symbolic tensors -> `Model::new(inputs, outputs)`.
+//!
+//! Applying a layer to a symbolic tensor runs it once on a batch of one zero example: that builds
+//! its weights and gives the output shape. A shape mismatch is reported right there, naming the
+//! layer, not later in `fit`. Layers wrapped in an `Arc` can be applied several times (shared
+//! layers share weights).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::summary::{shape_str, SummaryRow};
+use super::{KerasModel, Summary, TrainingState};
+use crate::autodiff::Variable;
+use crate::dtype::DType;
+use crate::keras::layers::{unique_name, Layer};
+use crate::shape::Shape;
+use crate::tensor::create::zeros_dtype;
+use crate::tensor::Tensor;
+
+struct SymNode {
+    id: u64,
+    shape: Vec<usize>,
+    dtype: DType,
+    name: String,
+    producer: Option<(Arc<dyn Layer>, Vec<SymbolicTensor>)>,
+}
+
+/// A placeholder for a batch of tensors of a known shape (the batch axis excluded).
+#[derive(Clone)]
+pub struct SymbolicTensor(Arc<SymNode>);
+
+impl SymbolicTensor {
+    /// Keras-style shape: `None` for the batch axis.
+    pub fn shape(&self) -> Vec<Option<usize>> {
+        std::iter::once(None).chain(self.0.shape.iter().map(|&d| Some(d))).collect()
+    }
+    pub fn dtype(&self) -> DType {
+        self.0.dtype
+    }
+    fn dummy(&self) -> Tensor {
+        let mut d = vec![1];
+        d.extend_from_slice(&self.0.shape);
+        zeros_dtype(d, self.0.dtype)
+    }
+}
+
+impl std::fmt::Debug for SymbolicTensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<SymbolicTensor shape={} dtype={} name={}>", shape_str(&self.0.shape), self.0.dtype, self.0.name)
+    }
+}
+
+/// `keras.Input(shape)`: the entry point of a functional model.
+pub struct Input;
+
+impl Input {
+    /// A float32 input of `shape` (without the batch axis).
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(shape: impl Into<Shape>) -> SymbolicTensor {
+        Self::with_dtype(shape, DType::F32)
+    }
+    /// An input of another dtype (int64 token ids for an Embedding, say).
+    pub fn with_dtype(shape: impl Into<Shape>, dtype: DType) -> SymbolicTensor {
+        let name = unique_name("input_layer");
+        SymbolicTensor(Arc::new(SymNode { id: crate::state::next_id(), shape: shape.into().dims().to_vec(), dtype, name, producer: None }))
+    }
+}
+
+/// Calling a layer on symbolic tensors (`Dense(64)(x)` in Keras).
+pub trait LayerApply {
+    fn apply(self, x: &SymbolicTensor) -> SymbolicTensor;
+    fn apply_many(self, xs: &[&SymbolicTensor]) -> SymbolicTensor;
+}
+
+impl<L: Layer + 'static> LayerApply for L {
+    #[track_caller]
+    fn apply(self, x: &SymbolicTensor) -> SymbolicTensor {
+        self.apply_many(&[x])
+    }
+    #[track_caller]
+    fn apply_many(self, xs: &[&SymbolicTensor]) -> SymbolicTensor {
+        crate::error::or_panic(try_apply(Arc::new(self), xs))
+    }
+}
+
+/// Applies a layer, reporting a shape error with the layer's name instead of panicking.
+pub fn try_apply(layer: Arc<dyn Layer>, xs: &[&SymbolicTensor]) -> crate::Result<SymbolicTensor> {
+    let dummies: Vec<Tensor> = xs.iter().map(|x| x.dummy()).collect();
+    let out = crate::state::catch_quietly(|| layer.call_many(&dummies, false)).map_err(|msg| {
+        let shapes: Vec<String> = xs.iter().map(|x| shape_str(&x.0.shape)).collect();
+        crate::error::invalid(
+            "Functional API",
+            format!("layer '{}' ({}) cannot take input shape {}: {msg}", layer.name(), layer.class_name(), shapes.join(" and ")),
+        )
+    })?;
+    Ok(SymbolicTensor(Arc::new(SymNode {
+        id: crate::state::next_id(),
+        shape: out.dims().get(1..).unwrap_or(&[]).to_vec(),
+        dtype: out.dtype(),
+        name: layer.name(),
+        producer: Some((layer, xs.iter().map(|x| (*x).clone()).collect())),
+    })))
+}
+
+/// `keras.Model(inputs, outputs)`: a graph of layers with any number of inputs and outputs.
+pub struct Model {
+    name: String,
+    inputs: Vec<SymbolicTensor>,
+    outputs: Vec<SymbolicTensor>,
+    /// Nodes in an order where every node comes after its inputs.
+    order: Vec<SymbolicTensor>,
+    state: TrainingState,
+}
+
+impl Model {
+    /// `Model::new(&[&inputs], &[&outputs])`.
+    #[track_caller]
+    pub fn new(inputs: &[&SymbolicTensor], outputs: &[&SymbolicTensor]) -> Model {
+        crate::error::or_panic(Self::try_new(inputs, outputs))
+    }
+    pub fn try_new(inputs: &[&SymbolicTensor], outputs: &[&SymbolicTensor]) -> crate::Result<Model> {
+        let inputs: Vec<SymbolicTensor> = inputs.iter().map(|x| (*x).clone()).collect();
+        let outputs: Vec<SymbolicTensor> = outputs.iter().map(|x| (*x).clone()).collect();
+        let mut order = Vec::new();
+        let mut seen = HashMap::new();
+        fn visit(n: &SymbolicTensor, inputs: &[SymbolicTensor], seen: &mut HashMap<u64, ()>, order: &mut Vec<SymbolicTensor>) -> crate::Result<()> {
+            if seen.contains_key(&n.0.id) {
+                return Ok(());
+            }
+            match &n.0.producer {
+                None if !inputs.iter().any(|i| i.0.id == n.0.id) => {
+                    return Err(crate::error::invalid(
+                        "Model",
+                        format!("the outputs depend on the input '{}', which is not in the model's inputs", n.0.name),
+                    ))
+                }
+                None => {}
+                Some((_, ins)) => {
+                    for i in ins {
+                        visit(i, inputs, seen, order)?;
+                    }
+                }
+            }
+            seen.insert(n.0.id, ());
+            order.push(n.clone());
+            Ok(())
+        }
+        for o in &outputs {
+            visit(o, &inputs, &mut seen, &mut order)?;
+        }
+        Ok(Model { name: unique_name("functional"), inputs, outputs, order, state: TrainingState::default() })
+    }
+
+    /// The distinct layers in graph order.
+    fn graph_layers(&self) -> Vec<Arc<dyn Layer>> {
+        let mut out: Vec<Arc<dyn Layer>> = Vec::new();
+        for n in &self.order {
+            if let Some((l, _)) = &n.0.producer {
+                if !out.iter().any(|o| Arc::ptr_eq(o, l)) {
+                    out.push(l.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Layer for Model {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn class_name(&self) -> &'static str {
+        "Functional"
+    }
+    fn call(&self, x: &Tensor, training: bool) -> Tensor {
+        self.call_many(std::slice::from_ref(x), training)
+    }
+    #[track_caller]
+    fn call_many(&self, xs: &[Tensor], training: bool) -> Tensor {
+        let mut outs = self.forward(xs, training);
+        if outs.len() != 1 {
+            panic!("model '{}' has {} outputs; use forward() or predict_multi()", self.name, outs.len());
+        }
+        outs.swap_remove(0)
+    }
+    fn weights(&self) -> Vec<Variable> {
+        let all: Vec<Variable> = self.graph_layers().iter().flat_map(|l| l.weights()).collect();
+        let (mut t, n): (Vec<_>, Vec<_>) = all.into_iter().partition(|w| w.trainable());
+        t.extend(n);
+        t
+    }
+    fn losses(&self) -> Vec<Tensor> {
+        self.graph_layers().iter().flat_map(|l| l.losses()).collect()
+    }
+    fn layers(&self) -> Vec<Arc<dyn Layer>> {
+        self.graph_layers()
+    }
+}
+
+impl KerasModel for Model {
+    fn training_state(&mut self) -> &mut TrainingState {
+        &mut self.state
+    }
+    #[track_caller]
+    fn forward(&self, xs: &[Tensor], training: bool) -> Vec<Tensor> {
+        if xs.len() != self.inputs.len() {
+            panic!("model '{}' expects {} inputs, got {}", self.name, self.inputs.len(), xs.len());
+        }
+        let mut vals: HashMap<u64, Tensor> = HashMap::new();
+        for (i, x) in self.inputs.iter().zip(xs) {
+            if x.dims().get(1..) != Some(&i.0.shape[..]) {
+                panic!("model '{}': input '{}' expects shape {}, got {}", self.name, i.0.name, shape_str(&i.0.shape), x.shape());
+            }
+            vals.insert(i.0.id, x.clone());
+        }
+        for n in &self.order {
+            if let Some((layer, ins)) = &n.0.producer {
+                let args: Vec<Tensor> = ins.iter().map(|i| vals[&i.0.id].clone()).collect();
+                let y = layer.call_many(&args, training);
+                vals.insert(n.0.id, y);
+            }
+        }
+        self.outputs.iter().map(|o| vals[&o.0.id].clone()).collect()
+    }
+    fn summary(&self) -> Summary {
+        let mut rows: Vec<SummaryRow> = self
+            .inputs
+            .iter()
+            .map(|i| SummaryRow { name: i.0.name.clone(), class_name: "InputLayer".into(), output_shape: shape_str(&i.0.shape), params: 0 })
+            .collect();
+        let mut done: Vec<Arc<dyn Layer>> = Vec::new();
+        for n in &self.order {
+            if let Some((l, _)) = &n.0.producer {
+                let params = if done.iter().any(|d| Arc::ptr_eq(d, l)) { 0 } else { l.count_params() };
+                done.push(l.clone());
+                rows.push(SummaryRow { name: l.name(), class_name: l.class_name().into(), output_shape: shape_str(&n.0.shape), params });
+            }
+        }
+        Summary::finish(&self.name, rows, &self.weights())
+    }
+}

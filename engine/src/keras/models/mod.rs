@@ -1,0 +1,15 @@
+//! Models, three ways: [`Sequential`], the Functional API ([`Input`] -> layer calls ->
+//! [`Model::new`]) and subclassing (your struct implements [`Layer`](super::layers::Layer) and
+//! [`KerasModel`]). All three share `compile`, `fit`, `evaluate`, `predict` and `summary`.
+
+mod functional;
+mod history;
+mod sequential;
+mod summary;
+mod training;
+
+pub use functional::{Input, LayerApply, Model, SymbolicTensor};
+pub use history::{History, Logs};
+pub use sequential::Sequential;
+pub use summary::Summary;
+pub use training::{predicted_classes, FitBuilder, KerasModel, TrainingState};

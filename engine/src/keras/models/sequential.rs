@@ -1,0 +1,103 @@
+//! `keras.Sequential`: a plain stack of layers, one input and one output.
+
+use std::sync::{Arc, Mutex};
+
+use super::{KerasModel, Summary, TrainingState};
+use crate::autodiff::Variable;
+use crate::keras::layers::{unique_name, Layer};
+use crate::tensor::create::zeros;
+use crate::tensor::Tensor;
+
+/// ```
+/// use ferrolab::prelude::*;
+/// let model = Sequential::new()
+///     .add(Dense::new(16).activation("relu"))
+///     .add(Dense::new(1))
+///     .input_shape([4]);
+/// assert_eq!(model.count_params(), 4 * 16 + 16 + 16 + 1);
+/// ```
+pub struct Sequential {
+    name: String,
+    layers: Vec<Arc<dyn Layer>>,
+    input_shape: Mutex<Option<Vec<usize>>>,
+    state: TrainingState,
+}
+
+impl Sequential {
+    pub fn new() -> Sequential {
+        Sequential { name: unique_name("sequential"), layers: Vec::new(), input_shape: Mutex::new(None), state: TrainingState::default() }
+    }
+    /// Appends a layer (`model.add(layer)`), builder style.
+    pub fn add(mut self, layer: impl Layer + 'static) -> Sequential {
+        self.layers.push(Arc::new(layer));
+        self
+    }
+    /// Appends a layer to an existing model.
+    pub fn push(&mut self, layer: impl Layer + 'static) {
+        self.layers.push(Arc::new(layer));
+    }
+    /// Declares the input shape (without the batch axis) and builds every layer now, like
+    /// starting with `keras.Input(shape)`.
+    #[track_caller]
+    pub fn input_shape(self, shape: impl Into<crate::shape::Shape>) -> Sequential {
+        let mut d = vec![1];
+        d.extend_from_slice(shape.into().dims());
+        self.call(&zeros(d), false);
+        self
+    }
+    pub fn named(mut self, name: &str) -> Sequential {
+        self.name = name.to_string();
+        self
+    }
+    /// The layer at `index` (`model.layers[index]`).
+    pub fn layer(&self, index: usize) -> Arc<dyn Layer> {
+        self.layers[index].clone()
+    }
+}
+
+impl Default for Sequential {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Layer for Sequential {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn class_name(&self) -> &'static str {
+        "Sequential"
+    }
+    fn call(&self, x: &Tensor, training: bool) -> Tensor {
+        {
+            let mut s = self.input_shape.lock().unwrap_or_else(|e| e.into_inner());
+            if s.is_none() {
+                *s = Some(x.dims().get(1..).unwrap_or(&[]).to_vec());
+            }
+        }
+        self.layers.iter().fold(x.clone(), |h, l| l.call(&h, training))
+    }
+    fn weights(&self) -> Vec<Variable> {
+        let all: Vec<Variable> = self.layers.iter().flat_map(|l| l.weights()).collect();
+        // Keras lists trainable weights first
+        let (mut t, n): (Vec<_>, Vec<_>) = all.into_iter().partition(|w| w.trainable());
+        t.extend(n);
+        t
+    }
+    fn losses(&self) -> Vec<Tensor> {
+        self.layers.iter().flat_map(|l| l.losses()).collect()
+    }
+    fn layers(&self) -> Vec<Arc<dyn Layer>> {
+        self.layers.clone()
+    }
+}
+
+impl KerasModel for Sequential {
+    fn training_state(&mut self) -> &mut TrainingState {
+        &mut self.state
+    }
+    fn summary(&self) -> Summary {
+        let shape = self.input_shape.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Summary::of_layers(&self.name, &self.layers, shape.as_deref())
+    }
+}
