@@ -23,6 +23,7 @@
 //! - [`display`]: the display line protocol that the kernel turns into rich output.
 
 pub mod autodiff;
+pub mod data;
 pub mod datasets;
 pub mod device;
 pub mod display;
@@ -39,6 +40,7 @@ pub use error::{Error, Result};
 /// Everything a notebook cell needs; the kernel imports it in every cell.
 pub mod prelude {
     pub use crate::autodiff::{stop_gradient, GradientTape, Variable};
+    pub use crate::data::{Dataset, AUTOTUNE};
     pub use crate::datasets;
     pub use crate::device::{default_device, gpu_info, set_default_device, Device};
     pub use crate::dtype::{bf16, f16, DType};

@@ -25,6 +25,7 @@ pub mod uci;
 pub use airline::airline_passengers;
 pub use uci::{digits, iris};
 
+use crate::data::Dataset;
 use crate::random::Rng;
 use crate::tensor::create::from_vec;
 use crate::tensor::Tensor;
@@ -154,6 +155,11 @@ impl Data {
             )
         };
         self.x.reshape([self.len(), h, w, c])
+    }
+
+    /// The examples as a [`Dataset`] of `(x, y)` pairs, ready for `shuffle`, `batch` and `fit`.
+    pub fn to_dataset(&self) -> Dataset<(Tensor, Tensor)> {
+        Dataset::from_tensor_slices((&self.x, &self.y))
     }
 
     /// How many examples each class has (for int64 labels), in class order.
