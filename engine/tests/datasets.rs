@@ -113,3 +113,169 @@ fn airline_passengers_is_the_box_jenkins_series_g() {
         ("1949-01", "1960-07")
     );
 }
+
+/// Checks shape, dtype, class balance and a checksum (sum of `x`, within 1e-4 relative, so
+/// libm differences between platforms do not matter), and that the seed fixes the values.
+#[track_caller]
+fn check(d: &datasets::Data, x_dims: &[usize], counts: &[usize], sum_x: f64) {
+    assert_eq!(d.x.dims(), x_dims, "{} x shape", d.name);
+    if !counts.is_empty() {
+        assert_eq!(d.y.dtype(), DType::I64, "{} labels", d.name);
+        assert_eq!(d.class_counts(), counts, "{} class counts", d.name);
+    }
+    let s = total(&d.x);
+    assert!(
+        (s - sum_x).abs() <= 1e-4 * (1.0 + sum_x.abs()) + 0.05,
+        "{} checksum {s} vs {sum_x}",
+        d.name
+    );
+}
+
+#[test]
+fn moons_and_spirals_are_seeded_and_balanced() {
+    let m = datasets::moons(200, 0.1, 0);
+    check(&m, &[200, 2], &[100, 100], 151.273243);
+    assert_eq!(m.x.dtype(), DType::F32);
+    assert_eq!(
+        m.x.to_vec::<f32>(),
+        datasets::moons(200, 0.1, 0).x.to_vec::<f32>()
+    );
+    assert_ne!(
+        m.x.to_vec::<f32>(),
+        datasets::moons(200, 0.1, 1).x.to_vec::<f32>()
+    );
+    // The upper moon lies higher on average: mean x1 of class 0 is 2/pi ~ 0.64, of class 1 ~ -0.14.
+    let (x, y) = (m.x.to_vec2::<f32>(), m.y.to_vec::<i64>());
+    let mean = |c: i64| {
+        let v: Vec<f32> = x
+            .iter()
+            .zip(&y)
+            .filter(|(_, &l)| l == c)
+            .map(|(r, _)| r[1])
+            .collect();
+        v.iter().sum::<f32>() / v.len() as f32
+    };
+    assert!(
+        (mean(0) - 0.63).abs() < 0.05 && (mean(1) + 0.13).abs() < 0.05,
+        "{} {}",
+        mean(0),
+        mean(1)
+    );
+    let s = datasets::spirals(100, 3, 0.2, 0);
+    check(&s, &[300, 2], &[100, 100, 100], -10.085749);
+    // Radii stay within the unit disc (plus nothing: noise is on the angle).
+    assert!(s
+        .x
+        .to_vec2::<f32>()
+        .iter()
+        .all(|p| p[0].hypot(p[1]) <= 1.0 + 1e-5));
+}
+
+#[test]
+fn sine_series_carry_their_parameters() {
+    let d = datasets::sine_series(1000, 64, 0.1, 0);
+    check(&d, &[1000, 64], &[], 813.399625);
+    assert_eq!(d.y.dims(), &[1000, 5]);
+    assert!((total(&d.y) - 22612.701834).abs() < 0.1);
+    // Without noise a series is exactly its formula.
+    let clean = datasets::sine_series(3, 50, 0.0, 5);
+    let (x, p) = (clean.x.to_vec2::<f32>(), clean.y.to_vec2::<f32>());
+    for (row, q) in x.iter().zip(&p) {
+        for (t, &v) in row.iter().enumerate() {
+            let t = t as f32;
+            let want =
+                q[0] + q[1] * t + q[2] * (2.0 * std::f32::consts::PI * t / q[3] + q[4]).sin();
+            assert!((v - want).abs() < 1e-4);
+        }
+        assert!((6.0..=30.0).contains(&q[3]) && (0.5..=2.0).contains(&q[2]));
+    }
+}
+
+#[test]
+fn ecg_beats_have_anomalies_in_the_asked_fraction() {
+    let d = datasets::ecg_beats(500, 0.2, 0);
+    check(&d, &[500, 140], &[400, 100], 11498.447424);
+    // Normal beats peak near R = 2 around sample 40; ventricular beats lose their P wave.
+    let (x, y) = (d.x.to_vec2::<f32>(), d.y.to_vec::<i64>());
+    for (beat, _) in x.iter().zip(&y).filter(|(_, &l)| l == 0).take(50) {
+        let (i, &peak) = beat
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap();
+        assert!(
+            (33..=47).contains(&i) && (1.4..=2.7).contains(&peak),
+            "peak {peak} at {i}"
+        );
+    }
+}
+
+#[test]
+fn glyph_images_are_28x28_and_balanced() {
+    let d = datasets::glyph_digits(1000, 0.1, 0);
+    check(&d, &[1000, 784], &[100; 10], 107697.222957);
+    assert_eq!(d.images().dims(), &[1000, 28, 28, 1]);
+    assert!(d
+        .x
+        .to_vec::<f32>()
+        .iter()
+        .all(|&v| (0.0..=1.0).contains(&v)));
+    // Without noise, the ink of a "1" (19 font pixels) is far less than that of an "8" (26).
+    let clean = datasets::glyph_digits(200, 0.0, 1);
+    let (x, y) = (clean.x.to_vec2::<f32>(), clean.y.to_vec::<i64>());
+    let lit = |c: i64| {
+        x.iter()
+            .zip(&y)
+            .filter(|(_, &l)| l == c)
+            .map(|(r, _)| r.iter().filter(|&&v| v > 0.0).count() as f32)
+            .sum::<f32>()
+    };
+    assert!(lit(8) > 1.2 * lit(1));
+    let s = datasets::glyph_shapes(400, 0.1, 0);
+    check(&s, &[400, 784], &[100; 4], 54868.983060);
+    assert_eq!(s.class_names, vec!["circle", "square", "triangle", "cross"]);
+}
+
+#[test]
+fn sequence_tasks_have_exact_targets() {
+    use datasets::SequenceTask;
+    for task in [
+        SequenceTask::Copy,
+        SequenceTask::Reverse,
+        SequenceTask::Sort,
+    ] {
+        let d = datasets::sequence_task(task, 100, 10, 20, 0);
+        assert_eq!((d.x.dims(), d.y.dims()), (&[100, 10][..], &[100, 10][..]));
+        assert_eq!(d.x.dtype(), DType::I64);
+        assert_eq!(total(&d.x), 10048.0, "{task:?}: same seed, same inputs");
+        for (x, y) in d.x.to_vec2::<i64>().iter().zip(d.y.to_vec2::<i64>()) {
+            assert!(x.iter().all(|&t| (1..20).contains(&t)));
+            let mut want = x.clone();
+            match task {
+                SequenceTask::Copy => {}
+                SequenceTask::Reverse => want.reverse(),
+                SequenceTask::Sort => want.sort(),
+            }
+            assert_eq!(y, want);
+        }
+    }
+}
+
+#[test]
+fn data_turns_into_a_dataset() {
+    let (train, _) = datasets::iris().split(0.8, 0);
+    let batches: Vec<(Vec<usize>, Vec<usize>)> = train
+        .to_dataset()
+        .batch(50)
+        .iter()
+        .map(|(x, y)| (x.dims().to_vec(), y.dims().to_vec()))
+        .collect();
+    assert_eq!(
+        batches,
+        vec![
+            (vec![50, 4], vec![50]),
+            (vec![50, 4], vec![50]),
+            (vec![20, 4], vec![20])
+        ]
+    );
+}

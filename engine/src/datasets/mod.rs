@@ -20,9 +20,17 @@
 //! - [`sequences`]: reverse, copy and sort tasks for Transformers.
 
 pub mod airline;
+pub mod glyphs;
+pub mod sequences;
+pub mod series;
+pub mod toy2d;
 pub mod uci;
 
 pub use airline::airline_passengers;
+pub use glyphs::{glyph_digits, glyph_shapes};
+pub use sequences::{sequence_task, SequenceTask};
+pub use series::{ecg_beats, sine_series};
+pub use toy2d::{moons, spirals};
 pub use uci::{digits, iris};
 
 use crate::data::Dataset;
@@ -172,4 +180,12 @@ impl Data {
         }
         counts
     }
+}
+
+/// Wraps generated rows into tensors: `x` with `x_shape`, int64 labels `y`.
+pub(crate) fn labelled(name: &str, x: Vec<f32>, x_shape: Vec<usize>, y: Vec<i64>) -> Data {
+    let n = y.len();
+    let x = from_vec(x, x_shape).expect("generated features fit their shape");
+    let y = from_vec(y, [n]).expect("generated labels");
+    Data::new(name, x, y)
 }
