@@ -20,7 +20,9 @@
 //! - [`storage`]: the backend boundary, `enum Storage { Cpu, Cuda }` over a few primitives;
 //! - [`tensor`]: the `Tensor` handle, creation, views and math (one file per op family);
 //! - [`autodiff`]: `Variable` and `GradientTape`;
-//! - [`display`]: the display line protocol that the kernel turns into rich output.
+//! - [`display`]: the display line protocol that the kernel turns into rich output, the
+//!   `Display` trait, tables and progress bars;
+//! - [`plot`]: inline charts, heatmaps, image grids and live plots.
 
 pub mod autodiff;
 pub mod data;
@@ -29,6 +31,7 @@ pub mod device;
 pub mod display;
 pub mod dtype;
 pub mod error;
+pub mod plot;
 pub mod random;
 pub mod shape;
 pub mod state;
@@ -42,8 +45,12 @@ pub mod prelude {
     pub use crate::autodiff::{stop_gradient, GradientTape, Variable};
     pub use crate::data::{Dataset, AUTOTUNE};
     pub use crate::datasets;
+    pub use crate::display::{
+        clear_output, display, update_display, Display, DisplayHandle, Html, ProgressBar, Table,
+    };
     pub use crate::device::{default_device, gpu_info, set_default_device, Device};
     pub use crate::dtype::{bf16, f16, DType};
+    pub use crate::plot::{self, Figure, ImageGrid, LivePlot};
     pub use crate::random::set_seed;
     pub use crate::s;
     pub use crate::shape::Shape;

@@ -234,9 +234,10 @@ impl Tensor {
         out
     }
 
-    /// What evcxr shows for a tensor as a cell's last expression.
+    /// What evcxr shows for a tensor as a cell's last expression: text/plain and text/html
+    /// (see `html.rs`).
     pub fn evcxr_display(&self) {
-        println!("EVCXR_BEGIN_CONTENT text/plain\n{self}\nEVCXR_END_CONTENT");
+        self.emit_evcxr();
     }
 }
 

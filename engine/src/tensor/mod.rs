@@ -7,12 +7,13 @@
 //! - `elementwise`: unary and binary math, operators, comparisons, `where_`, `cast`;
 //! - `reduce`: sum, mean, max, argmax, var, logsumexp, softmax, ...;
 //! - `linalg`: matmul; `conv`: conv2d and pooling; `index`: gather, concat, stack, split;
-//! - `fmt`: TF-style printing.
+//! - `fmt`: TF-style printing; `html`: the HTML table shown in notebooks.
 
 mod conv;
 pub mod create;
 mod elementwise;
 mod fmt;
+mod html;
 mod index;
 mod linalg;
 mod reduce;
