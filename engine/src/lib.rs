@@ -20,6 +20,7 @@
 //! - [`storage`]: the backend boundary, `enum Storage { Cpu, Cuda }` over a few primitives;
 //! - [`tensor`]: the `Tensor` handle, creation, views and math (one file per op family);
 //! - [`autodiff`]: `Variable` and `GradientTape`;
+//! - [`keras`]: layers, models, losses, metrics, optimizers, callbacks and saving;
 //! - [`display`]: the display line protocol that the kernel turns into rich output, the
 //!   `Display` trait, tables and progress bars;
 //! - [`plot`]: inline charts, heatmaps, image grids and live plots.
@@ -31,6 +32,7 @@ pub mod device;
 pub mod display;
 pub mod dtype;
 pub mod error;
+pub mod keras;
 pub mod plot;
 pub mod random;
 pub mod shape;
@@ -45,11 +47,32 @@ pub mod prelude {
     pub use crate::autodiff::{stop_gradient, GradientTape, Variable};
     pub use crate::data::{Dataset, AUTOTUNE};
     pub use crate::datasets;
+    pub use crate::device::{default_device, gpu_info, set_default_device, Device};
     pub use crate::display::{
         clear_output, display, update_display, Display, DisplayHandle, Html, ProgressBar, Table,
     };
-    pub use crate::device::{default_device, gpu_info, set_default_device, Device};
     pub use crate::dtype::{bf16, f16, DType};
+    pub use crate::keras;
+    pub use crate::keras::callbacks::{
+        Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau,
+    };
+    pub use crate::keras::layers::{
+        Activation, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv1D, Conv2D, Dense,
+        Dropout, Embedding, Flatten, GlobalAveragePooling2D, Layer, LayerNormalization,
+        MaxPooling2D, Reshape,
+    };
+    pub use crate::keras::losses::{
+        BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, Loss, MeanAbsoluteError,
+        MeanSquaredError, SparseCategoricalCrossentropy,
+    };
+    pub use crate::keras::metrics::confusion_matrix;
+    pub use crate::keras::models::{
+        Input, KerasModel, LayerApply, Model, Sequential, TrainingState,
+    };
+    pub use crate::keras::optimizers::{
+        Adam, AdamW, CosineDecay, ExponentialDecay, Optimizer, RMSprop, SGD,
+    };
+    pub use crate::keras::regularizers::{l1, l2};
     pub use crate::plot::{self, Figure, ImageGrid, LivePlot};
     pub use crate::random::set_seed;
     pub use crate::s;
