@@ -189,6 +189,9 @@ impl GradientTape {
     /// [`gradient`](Self::gradient) for a slice of sources (e.g. a model's weights).
     #[track_caller]
     pub fn gradient_vec(&self, target: &Tensor, sources: &[&Tensor]) -> Vec<Option<Tensor>> {
+        // Only tracked tensors (watched, or outputs of recorded ops) get a gradient, as in TF:
+        // an unwatched constant that fed a recorded op still gets None.
+        let tracked_sources: Vec<bool>;
         let nodes: Vec<(Vec<u64>, u64, BackwardFn, &'static str)> = {
             let mut d = self.inner.lock();
             if d.used && !d.persistent {
@@ -198,6 +201,10 @@ impl GradientTape {
                 );
             }
             d.used = true;
+            tracked_sources = sources
+                .iter()
+                .map(|s| d.tracked.contains(&s.id()))
+                .collect();
             d.nodes
                 .iter()
                 .map(|n| (n.inputs.clone(), n.output, n.backward.clone(), n.op))
@@ -224,7 +231,14 @@ impl GradientTape {
         }
         let out = sources
             .iter()
-            .map(|s| grads.get(&s.id()).cloned())
+            .zip(&tracked_sources)
+            .map(|(s, &tracked)| {
+                if tracked {
+                    grads.get(&s.id()).cloned()
+                } else {
+                    None
+                }
+            })
             .collect();
         let mut d = self.inner.lock();
         if d.persistent {

@@ -275,6 +275,14 @@ impl Tensor {
             g * inside.cast(g.dtype())
         })
     }
+    /// d gelu/dx = Phi(x) + x phi(x), recorded with its own derivative
+    /// d2 gelu/dx2 = phi(x) (2 - x^2), so nested tapes give gelu's second derivative.
+    fn gelu_grad(&self) -> Result<Tensor> {
+        self.unary_grad("gelu_grad", UnaryOp::GeluGrad, |g, x, _| {
+            let pdf = (x.square() * -0.5).exp() * (1.0 / (2.0 * std::f64::consts::PI).sqrt());
+            g * pdf * (2.0 - x.square())
+        })
+    }
     /// `x * mul + add` in one pass.
     #[track_caller]
     pub fn affine(&self, mul: f32, add: f32) -> Tensor {
@@ -386,7 +394,7 @@ unary_fns! {
     /// max(x, 0); d/dx = 1 where x > 0
     relu, try_relu, UnaryOp::Relu, |g, x, y| g * x.map_unary(UnaryOp::Step).expect("step");
     /// exact GELU, x Phi(x) (Keras' default approximate=False); d/dx = Phi(x) + x phi(x)
-    gelu, try_gelu, UnaryOp::Gelu, |g, x, y| g * x.map_unary(UnaryOp::GeluGrad).expect("gelu grad");
+    gelu, try_gelu, UnaryOp::Gelu, |g, x, y| g * x.gelu_grad().expect("gelu grad");
     /// ln(1 + e^x); d/dx = sigmoid(x)
     softplus, try_softplus, UnaryOp::Softplus, |g, x, y| g * x.sigmoid();
     /// x^2; d/dx = 2x
