@@ -23,6 +23,8 @@ pub struct ExecJob {
 pub struct ExecOutcome {
     pub result: Result<Option<Media>, ErrorOutput>,
     pub user_expressions: HashMap<String, ExpressionResult>,
+    /// Pager payloads (`?item`).
+    pub payload: Vec<jupyter_protocol::Payload>,
 }
 
 /// Completion matches and the (char) range they replace.
@@ -49,7 +51,9 @@ impl Evaluator {
         std::thread::Builder::new()
             .name("evaluator".into())
             .spawn(move || {
+                let t = std::time::Instant::now();
                 let template = prepare();
+                crate::startup::trace("build dir from template", t);
                 thread_main(rx, ctl, template)
             })
             .expect("spawn evaluator");
@@ -126,6 +130,7 @@ fn serve_startup_error(rx: mpsc::Receiver<Job>, message: String) {
             let _ = job.done.send(ExecOutcome {
                 result: Err(error_output("KernelStartupError", &message)),
                 user_expressions: HashMap::new(),
+                payload: Vec::new(),
             });
         }
     }
@@ -152,7 +157,9 @@ fn first_line(s: &str) -> &str {
 impl Session {
     /// Pays rust-analyzer's one-off cost of loading the engine before the first real cell.
     fn warm_up(&mut self) {
+        let t = std::time::Instant::now();
         let _ = self.ctx.completions("ferrolab::prelude::Tens", 23);
+        crate::startup::trace("warm-up (rust-analyzer loads the engine)", t);
     }
 
     fn execute(&mut self, job: ExecJob) {
@@ -171,6 +178,7 @@ impl Session {
                     } else {
                         HashMap::new()
                     },
+                    payload: Vec::new(),
                 }
             }
         };
@@ -256,7 +264,7 @@ impl Session {
         ))
     }
 
-    fn inspect(&mut self, code: &str, cursor: usize) -> Option<(String, String)> {
+    pub fn inspect(&mut self, code: &str, cursor: usize) -> Option<(String, String)> {
         let byte = char_to_byte(code, cursor);
         // Hover looks at the token before the cursor: extend to the end of the word.
         let end = code[byte..]

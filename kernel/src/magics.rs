@@ -1,7 +1,8 @@
 //! Magics. evcxr's own (`:dep`, `:vars`, `:timing`, `:opt`, `:help`, ...) pass through to it;
 //! the Colab-like ones are handled here:
 //! - `:gpu` shows the device the engine uses, its memory and driver, or says it runs on the CPU;
-//! - `!cmd` lines run in a shell, with output streamed line by line while they run.
+//! - `!cmd` lines run in a shell, with output streamed line by line while they run;
+//! - `?item` shows the docs of `item` (a type, function or method path) in the pager.
 
 use crate::evaluation::{error_output, ExecJob, ExecOutcome, Session};
 use crate::pump::Sink;
@@ -13,6 +14,7 @@ pub const HELP: &str = "\
 Ferrolab magics (besides evcxr's, listed below):
 :gpu              Show the GPU the engine uses (memory, driver), or that it runs on the CPU
 !cmd              Run a shell command; its output is streamed while it runs
+?item             Show the docs of item (e.g. ?Vec, ?Tensor::matmul) in the pager
 Interrupt (I, I)  Engine loops stop and keep state; other code is stopped by restarting the
                   Rust process after 2 s, and variables are lost";
 
@@ -27,13 +29,38 @@ pub fn handle(session: &mut Session, job: &ExecJob) -> Option<ExecOutcome> {
         session.run_cell(":help", &job.sink)
     } else if is_shell_cell(code) {
         run_shell_lines(code, &job.sink)
+    } else if let Some(item) = doc_request(code) {
+        return Some(page_docs(session, item));
     } else {
         return None;
     };
     Some(ExecOutcome {
         result,
         user_expressions: HashMap::new(),
+        payload: Vec::new(),
     })
+}
+
+/// `?path::to::item` (IPython's `?obj`); `?` cannot start Rust code, so this is unambiguous.
+fn doc_request(code: &str) -> Option<&str> {
+    let item = code.strip_prefix('?')?.trim();
+    let ok = !item.is_empty() && item.chars().all(|c| c.is_alphanumeric() || c == '_' || c == ':');
+    ok.then_some(item)
+}
+
+fn page_docs(session: &mut Session, item: &str) -> ExecOutcome {
+    let (result, payload) = match session.inspect(item, item.chars().count()) {
+        Some((plain, html)) => {
+            let bundle = HashMap::from([
+                ("text/plain".to_string(), plain),
+                ("text/html".to_string(), html),
+            ]);
+            let data = crate::display::media(&bundle).unwrap_or_default();
+            (Ok(None), vec![jupyter_protocol::Payload::Page { data, start: 0 }])
+        }
+        None => (Err(error_output("NotFound", &format!("no docs found for `{item}`"))), vec![]),
+    };
+    ExecOutcome { result, user_expressions: HashMap::new(), payload }
 }
 
 /// A cell made only of `!command` lines.

@@ -101,7 +101,13 @@ impl Shell {
                 };
                 self.reply(reply, msg).await
             }
+            // Clients often leave out optional history fields that jupyter-protocol requires,
+            // so history requests are read from the raw JSON.
             JupyterMessageContent::HistoryRequest(_) => {
+                let history = self.history.query(&incoming.raw);
+                self.reply(HistoryReply::new(history), msg).await
+            }
+            JupyterMessageContent::UnknownMessage(m) if m.msg_type == "history_request" => {
                 let history = self.history.query(&incoming.raw);
                 self.reply(HistoryReply::new(history), msg).await
             }
@@ -157,6 +163,7 @@ impl Shell {
         let mut reply = ExecuteReply {
             execution_count: count,
             user_expressions: Some(outcome.user_expressions),
+            payload: outcome.payload,
             ..Default::default()
         };
         let mut result_text = String::new();

@@ -13,6 +13,14 @@ use anyhow::{bail, Context, Result};
 use evcxr::{CommandContext, EvalContextOutputs};
 use std::path::Path;
 use std::process::Command;
+use std::time::Instant;
+
+/// With `FERROLAB_TRACE=1`, start-up steps print their times to the kernel's stderr.
+pub fn trace(step: &str, since: Instant) {
+    if std::env::var_os("FERROLAB_TRACE").is_some() {
+        eprintln!("ferrolab-kernel: {step}: {:.2} s", since.elapsed().as_secs_f64());
+    }
+}
 
 /// Installed in every child process (after each restart too). Panics are caught by evcxr,
 /// which would report the cell as a success; this hook tells the kernel on stdout instead, in
@@ -69,9 +77,12 @@ pub fn copy_template(template: &Path, dir: &Path) -> Result<()> {
 /// loaded and the prelude imported. `lock`, when given, is put in place before `:dep`, so cargo
 /// picks the same versions as that lock file (the template's, or the workspace's).
 pub fn start_context(lock: Option<&Path>) -> Result<(CommandContext, EvalContextOutputs)> {
+    let t = Instant::now();
     check_toolchain()?;
     let (mut ctx, outputs) =
         CommandContext::new().map_err(|e| anyhow::anyhow!("starting evcxr: {e}"))?;
+    trace("evcxr context (compiles `42`)", t);
+    let t = Instant::now();
     if let (Some(lock), Ok(dir)) = (lock, std::env::var("EVCXR_TMPDIR")) {
         let _ = std::fs::copy(lock, Path::new(&dir).join("Cargo.lock"));
     }
@@ -81,5 +92,6 @@ pub fn start_context(lock: Option<&Path>) -> Result<(CommandContext, EvalContext
             crate::cli::engine_dir().display()
         )
     })?;
+    trace(":dep ferrolab + prelude + panic hook", t);
     Ok((ctx, outputs))
 }

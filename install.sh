@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Ferrolab one-shot setup. Idempotent: run it again at any time; finished steps are quick.
+#
+#   1. checks the tools it needs (rustup toolchain >= 1.95, a C linker, python3 with venv);
+#   2. rustup component add rust-src   (evcxr infers variable types with it);
+#   3. cargo build --release           (the engine and the ferrolab-kernel binary);
+#   4. .venv with the pinned Python packages of requirements.txt (JupyterLab, test clients);
+#   5. the "Rust (Ferrolab)" kernelspec, installed into .venv;
+#   6. the engine pre-built for evcxr, so a new kernel's first engine cell is fast.
+#
+# When a step fails, it says which step and what is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT="$(pwd)"
+
+say()  { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+fail() { printf '\033[1;31minstall.sh: %s\033[0m\n' "$*" >&2; exit 1; }
+
+# Runs one step; on failure names the step and what to do about it.
+step() {
+    local name="$1" hint="$2"
+    shift 2
+    say "$name"
+    local start=$SECONDS
+    "$@" || fail "step '$name' failed. $hint"
+    echo "    ($((SECONDS - start)) s)"
+}
+
+# --- 1. prerequisites -------------------------------------------------------------------------
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+command -v rustup >/dev/null || fail "rustup is missing: install Rust from https://rustup.rs"
+command -v cargo  >/dev/null || fail "cargo is missing: run 'rustup default stable'"
+rustc_minor="$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')"
+[ "${rustc_minor:-0}" -ge 95 ] || fail "rustc >= 1.95 is needed (evcxr 0.22); run 'rustup update stable'"
+command -v cc >/dev/null || fail "a C compiler/linker (cc) is missing: apt-get install build-essential"
+command -v python3 >/dev/null || fail "python3 is missing: apt-get install python3 python3-venv"
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 9))' \
+    || fail "python >= 3.9 is needed, found $(python3 --version)"
+python3 -c 'import venv, ensurepip' 2>/dev/null \
+    || fail "python3's venv module is missing: apt-get install python3-venv"
+
+# --- 2. rust-src ------------------------------------------------------------------------------
+step "rustup component add rust-src" "rustup could not add rust-src (network to static.rust-lang.org?)" \
+    rustup component add rust-src
+
+# --- 3. release build -------------------------------------------------------------------------
+step "cargo build --release (engine + kernel)" "see cargo's error above; the lock file is committed (--locked)" \
+    cargo build --release --locked --workspace
+KERNEL="$ROOT/target/release/ferrolab-kernel"
+
+# --- 4. Python virtual environment ------------------------------------------------------------
+make_venv() {
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    local want have
+    want="$(sha256sum requirements.txt | cut -d' ' -f1)"
+    have="$(cat .venv/.ferrolab-requirements 2>/dev/null || true)"
+    if [ "$want" != "$have" ]; then
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+        echo "$want" > .venv/.ferrolab-requirements
+    else
+        echo "    requirements.txt already installed"
+    fi
+}
+step ".venv with requirements.txt" "pip could not install requirements.txt (network to pypi.org?)" make_venv
+
+# --- 5. kernelspec ----------------------------------------------------------------------------
+step "kernelspec 'ferrolab' into .venv" "could not write .venv/share/jupyter/kernels/ferrolab" \
+    env VIRTUAL_ENV="$ROOT/.venv" "$KERNEL" install --sys-prefix
+
+# --- 6. engine pre-built for evcxr ------------------------------------------------------------
+step "engine pre-built for evcxr (first time: a few minutes)" \
+    "the kernel could not build the engine through evcxr; its message is above" \
+    "$KERNEL" prebuild
+
+mkdir -p notebooks
+say "Ready. JupyterLab:  .venv/bin/jupyter lab notebooks/"
