@@ -38,7 +38,7 @@ impl<T: Item> Dataset<T> {
             } else {
                 0
             };
-            let mut rng = Rng::seed_from_u64(base ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut rng = Rng::seed_from_u64(epoch_seed(base, k));
             let mut buf: Vec<T> = Vec::with_capacity(buffer_size.min(1 << 16));
             let mut input_done = false;
             Box::new(std::iter::from_fn(move || {
@@ -69,4 +69,14 @@ impl<T: Item> Dataset<T> {
             }))
         })
     }
+}
+
+/// A well-mixed seed for epoch `k` (a murmur3 finaliser over `base` and `k`). Seeds that differ
+/// by multiples of SplitMix64's step would give overlapping generator states, and visibly
+/// correlated epochs.
+fn epoch_seed(base: u64, k: u64) -> u64 {
+    let mut z = base ^ k.wrapping_mul(0xD1B5_4A32_D192_ED03).rotate_left(29);
+    z = (z ^ (z >> 33)).wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    z = (z ^ (z >> 33)).wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    z ^ (z >> 33)
 }
