@@ -4,19 +4,23 @@
 //! Weights are [`Variable`]s, so a layer called under a `GradientTape` is differentiated without
 //! any registration step.
 
+mod attention;
 mod conv;
 mod core;
 mod embedding;
 mod merge;
 mod normalization;
 mod pooling;
+mod recurrent;
 
 pub use self::conv::{Conv1D, Conv2D};
 pub use self::core::{Activation, Dense, Dropout, Flatten, Reshape};
+pub use attention::MultiHeadAttention;
 pub use embedding::Embedding;
 pub use merge::{Add, Concatenate};
 pub use normalization::{BatchNormalization, LayerNormalization};
 pub use pooling::{AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D};
+pub use recurrent::{Recurrent, SimpleRNN, GRU, LSTM};
 
 use std::sync::Arc;
 
@@ -48,10 +52,16 @@ pub trait Layer: Send + Sync {
         Vec::new()
     }
     fn trainable_weights(&self) -> Vec<Variable> {
-        self.weights().into_iter().filter(|w| w.trainable()).collect()
+        self.weights()
+            .into_iter()
+            .filter(|w| w.trainable())
+            .collect()
     }
     fn non_trainable_weights(&self) -> Vec<Variable> {
-        self.weights().into_iter().filter(|w| !w.trainable()).collect()
+        self.weights()
+            .into_iter()
+            .filter(|w| !w.trainable())
+            .collect()
     }
     /// Regularisation penalties on the current weights (added to the loss by `fit`).
     fn losses(&self) -> Vec<Tensor> {
@@ -122,7 +132,11 @@ pub fn unique_name(base: &str) -> String {
         .lock()
         .unwrap_or_else(|e| e.into_inner());
     let n = names.entry(base.to_string()).or_insert(0);
-    let name = if *n == 0 { base.to_string() } else { format!("{base}_{n}") };
+    let name = if *n == 0 {
+        base.to_string()
+    } else {
+        format!("{base}_{n}")
+    };
     *n += 1;
     name
 }

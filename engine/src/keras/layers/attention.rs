@@ -1,0 +1,166 @@
+//! `keras.layers.MultiHeadAttention(num_heads, key_dim)`, with Keras' weight shapes:
+//! query/key kernels (d, heads, key_dim), value kernel (d, heads, value_dim), output kernel
+//! (heads, value_dim, d_query), each with a bias.
+//!
+//! q: (B,Tq,d), v: (B,Tv,d), k defaults to v. scores = softmax(q k^T / sqrt(key_dim) + mask) per
+//! head, out = (scores v) projected back to d_query. A bool `attention_mask` (B,Tq,Tv) keeps
+//! positions where it is true; `use_causal_mask(true)` hides future positions.
+
+use std::sync::OnceLock;
+
+use super::{add_weight, last_dim, unique_name, Layer};
+use crate::autodiff::Variable;
+use crate::dtype::DType;
+use crate::keras::initializers::Initializer;
+use crate::tensor::{where_, Tensor};
+
+pub struct MultiHeadAttention {
+    heads: usize,
+    key_dim: usize,
+    value_dim: usize,
+    causal: bool,
+    name: String,
+    weights: OnceLock<[Variable; 8]>,
+}
+
+impl MultiHeadAttention {
+    pub fn new(num_heads: usize, key_dim: usize) -> Self {
+        MultiHeadAttention {
+            heads: num_heads,
+            key_dim,
+            value_dim: key_dim,
+            causal: false,
+            name: unique_name("multi_head_attention"),
+            weights: OnceLock::new(),
+        }
+    }
+    pub fn value_dim(mut self, v: usize) -> Self {
+        self.value_dim = v;
+        self
+    }
+    pub fn use_causal_mask(mut self, on: bool) -> Self {
+        self.causal = on;
+        self
+    }
+
+    fn build(&self, dq: usize, dk: usize, dv: usize) -> &[Variable; 8] {
+        self.weights.get_or_init(|| {
+            let (h, k, v) = (self.heads, self.key_dim, self.value_dim);
+            let w = |n: &str, s: &[usize], i: Initializer| add_weight(&self.name, n, i, s, true);
+            [
+                w("query/kernel", &[dq, h, k], Initializer::GlorotUniform),
+                w("query/bias", &[h, k], Initializer::Zeros),
+                w("key/kernel", &[dk, h, k], Initializer::GlorotUniform),
+                w("key/bias", &[h, k], Initializer::Zeros),
+                w("value/kernel", &[dv, h, v], Initializer::GlorotUniform),
+                w("value/bias", &[h, v], Initializer::Zeros),
+                w(
+                    "attention_output/kernel",
+                    &[h, v, dq],
+                    Initializer::GlorotUniform,
+                ),
+                w("attention_output/bias", &[dq], Initializer::Zeros),
+            ]
+        })
+    }
+
+    /// Projects (B,T,d) with a (d,h,e) kernel to (B,h,T,e).
+    fn project(x: &Tensor, kernel: &Tensor, bias: &Tensor, h: usize, e: usize) -> Tensor {
+        let (b, t, d) = (x.dims()[0], x.dims()[1], x.dims()[2]);
+        let y = x.matmul(&kernel.reshape([d, h * e])) + bias.reshape([h * e]);
+        y.reshape([b, t, h, e]).permute(&[0, 2, 1, 3])
+    }
+
+    /// Attention output (B,Tq,d_query) and scores (B,heads,Tq,Tv).
+    #[track_caller]
+    pub fn call_full(
+        &self,
+        query: &Tensor,
+        value: &Tensor,
+        key: Option<&Tensor>,
+        attention_mask: Option<&Tensor>,
+    ) -> (Tensor, Tensor) {
+        let key = key.unwrap_or(value);
+        for (n, t) in [("query", query), ("value", value), ("key", key)] {
+            if t.rank() != 3 {
+                panic!(
+                    "MultiHeadAttention '{}': {n} must be (batch, seq, features), got shape {}",
+                    self.name,
+                    t.shape()
+                );
+            }
+        }
+        let (dq, dk, dv) = (
+            last_dim(&self.name, query),
+            last_dim(&self.name, key),
+            last_dim(&self.name, value),
+        );
+        let w = self.build(dq, dk, dv);
+        let (h, kd, vd) = (self.heads, self.key_dim, self.value_dim);
+        let q = Self::project(query, &w[0], &w[1], h, kd) * (1.0 / (kd as f64).sqrt());
+        let k = Self::project(key, &w[2], &w[3], h, kd);
+        let v = Self::project(value, &w[4], &w[5], h, vd);
+        let mut scores = q.matmul(&k.t()); // (B,h,Tq,Tk)
+        let (tq, tk) = (query.dims()[1], key.dims()[1]);
+        let mut mask: Option<Tensor> = attention_mask.map(|m| {
+            let m = if m.dtype() == DType::Bool {
+                m.clone()
+            } else {
+                m.greater(0.5)
+            };
+            m.reshape([m.dims()[0] as isize, 1, tq as isize, tk as isize])
+        });
+        if self.causal {
+            let i = crate::tensor::create::arange_i64(0, tq as i64).reshape([tq, 1]);
+            let j = crate::tensor::create::arange_i64(0, tk as i64).reshape([1, tk]);
+            let causal = j.less_equal(&i);
+            mask = Some(match mask {
+                Some(m) => m.logical_and(&causal),
+                None => causal,
+            });
+        }
+        if let Some(m) = mask {
+            let neg = scores.full_like(-1e9);
+            scores = where_(&m, &scores, &neg);
+        }
+        let att = scores.softmax(-1);
+        let ctx = att.matmul(&v).permute(&[0, 2, 1, 3]); // (B,Tq,h,v)
+        let (b, _) = (query.dims()[0], 0);
+        let out = ctx
+            .reshape([b, tq, h * vd])
+            .matmul(&w[6].reshape([h * vd, dq]))
+            + &*w[7];
+        (out, att)
+    }
+}
+
+impl Layer for MultiHeadAttention {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn class_name(&self) -> &'static str {
+        "MultiHeadAttention"
+    }
+    /// Self-attention: query = value = key = x.
+    fn call(&self, x: &Tensor, _training: bool) -> Tensor {
+        self.call_full(x, x, None, None).0
+    }
+    /// `[query, value]`, `[query, value, key]` or `[query, value, key, attention_mask]`.
+    #[track_caller]
+    fn call_many(&self, xs: &[Tensor], _training: bool) -> Tensor {
+        match xs {
+            [x] => self.call_full(x, x, None, None).0,
+            [q, v] => self.call_full(q, v, None, None).0,
+            [q, v, k] => self.call_full(q, v, Some(k), None).0,
+            [q, v, k, m] => self.call_full(q, v, Some(k), Some(m)).0,
+            _ => panic!(
+                "MultiHeadAttention '{}': expected [query, value, key?, mask?], got {} inputs",
+                self.name,
+                xs.len()
+            ),
+        }
+    }
+    fn weights(&self) -> Vec<Variable> {
+        self.weights.get().map(|w| w.to_vec()).unwrap_or_default()
+    }
+}
