@@ -9,10 +9,10 @@
 //! fig.save(std::env::temp_dir().join("waves.svg")).unwrap();
 //! ```
 //!
-//! - [`Figure`] (`figure.rs`): panels and artists, built by chaining; lines with markers and a
+//! - [`Figure`] (`figure.rs`, options in `options.rs`): panels and artists, built by chaining; lines with markers and a
 //!   legend, scatter coloured by class, histograms, bars, heatmaps with a colour bar, images,
 //!   reference lines, titles, axis labels, log axes, subplot grids.
-//! - `render.rs` draws a figure with plotters; `output.rs` turns it into SVG (the notebook, via
+//! - `render.rs` draws a figure with plotters (`heatmap.rs` its heatmaps); `output.rs` turns it into SVG (the notebook, via
 //!   `evcxr_display` or `.show()`), or PNG and files (`.save("x.png")`) through `raster.rs` and
 //!   its built-in font (`font.rs`): no system fonts anywhere.
 //! - [`ImageGrid`] (`image.rs`): many small images with captions, as one PNG.
@@ -22,8 +22,10 @@
 mod data;
 mod figure;
 mod font;
+mod heatmap;
 mod image;
 mod live;
+mod options;
 mod output;
 mod raster;
 mod render;
