@@ -32,7 +32,6 @@ pub mod device;
 pub mod display;
 pub mod dtype;
 pub mod error;
-pub mod plot;
 pub mod keras;
 pub mod plot;
 pub mod random;
@@ -48,9 +47,6 @@ pub mod prelude {
     pub use crate::autodiff::{stop_gradient, GradientTape, Variable};
     pub use crate::data::{Dataset, AUTOTUNE};
     pub use crate::datasets;
-    pub use crate::display::{
-        clear_output, display, update_display, Display, DisplayHandle, Html, ProgressBar, Table,
-    };
     pub use crate::device::{default_device, gpu_info, set_default_device, Device};
     pub use crate::display::{
         clear_output, display, update_display, Display, DisplayHandle, Html, ProgressBar, Table,
