@@ -47,7 +47,10 @@ impl History {
     }
     /// The per-epoch values of a figure (`history.history["loss"]`).
     pub fn get(&self, name: &str) -> Option<&[f32]> {
-        self.history.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+        self.history
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
     }
     /// The last epoch's value of a figure.
     pub fn last(&self, name: &str) -> Option<f32> {
@@ -58,6 +61,30 @@ impl History {
     }
     pub fn is_empty(&self) -> bool {
         self.epoch.is_empty()
+    }
+
+    /// Loss and metric curves per epoch, one panel per figure, with its `val_` twin if any.
+    pub fn plot(&self) -> crate::plot::Figure {
+        let epochs: Vec<f64> = self.epoch.iter().map(|e| (*e + 1) as f64).collect();
+        let mut fig = crate::plot::Figure::new();
+        let bases: Vec<&str> = self.history.iter().map(|(n, _)| n.as_str()).filter(|n| !n.starts_with("val_")).collect();
+        for (i, base) in bases.iter().enumerate() {
+            if i > 0 {
+                fig = fig.subplot();
+            }
+            let train = self.get(base).unwrap_or(&[]);
+            fig = fig.plot(&epochs, train).label(*base).marker("o");
+            if let Some(v) = self.get(&format!("val_{base}")) {
+                fig = fig.plot(&epochs, v).label(format!("val_{base}")).marker("o");
+            }
+            fig = fig.title(*base).xlabel("epoch");
+        }
+        fig
+    }
+
+    /// What evcxr shows for a history as a cell's last expression: the curves.
+    pub fn evcxr_display(&self) {
+        self.plot().evcxr_display();
     }
 }
 

@@ -2,8 +2,6 @@
 //! [`KerasModel`] trait. The training step is exactly the TF2 custom loop:
 //! tape -> forward -> loss (+ regularisers) -> gradient -> `optimizer.apply_gradients`.
 
-use std::time::Instant;
-
 use super::{History, Logs, Summary};
 use crate::autodiff::{GradientTape, Variable};
 use crate::dtype::DType;
@@ -27,13 +25,26 @@ impl TrainingState {
     pub fn optimizer(&mut self) -> Option<&mut (dyn Optimizer + 'static)> {
         self.optimizer.as_deref_mut()
     }
-    fn metrics_for(&self, output: usize, n_outputs: usize, prefix: &str) -> Vec<(String, Box<dyn Metric>)> {
+    fn metrics_for(
+        &self,
+        output: usize,
+        n_outputs: usize,
+        prefix: &str,
+    ) -> Vec<(String, Box<dyn Metric>)> {
         let loss = &self.losses[output.min(self.losses.len() - 1)];
         self.metric_names
             .iter()
             .map(|m| {
-                let metric = crate::error::or_panic(metrics::get(m, loss.accuracy_kind(), loss.from_logits()));
-                let name = if n_outputs > 1 { format!("{prefix}{}_{}", output, metric.name()) } else { format!("{prefix}{}", metric.name()) };
+                let metric = crate::error::or_panic(metrics::get(
+                    m,
+                    loss.accuracy_kind(),
+                    loss.from_logits(),
+                ));
+                let name = if n_outputs > 1 {
+                    format!("{prefix}{}_{}", output, metric.name())
+                } else {
+                    format!("{prefix}{}", metric.name())
+                };
                 (name, metric)
             })
             .collect()
@@ -61,15 +72,24 @@ pub trait KerasModel: Layer {
     }
 
     /// `model.compile(optimizer, loss, metrics)`; `loss` is a loss object or a name like "mse".
-    fn compile(&mut self, optimizer: impl Optimizer + 'static, loss: impl IntoLoss, metrics: &[&str])
-    where
+    fn compile(
+        &mut self,
+        optimizer: impl Optimizer + 'static,
+        loss: impl IntoLoss,
+        metrics: &[&str],
+    ) where
         Self: Sized,
     {
         self.compile_multi(Box::new(optimizer), vec![loss.into_loss()], metrics);
     }
 
     /// Compile with one loss per output (a single loss applies to every output).
-    fn compile_multi(&mut self, optimizer: Box<dyn Optimizer>, losses: Vec<Box<dyn Loss>>, metrics: &[&str]) {
+    fn compile_multi(
+        &mut self,
+        optimizer: Box<dyn Optimizer>,
+        losses: Vec<Box<dyn Loss>>,
+        metrics: &[&str],
+    ) {
         assert!(!losses.is_empty(), "compile: at least one loss is needed");
         for m in metrics {
             crate::error::or_panic(metrics::get(m, losses[0].accuracy_kind(), false));
@@ -93,7 +113,11 @@ pub trait KerasModel: Layer {
     where
         Self: Sized,
     {
-        FitBuilder::new(self, xs.iter().map(|t| (*t).clone()).collect(), ys.iter().map(|t| (*t).clone()).collect())
+        FitBuilder::new(
+            self,
+            xs.iter().map(|t| (*t).clone()).collect(),
+            ys.iter().map(|t| (*t).clone()).collect(),
+        )
     }
 
     /// Loss and metrics on data (`model.evaluate(x, y)`), batches of 32.
@@ -128,7 +152,10 @@ pub trait KerasModel: Layer {
             }
             s += len;
         }
-        parts.iter().map(|p| concat(&p.iter().collect::<Vec<_>>(), 0)).collect()
+        parts
+            .iter()
+            .map(|p| concat(&p.iter().collect::<Vec<_>>(), 0))
+            .collect()
     }
 
     /// The model's layers, output shapes and parameter counts.
@@ -147,12 +174,24 @@ pub trait KerasModel: Layer {
 }
 
 /// Total loss of a batch (sum over outputs) plus regularisation penalties.
-fn batch_loss<M: KerasModel + ?Sized>(model: &mut M, preds: &[Tensor], ys: &[Tensor], with_reg: bool) -> Tensor {
+fn batch_loss<M: KerasModel + ?Sized>(
+    model: &mut M,
+    preds: &[Tensor],
+    ys: &[Tensor],
+    with_reg: bool,
+) -> Tensor {
     let reg = if with_reg { model.losses() } else { Vec::new() };
     let st = model.training_state();
-    assert!(!st.losses.is_empty(), "You must call compile() before training or evaluating the model");
+    assert!(
+        !st.losses.is_empty(),
+        "You must call compile() before training or evaluating the model"
+    );
     if preds.len() != ys.len() {
-        panic!("the model has {} outputs but {} targets were given", preds.len(), ys.len());
+        panic!(
+            "the model has {} outputs but {} targets were given",
+            preds.len(),
+            ys.len()
+        );
     }
     let mut total: Option<Tensor> = None;
     for (i, (p, y)) in preds.iter().zip(ys).enumerate() {
@@ -169,12 +208,20 @@ fn batch_loss<M: KerasModel + ?Sized>(model: &mut M, preds: &[Tensor], ys: &[Ten
     total
 }
 
-fn evaluate_impl<M: KerasModel + ?Sized>(model: &mut M, xs: &[Tensor], ys: &[Tensor], batch: usize, prefix: &str) -> Logs {
+fn evaluate_impl<M: KerasModel + ?Sized>(
+    model: &mut M,
+    xs: &[Tensor],
+    ys: &[Tensor],
+    batch: usize,
+    prefix: &str,
+) -> Logs {
     let n = xs[0].dims()[0];
     let n_out = ys.len();
     let mut mets: Vec<Vec<(String, Box<dyn Metric>)>> = {
         let st = model.training_state();
-        (0..n_out).map(|o| st.metrics_for(o, n_out, prefix)).collect()
+        (0..n_out)
+            .map(|o| st.metrics_for(o, n_out, prefix))
+            .collect()
     };
     let (mut loss_sum, mut s) = (0f64, 0);
     while s < n {
@@ -191,7 +238,10 @@ fn evaluate_impl<M: KerasModel + ?Sized>(model: &mut M, xs: &[Tensor], ys: &[Ten
         s += len;
     }
     let mut logs = Logs::default();
-    logs.set(&format!("{prefix}loss"), (loss_sum / n.max(1) as f64) as f32);
+    logs.set(
+        &format!("{prefix}loss"),
+        (loss_sum / n.max(1) as f64) as f32,
+    );
     for ms in &mets {
         for (name, m) in ms {
             logs.set(name, m.result());
@@ -216,7 +266,18 @@ pub struct FitBuilder<'a, M: KerasModel + ?Sized> {
 
 impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
     fn new(model: &'a mut M, xs: Vec<Tensor>, ys: Vec<Tensor>) -> Self {
-        FitBuilder { model, xs, ys, epochs: 1, batch_size: 32, validation_split: 0.0, validation_data: None, shuffle: true, verbose: 1, callbacks: Vec::new() }
+        FitBuilder {
+            model,
+            xs,
+            ys,
+            epochs: 1,
+            batch_size: 32,
+            validation_split: 0.0,
+            validation_data: None,
+            shuffle: true,
+            verbose: 1,
+            callbacks: Vec::new(),
+        }
     }
     pub fn epochs(mut self, n: usize) -> Self {
         self.epochs = n;
@@ -259,7 +320,11 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
         let n_all = self.xs[0].dims().first().copied().unwrap_or(0);
         for t in self.xs.iter().chain(&self.ys) {
             if t.dims().first().copied().unwrap_or(0) != n_all {
-                panic!("fit: every input and target needs the same number of samples; got {} and {}", n_all, t.dims().first().copied().unwrap_or(0));
+                panic!(
+                    "fit: every input and target needs the same number of samples; got {} and {}",
+                    n_all,
+                    t.dims().first().copied().unwrap_or(0)
+                );
             }
         }
         if self.model.training_state().optimizer.is_none() {
@@ -283,7 +348,9 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
         let mut all_weights: Vec<Variable> = self.model.weights();
         self.with_ctx(&all_weights.clone(), |cb, ctx| cb.on_train_begin(ctx));
         for epoch in 0..self.epochs {
-            self.with_ctx(&all_weights.clone(), |cb, ctx| cb.on_epoch_begin(epoch, ctx));
+            self.with_ctx(&all_weights.clone(), |cb, ctx| {
+                cb.on_epoch_begin(epoch, ctx)
+            });
             let mut mets: Vec<Vec<(String, Box<dyn Metric>)>> = {
                 let st = self.model.training_state();
                 (0..n_out).map(|o| st.metrics_for(o, n_out, "")).collect()
@@ -292,8 +359,8 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
             if self.shuffle {
                 crate::random::with_global_rng(|r| r.shuffle(&mut order));
             }
-            let t0 = Instant::now();
             let (mut loss_sum, mut seen) = (0f64, 0usize);
+            let mut bar = (self.verbose > 0).then(|| crate::display::ProgressBar::new(epoch + 1, self.epochs, steps));
             for step in 0..steps {
                 if crate::state::is_cancelled() {
                     crate::state::reset_cancel();
@@ -317,9 +384,17 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
                 }
                 let loss = batch_loss(self.model, &preds, &yb, true);
                 let refs: Vec<&Variable> = vars.iter().collect();
-                let grads = tape.gradient_vec(&loss, &refs.iter().map(|v| v.as_tensor()).collect::<Vec<_>>());
+                let grads = tape.gradient_vec(
+                    &loss,
+                    &refs.iter().map(|v| v.as_tensor()).collect::<Vec<_>>(),
+                );
                 drop(tape);
-                let opt = self.model.training_state().optimizer.as_mut().expect("compiled");
+                let opt = self
+                    .model
+                    .training_state()
+                    .optimizer
+                    .as_mut()
+                    .expect("compiled");
                 opt.apply_gradients(&grads, &refs);
                 let lv = loss.item();
                 if !lv.is_finite() && step == 0 && epoch == 0 {
@@ -334,7 +409,18 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
                 }
                 let mut blogs = Logs::default();
                 blogs.set("loss", (loss_sum / seen as f64) as f32);
-                self.with_ctx(&all_weights, |cb, ctx| cb.on_train_batch_end(step, &blogs, ctx));
+                if let Some(bar) = bar.as_mut() {
+                    for ms in &mets {
+                        for (name, m) in ms {
+                            blogs.set(name, m.result());
+                        }
+                    }
+                    let pairs: Vec<(&str, f32)> = blogs.0.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+                    bar.update(step + 1, &pairs);
+                }
+                self.with_ctx(&all_weights, |cb, ctx| {
+                    cb.on_train_batch_end(step, &blogs, ctx)
+                });
             }
             let mut logs = Logs::default();
             logs.set("loss", (loss_sum / seen.max(1) as f64) as f32);
@@ -349,15 +435,9 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
                     logs.0.extend(vl.0);
                 }
             }
-            let elapsed = t0.elapsed().as_secs_f64();
-            if self.verbose > 0 {
-                println!(
-                    "Epoch {}/{} - {steps}/{steps} - {:.0}s {:.0}us/step - {logs}",
-                    epoch + 1,
-                    self.epochs,
-                    elapsed,
-                    elapsed / steps.max(1) as f64 * 1e6
-                );
+            if let Some(bar) = bar.as_mut() {
+                let pairs: Vec<(&str, f32)> = logs.0.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+                bar.finish(&pairs);
             }
             history.push(epoch, &logs);
             let stop = self.with_ctx(&all_weights, |cb, ctx| cb.on_epoch_end(epoch, &logs, ctx));
@@ -370,12 +450,25 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
     }
 
     /// Runs `f` on every callback; returns whether one asked to stop training.
-    fn with_ctx(&mut self, weights: &[Variable], mut f: impl FnMut(&mut Box<dyn Callback>, &mut CallbackContext)) -> bool {
+    fn with_ctx(
+        &mut self,
+        weights: &[Variable],
+        mut f: impl FnMut(&mut Box<dyn Callback>, &mut CallbackContext),
+    ) -> bool {
         if self.callbacks.is_empty() {
             return false;
         }
-        let opt = self.model.training_state().optimizer.as_deref_mut().expect("compiled");
-        let mut ctx = CallbackContext { weights, optimizer: opt, stop_training: false };
+        let opt = self
+            .model
+            .training_state()
+            .optimizer
+            .as_deref_mut()
+            .expect("compiled");
+        let mut ctx = CallbackContext {
+            weights,
+            optimizer: opt,
+            stop_training: false,
+        };
         for cb in self.callbacks.iter_mut() {
             f(cb, &mut ctx);
         }
