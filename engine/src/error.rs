@@ -82,7 +82,7 @@ impl fmt::Display for Error {
             Error::InvalidArgument { op, msg } => write!(f, "{op}: {msg}"),
             Error::DTypeMismatch { op, expected, got } => {
                 write!(f, "{op}: expected {expected}, got {got}")?;
-                if got.is_float() {
+                if got.is_float() || expected.contains("cast") {
                     Ok(())
                 } else {
                     write!(f, "; cast first, e.g. x.cast(DType::F32)")

@@ -70,7 +70,9 @@ impl Activation {
             Activation::Softplus => x.softplus(),
             Activation::Silu => x * x.sigmoid(),
             // elu(x) = x if x > 0 else e^x - 1
-            Activation::Elu => crate::tensor::where_(&x.greater(0.0), x, &(x.minimum(0.0).exp() - 1.0)),
+            Activation::Elu => {
+                crate::tensor::where_(&x.greater(0.0), x, &(x.minimum(0.0).exp() - 1.0))
+            }
             Activation::LeakyRelu(a) => x.maximum(x * *a as f64),
         }
     }

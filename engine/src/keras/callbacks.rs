@@ -24,7 +24,10 @@ pub trait Callback: Send {
 
 /// Whether a smaller value of `monitor` is better (Keras' mode="auto").
 fn lower_is_better(monitor: &str) -> bool {
-    !(monitor.contains("acc") || monitor.contains("precision") || monitor.contains("recall") || monitor.contains("auc"))
+    !(monitor.contains("acc")
+        || monitor.contains("precision")
+        || monitor.contains("recall")
+        || monitor.contains("auc"))
 }
 
 fn improved(monitor: &str, value: f32, best: f32, min_delta: f32) -> bool {
@@ -92,7 +95,11 @@ impl Callback for EarlyStopping {
     }
     fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, ctx: &mut CallbackContext) {
         let Some(v) = logs.get(&self.monitor) else {
-            eprintln!("EarlyStopping: metric \"{}\" is not in the logs ({}); skipping", self.monitor, logs.names().join(", "));
+            eprintln!(
+                "EarlyStopping: metric \"{}\" is not in the logs ({}); skipping",
+                self.monitor,
+                logs.names().join(", ")
+            );
             return;
         };
         if improved(&self.monitor, v, self.best, self.min_delta) {
@@ -110,7 +117,10 @@ impl Callback for EarlyStopping {
                     for (w, b) in ctx.weights.iter().zip(best) {
                         w.assign(b);
                     }
-                    println!("Restoring model weights from the end of the best epoch ({} = {:.4}).", self.monitor, self.best);
+                    println!(
+                        "Restoring model weights from the end of the best epoch ({} = {:.4}).",
+                        self.monitor, self.best
+                    );
                 }
                 println!("Epoch {}: early stopping", epoch + 1);
             }
@@ -131,7 +141,13 @@ pub struct ModelCheckpoint {
 
 impl ModelCheckpoint {
     pub fn new(filepath: &str) -> Self {
-        ModelCheckpoint { filepath: filepath.to_string(), monitor: "val_loss".into(), save_best_only: false, best: f32::INFINITY, saves: 0 }
+        ModelCheckpoint {
+            filepath: filepath.to_string(),
+            monitor: "val_loss".into(),
+            save_best_only: false,
+            best: f32::INFINITY,
+            saves: 0,
+        }
     }
     pub fn monitor(mut self, m: &str) -> Self {
         self.monitor = m.to_string();
@@ -152,7 +168,9 @@ impl Callback for ModelCheckpoint {
                 _ => return,
             }
         }
-        let path = self.filepath.replace("{epoch}", &format!("{:02}", epoch + 1));
+        let path = self
+            .filepath
+            .replace("{epoch}", &format!("{:02}", epoch + 1));
         match crate::keras::saving::save_variables(&path, ctx.weights) {
             Ok(()) => self.saves += 1,
             Err(e) => eprintln!("ModelCheckpoint: could not save {path}: {e}"),
@@ -166,7 +184,9 @@ pub struct LearningRateScheduler {
 }
 impl LearningRateScheduler {
     pub fn new(schedule: impl Fn(usize, f32) -> f32 + Send + 'static) -> Self {
-        LearningRateScheduler { schedule: Box::new(schedule) }
+        LearningRateScheduler {
+            schedule: Box::new(schedule),
+        }
     }
 }
 impl Callback for LearningRateScheduler {
@@ -187,7 +207,14 @@ pub struct ReduceLROnPlateau {
 }
 impl ReduceLROnPlateau {
     pub fn new(monitor: &str) -> Self {
-        ReduceLROnPlateau { monitor: monitor.to_string(), factor: 0.1, patience: 10, min_lr: 0.0, best: initial_best(monitor), wait: 0 }
+        ReduceLROnPlateau {
+            monitor: monitor.to_string(),
+            factor: 0.1,
+            patience: 10,
+            min_lr: 0.0,
+            best: initial_best(monitor),
+            wait: 0,
+        }
     }
     pub fn factor(mut self, f: f32) -> Self {
         self.factor = f;
@@ -204,7 +231,9 @@ impl ReduceLROnPlateau {
 }
 impl Callback for ReduceLROnPlateau {
     fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, ctx: &mut CallbackContext) {
-        let Some(v) = logs.get(&self.monitor) else { return };
+        let Some(v) = logs.get(&self.monitor) else {
+            return;
+        };
         if improved(&self.monitor, v, self.best, 0.0) {
             self.best = v;
             self.wait = 0;
@@ -215,7 +244,10 @@ impl Callback for ReduceLROnPlateau {
                 let new = (old * self.factor).max(self.min_lr);
                 if new < old {
                     ctx.optimizer.set_learning_rate(new);
-                    println!("Epoch {}: ReduceLROnPlateau reducing learning rate to {new:e}.", epoch + 1);
+                    println!(
+                        "Epoch {}: ReduceLROnPlateau reducing learning rate to {new:e}.",
+                        epoch + 1
+                    );
                 }
                 self.wait = 0;
             }

@@ -71,13 +71,17 @@ impl Initializer {
                 let l = (6.0 / (fi + fo)).sqrt();
                 uniform(sh, -l, l, None)
             }
-            Initializer::GlorotNormal => truncated_normal(sh, 0.0, (2.0 / (fi + fo)).sqrt() / TRUNC_STD, None),
+            Initializer::GlorotNormal => {
+                truncated_normal(sh, 0.0, (2.0 / (fi + fo)).sqrt() / TRUNC_STD, None)
+            }
             Initializer::HeNormal => truncated_normal(sh, 0.0, (2.0 / fi).sqrt() / TRUNC_STD, None),
             Initializer::HeUniform => {
                 let l = (6.0 / fi).sqrt();
                 uniform(sh, -l, l, None)
             }
-            Initializer::LecunNormal => truncated_normal(sh, 0.0, (1.0 / fi).sqrt() / TRUNC_STD, None),
+            Initializer::LecunNormal => {
+                truncated_normal(sh, 0.0, (1.0 / fi).sqrt() / TRUNC_STD, None)
+            }
             Initializer::LecunUniform => {
                 let l = (3.0 / fi).sqrt();
                 uniform(sh, -l, l, None)
@@ -93,7 +97,11 @@ impl Initializer {
 fn orthogonal(shape: &[usize]) -> Tensor {
     let cols = *shape.last().unwrap_or(&1);
     let rows = shape.iter().product::<usize>() / cols.max(1);
-    let (n, m) = if rows < cols { (cols, rows) } else { (rows, cols) }; // orthonormalise m vectors of length n
+    let (n, m) = if rows < cols {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    }; // orthonormalise m vectors of length n
     let g = normal([m, n], 0.0, 1.0, None).to_vec::<f32>();
     let mut q: Vec<Vec<f64>> = Vec::with_capacity(m);
     for i in 0..m {

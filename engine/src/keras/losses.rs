@@ -74,7 +74,11 @@ pub fn get(name: &str) -> Result<Box<dyn Loss>> {
 
 #[track_caller]
 fn same_shape(loss: &str, y_true: &Tensor, y_pred: &Tensor) -> Tensor {
-    let yt = if y_true.dtype() == y_pred.dtype() { y_true.clone() } else { y_true.cast(y_pred.dtype()) };
+    let yt = if y_true.dtype() == y_pred.dtype() {
+        y_true.clone()
+    } else {
+        y_true.cast(y_pred.dtype())
+    };
     if yt.dims() != y_pred.dims() {
         // (N,) targets next to (N, 1) predictions are common: line them up as Keras does.
         if yt.elem_count() == y_pred.elem_count() {
@@ -96,7 +100,9 @@ impl Loss for MeanSquaredError {
         "mean_squared_error"
     }
     fn call(&self, y_true: &Tensor, y_pred: &Tensor) -> Tensor {
-        (same_shape("MeanSquaredError", y_true, y_pred) - y_pred).square().mean()
+        (same_shape("MeanSquaredError", y_true, y_pred) - y_pred)
+            .square()
+            .mean()
     }
 }
 
@@ -107,7 +113,9 @@ impl Loss for MeanAbsoluteError {
         "mean_absolute_error"
     }
     fn call(&self, y_true: &Tensor, y_pred: &Tensor) -> Tensor {
-        (same_shape("MeanAbsoluteError", y_true, y_pred) - y_pred).abs().mean()
+        (same_shape("MeanAbsoluteError", y_true, y_pred) - y_pred)
+            .abs()
+            .mean()
     }
 }
 
@@ -194,7 +202,9 @@ fn log_probs(y_pred: &Tensor, from_logits: bool) -> Tensor {
         y_pred.log_softmax(-1)
     } else {
         // Keras renormalises probabilities, then clips
-        (y_pred / y_pred.sum_axis(-1, true)).clamp(EPS as f32, (1.0 - EPS) as f32).log()
+        (y_pred / y_pred.sum_axis(-1, true))
+            .clamp(EPS as f32, (1.0 - EPS) as f32)
+            .log()
     }
 }
 impl Loss for CategoricalCrossentropy {
@@ -209,7 +219,9 @@ impl Loss for CategoricalCrossentropy {
     }
     fn call(&self, y_true: &Tensor, y_pred: &Tensor) -> Tensor {
         let t = same_shape("CategoricalCrossentropy", y_true, y_pred);
-        -(t * log_probs(y_pred, self.from_logits)).sum_axis(-1, false).mean()
+        -(t * log_probs(y_pred, self.from_logits))
+            .sum_axis(-1, false)
+            .mean()
     }
 }
 
@@ -243,7 +255,11 @@ impl Loss for SparseCategoricalCrossentropy {
     #[track_caller]
     fn call(&self, y_true: &Tensor, y_pred: &Tensor) -> Tensor {
         let classes = *y_pred.dims().last().unwrap_or(&1);
-        let labels = if y_true.dtype() == DType::I64 { y_true.clone() } else { y_true.cast(DType::I64) };
+        let labels = if y_true.dtype() == DType::I64 {
+            y_true.clone()
+        } else {
+            y_true.cast(DType::I64)
+        };
         let batch = y_pred.elem_count() / classes.max(1);
         if labels.elem_count() != batch {
             panic!(
@@ -253,12 +269,23 @@ impl Loss for SparseCategoricalCrossentropy {
             );
         }
         let labels = labels.reshape([batch]);
-        let (lo, hi) = (labels.min().to_scalar::<i64>(), labels.max().to_scalar::<i64>());
+        let (lo, hi) = (
+            labels.min().to_scalar::<i64>(),
+            labels.max().to_scalar::<i64>(),
+        );
         if lo < 0 || hi >= classes as i64 {
-            panic!("SparseCategoricalCrossentropy: labels must be in 0..{classes}, found {}", if lo < 0 { lo } else { hi });
+            panic!(
+                "SparseCategoricalCrossentropy: labels must be in 0..{classes}, found {}",
+                if lo < 0 { lo } else { hi }
+            );
         }
-        let t = one_hot(&labels, classes).to(y_pred.device()).cast(y_pred.dtype()).reshape(y_pred.shape());
-        -(t * log_probs(y_pred, self.from_logits)).sum_axis(-1, false).mean()
+        let t = one_hot(&labels, classes)
+            .to(y_pred.device())
+            .cast(y_pred.dtype())
+            .reshape(y_pred.shape());
+        -(t * log_probs(y_pred, self.from_logits))
+            .sum_axis(-1, false)
+            .mean()
     }
 }
 

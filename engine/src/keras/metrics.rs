@@ -15,7 +15,15 @@ pub trait Metric: Send {
 /// Row-wise argmax of a (N, C) prediction held as f32.
 fn argmax_rows(p: &[f32], c: usize) -> Vec<usize> {
     p.chunks(c.max(1))
-        .map(|r| r.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0)
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .fold(
+                    (0, f32::NEG_INFINITY),
+                    |b, (i, &v)| if v > b.1 { (i, v) } else { b },
+                )
+                .0
+        })
         .collect()
 }
 
@@ -31,7 +39,13 @@ pub struct Accuracy {
 
 impl Accuracy {
     pub fn new(kind: AccuracyKind, name: &str) -> Accuracy {
-        Accuracy { kind, threshold: 0.5, name: name.to_string(), correct: 0.0, total: 0.0 }
+        Accuracy {
+            kind,
+            threshold: 0.5,
+            name: name.to_string(),
+            correct: 0.0,
+            total: 0.0,
+        }
     }
     /// Threshold for binary accuracy (0.5 for probabilities, 0.0 for logits).
     pub fn threshold(mut self, t: f32) -> Accuracy {
@@ -51,7 +65,10 @@ impl Metric for Accuracy {
         let (ok, n) = match self.kind {
             AccuracyKind::Sparse => {
                 let am = argmax_rows(&p, c);
-                (am.iter().zip(&t).filter(|(a, b)| **a as f32 == **b).count(), am.len())
+                (
+                    am.iter().zip(&t).filter(|(a, b)| **a as f32 == **b).count(),
+                    am.len(),
+                )
             }
             AccuracyKind::Categorical => {
                 let (a, b) = (argmax_rows(&p, c), argmax_rows(&t, c));
@@ -59,7 +76,13 @@ impl Metric for Accuracy {
             }
             AccuracyKind::Binary => {
                 let th = self.threshold;
-                (p.iter().zip(&t).filter(|(p, t)| ((**p > th) as u8 as f32) == **t).count(), p.len())
+                (
+                    p.iter()
+                        .zip(&t)
+                        .filter(|(p, t)| ((**p > th) as u8 as f32) == **t)
+                        .count(),
+                    p.len(),
+                )
             }
             AccuracyKind::Exact => (p.iter().zip(&t).filter(|(p, t)| p == t).count(), p.len()),
         };
@@ -90,10 +113,22 @@ pub struct PrecisionRecall {
 
 impl PrecisionRecall {
     pub fn precision() -> Self {
-        PrecisionRecall { recall: false, threshold: 0.5, tp: 0.0, fp: 0.0, fn_: 0.0 }
+        PrecisionRecall {
+            recall: false,
+            threshold: 0.5,
+            tp: 0.0,
+            fp: 0.0,
+            fn_: 0.0,
+        }
     }
     pub fn recall() -> Self {
-        PrecisionRecall { recall: true, threshold: 0.5, tp: 0.0, fp: 0.0, fn_: 0.0 }
+        PrecisionRecall {
+            recall: true,
+            threshold: 0.5,
+            tp: 0.0,
+            fp: 0.0,
+            fn_: 0.0,
+        }
     }
     pub fn threshold(mut self, t: f32) -> Self {
         self.threshold = t;
@@ -121,7 +156,11 @@ impl Metric for PrecisionRecall {
         }
     }
     fn result(&self) -> f32 {
-        let d = if self.recall { self.tp + self.fn_ } else { self.tp + self.fp };
+        let d = if self.recall {
+            self.tp + self.fn_
+        } else {
+            self.tp + self.fp
+        };
         if d == 0.0 {
             0.0
         } else {
@@ -141,10 +180,18 @@ pub struct MeanError {
 }
 impl MeanError {
     pub fn mae() -> Self {
-        MeanError { squared: false, sum: 0.0, count: 0.0 }
+        MeanError {
+            squared: false,
+            sum: 0.0,
+            count: 0.0,
+        }
     }
     pub fn mse() -> Self {
-        MeanError { squared: true, sum: 0.0, count: 0.0 }
+        MeanError {
+            squared: true,
+            sum: 0.0,
+            count: 0.0,
+        }
     }
 }
 impl Metric for MeanError {
@@ -202,15 +249,25 @@ pub fn get(name: &str, loss_kind: AccuracyKind, from_logits: bool) -> Result<Box
 pub fn confusion_matrix(labels: &Tensor, predictions: &Tensor, num_classes: usize) -> Tensor {
     let (l, p) = (labels.to_f32_vec(), predictions.to_f32_vec());
     if l.len() != p.len() {
-        panic!("confusion_matrix: {} labels but {} predictions", l.len(), p.len());
+        panic!(
+            "confusion_matrix: {} labels but {} predictions",
+            l.len(),
+            p.len()
+        );
     }
     let mut m = vec![0i64; num_classes * num_classes];
     for (t, q) in l.iter().zip(&p) {
         let (t, q) = (*t as usize, *q as usize);
         if t >= num_classes || q >= num_classes {
-            panic!("confusion_matrix: class {} is outside 0..{num_classes}", t.max(q));
+            panic!(
+                "confusion_matrix: class {} is outside 0..{num_classes}",
+                t.max(q)
+            );
         }
         m[t * num_classes + q] += 1;
     }
-    crate::error::or_panic(crate::tensor::create::from_vec(m, [num_classes, num_classes]))
+    crate::error::or_panic(crate::tensor::create::from_vec(
+        m,
+        [num_classes, num_classes],
+    ))
 }

@@ -25,7 +25,12 @@ pub struct ExponentialDecay {
 }
 impl ExponentialDecay {
     pub fn new(initial_learning_rate: f32, decay_steps: u64, decay_rate: f32) -> Self {
-        ExponentialDecay { initial_learning_rate, decay_steps, decay_rate, staircase: false }
+        ExponentialDecay {
+            initial_learning_rate,
+            decay_steps,
+            decay_rate,
+            staircase: false,
+        }
     }
     pub fn staircase(mut self, on: bool) -> Self {
         self.staircase = on;
@@ -53,7 +58,13 @@ pub struct CosineDecay {
 }
 impl CosineDecay {
     pub fn new(initial_learning_rate: f32, decay_steps: u64) -> Self {
-        CosineDecay { initial_learning_rate, decay_steps, alpha: 0.0, warmup_target: None, warmup_steps: 0 }
+        CosineDecay {
+            initial_learning_rate,
+            decay_steps,
+            alpha: 0.0,
+            warmup_target: None,
+            warmup_steps: 0,
+        }
     }
     pub fn alpha(mut self, a: f32) -> Self {
         self.alpha = a;
@@ -94,7 +105,13 @@ pub struct OptimizerCore {
 
 impl OptimizerCore {
     fn new(lr: f32) -> Self {
-        OptimizerCore { lr: LearningRate::Constant(lr), iterations: 0, clipnorm: None, clipvalue: None, slots: HashMap::new() }
+        OptimizerCore {
+            lr: LearningRate::Constant(lr),
+            iterations: 0,
+            clipnorm: None,
+            clipvalue: None,
+            slots: HashMap::new(),
+        }
     }
     fn current_lr(&self) -> f32 {
         match &self.lr {
@@ -116,7 +133,13 @@ impl OptimizerCore {
         g
     }
     /// Runs `rule(lr, step)` for every (gradient, variable) pair, with `n_slots` slots each.
-    fn apply(&mut self, grads: &[Option<Tensor>], vars: &[&Variable], n_slots: usize, rule: impl Fn(f32, u64) -> UpdateRule) {
+    fn apply(
+        &mut self,
+        grads: &[Option<Tensor>],
+        vars: &[&Variable],
+        n_slots: usize,
+        rule: impl Fn(f32, u64) -> UpdateRule,
+    ) {
         crate::state::check_cancel();
         assert_eq!(
             grads.len(),
@@ -138,11 +161,16 @@ impl OptimizerCore {
                     v.shape()
                 );
             }
-            let g = if self.clipnorm.is_some() || self.clipvalue.is_some() { self.clip(g) } else { g.clone() };
-            let slots = self
-                .slots
-                .entry(v.id())
-                .or_insert_with(|| (0..n_slots).map(|_| v.zeros_like().cast(crate::dtype::DType::F32)).collect());
+            let g = if self.clipnorm.is_some() || self.clipvalue.is_some() {
+                self.clip(g)
+            } else {
+                g.clone()
+            };
+            let slots = self.slots.entry(v.id()).or_insert_with(|| {
+                (0..n_slots)
+                    .map(|_| v.zeros_like().cast(crate::dtype::DType::F32))
+                    .collect()
+            });
             let mut guards: Vec<_> = slots.iter().map(|s| s.storage_mut()).collect();
             let mut refs: Vec<&mut Storage> = guards.iter_mut().map(|g| &mut **g).collect();
             let gs = g.storage();
@@ -186,7 +214,10 @@ macro_rules! common_builders {
                 self
             }
             /// Uses a learning-rate schedule instead of a constant.
-            pub fn learning_rate_schedule(mut self, s: impl LearningRateSchedule + 'static) -> Self {
+            pub fn learning_rate_schedule(
+                mut self,
+                s: impl LearningRateSchedule + 'static,
+            ) -> Self {
                 self.core.lr = LearningRate::Schedule(Box::new(s));
                 self
             }
@@ -202,7 +233,11 @@ pub struct SGD {
 }
 impl SGD {
     pub fn new(learning_rate: f32) -> SGD {
-        SGD { core: OptimizerCore::new(learning_rate), momentum: 0.0, nesterov: false }
+        SGD {
+            core: OptimizerCore::new(learning_rate),
+            momentum: 0.0,
+            nesterov: false,
+        }
     }
     pub fn momentum(mut self, m: f32) -> SGD {
         self.momentum = m;
@@ -221,7 +256,11 @@ impl Optimizer for SGD {
     fn apply_gradients(&mut self, grads: &[Option<Tensor>], vars: &[&Variable]) {
         let (momentum, nesterov) = (self.momentum, self.nesterov);
         let n = if momentum > 0.0 { 1 } else { 0 };
-        self.core.apply(grads, vars, n, |lr, _| UpdateRule::Sgd { lr, momentum, nesterov });
+        self.core.apply(grads, vars, n, |lr, _| UpdateRule::Sgd {
+            lr,
+            momentum,
+            nesterov,
+        });
     }
     fn core(&self) -> &OptimizerCore {
         &self.core
@@ -242,7 +281,14 @@ pub struct Adam {
 }
 impl Adam {
     pub fn new(learning_rate: f32) -> Adam {
-        Adam { core: OptimizerCore::new(learning_rate), beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, weight_decay: 0.0, name: "Adam" }
+        Adam {
+            core: OptimizerCore::new(learning_rate),
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-7,
+            weight_decay: 0.0,
+            name: "Adam",
+        }
     }
     pub fn beta_1(mut self, b: f32) -> Adam {
         self.beta_1 = b;
@@ -263,8 +309,16 @@ impl Optimizer for Adam {
         self.name
     }
     fn apply_gradients(&mut self, grads: &[Option<Tensor>], vars: &[&Variable]) {
-        let (beta1, beta2, epsilon, weight_decay) = (self.beta_1, self.beta_2, self.epsilon, self.weight_decay);
-        self.core.apply(grads, vars, 2, |lr, t| UpdateRule::Adam { lr, beta1, beta2, epsilon, t, weight_decay });
+        let (beta1, beta2, epsilon, weight_decay) =
+            (self.beta_1, self.beta_2, self.epsilon, self.weight_decay);
+        self.core.apply(grads, vars, 2, |lr, t| UpdateRule::Adam {
+            lr,
+            beta1,
+            beta2,
+            epsilon,
+            t,
+            weight_decay,
+        });
     }
     fn core(&self) -> &OptimizerCore {
         &self.core
@@ -279,7 +333,11 @@ pub struct AdamW;
 impl AdamW {
     #[allow(clippy::new_ret_no_self)]
     pub fn new(learning_rate: f32) -> Adam {
-        Adam { weight_decay: 0.004, name: "AdamW", ..Adam::new(learning_rate) }
+        Adam {
+            weight_decay: 0.004,
+            name: "AdamW",
+            ..Adam::new(learning_rate)
+        }
     }
 }
 impl Adam {
@@ -299,7 +357,12 @@ pub struct RMSprop {
 }
 impl RMSprop {
     pub fn new(learning_rate: f32) -> RMSprop {
-        RMSprop { core: OptimizerCore::new(learning_rate), rho: 0.9, momentum: 0.0, epsilon: 1e-7 }
+        RMSprop {
+            core: OptimizerCore::new(learning_rate),
+            rho: 0.9,
+            momentum: 0.0,
+            epsilon: 1e-7,
+        }
     }
     pub fn rho(mut self, r: f32) -> RMSprop {
         self.rho = r;
@@ -318,7 +381,13 @@ impl Optimizer for RMSprop {
     fn apply_gradients(&mut self, grads: &[Option<Tensor>], vars: &[&Variable]) {
         let (rho, epsilon, momentum) = (self.rho, self.epsilon, self.momentum);
         let n = if momentum > 0.0 { 2 } else { 1 };
-        self.core.apply(grads, vars, n, |lr, _| UpdateRule::RmsProp { lr, rho, epsilon, momentum });
+        self.core
+            .apply(grads, vars, n, |lr, _| UpdateRule::RmsProp {
+                lr,
+                rho,
+                epsilon,
+                momentum,
+            });
     }
     fn core(&self) -> &OptimizerCore {
         &self.core

@@ -23,7 +23,9 @@ impl Regularizer {
         match *self {
             Regularizer::L1(f) => w.abs().sum() * f as f64,
             Regularizer::L2(f) => w.square().sum() * f as f64,
-            Regularizer::L1L2 { l1, l2 } => w.abs().sum() * l1 as f64 + w.square().sum() * l2 as f64,
+            Regularizer::L1L2 { l1, l2 } => {
+                w.abs().sum() * l1 as f64 + w.square().sum() * l2 as f64
+            }
         }
     }
 }

@@ -31,11 +31,36 @@ fn bytes_of(t: &Tensor) -> Result<Vec<u8>> {
     let l = c.layout();
     let cpu = c.storage().to_cpu()?;
     Ok(match cpu {
-        CpuStorage::F32(_) => cpu.to_vec::<f32>(l).unwrap_or_default().iter().flat_map(|x| x.to_le_bytes()).collect(),
-        CpuStorage::F16(_) => cpu.to_vec::<half::f16>(l).unwrap_or_default().iter().flat_map(|x| x.to_le_bytes()).collect(),
-        CpuStorage::BF16(_) => cpu.to_vec::<half::bf16>(l).unwrap_or_default().iter().flat_map(|x| x.to_le_bytes()).collect(),
-        CpuStorage::I64(_) => cpu.to_vec::<i64>(l).unwrap_or_default().iter().flat_map(|x| x.to_le_bytes()).collect(),
-        CpuStorage::Bool(_) => cpu.to_vec::<bool>(l).unwrap_or_default().iter().map(|&x| x as u8).collect(),
+        CpuStorage::F32(_) => cpu
+            .to_vec::<f32>(l)
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect(),
+        CpuStorage::F16(_) => cpu
+            .to_vec::<half::f16>(l)
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect(),
+        CpuStorage::BF16(_) => cpu
+            .to_vec::<half::bf16>(l)
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect(),
+        CpuStorage::I64(_) => cpu
+            .to_vec::<i64>(l)
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect(),
+        CpuStorage::Bool(_) => cpu
+            .to_vec::<bool>(l)
+            .unwrap_or_default()
+            .iter()
+            .map(|&x| x as u8)
+            .collect(),
     })
 }
 
@@ -46,7 +71,9 @@ pub fn save_tensors(path: impl AsRef<Path>, tensors: &[(String, Tensor)]) -> Res
     let mut data = Vec::new();
     for (name, t) in tensors {
         if header.contains_key(name) {
-            return Err(Error::Io(format!("save: two tensors are named \"{name}\"; names must be unique")));
+            return Err(Error::Io(format!(
+                "save: two tensors are named \"{name}\"; names must be unique"
+            )));
         }
         let b = bytes_of(t)?;
         header.insert(
@@ -56,16 +83,26 @@ pub fn save_tensors(path: impl AsRef<Path>, tensors: &[(String, Tensor)]) -> Res
         data.extend_from_slice(&b);
     }
     let order: Vec<&str> = tensors.iter().map(|(n, _)| n.as_str()).collect();
-    header.insert("__metadata__".into(), serde_json::json!({"format": "ferrolab", "ferrolab.order": order.join(",")}));
-    let mut h = serde_json::to_vec(&serde_json::Value::Object(header)).map_err(|e| Error::Io(e.to_string()))?;
+    header.insert(
+        "__metadata__".into(),
+        serde_json::json!({"format": "ferrolab", "ferrolab.order": order.join(",")}),
+    );
+    let mut h = serde_json::to_vec(&serde_json::Value::Object(header))
+        .map_err(|e| Error::Io(e.to_string()))?;
     while h.len() % 8 != 0 {
         h.push(b' ');
     }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::Io(format!("save: cannot create {}: {e}", dir.display())))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::Io(format!("save: cannot create {}: {e}", dir.display())))?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("weights"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("weights"),
         std::process::id()
     ));
     let write = || -> std::io::Result<()> {
@@ -85,36 +122,93 @@ pub fn save_tensors(path: impl AsRef<Path>, tensors: &[(String, Tensor)]) -> Res
 /// Reads every tensor of a safetensors file, in saved order.
 pub fn load_tensors(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("load: cannot read {}: {e}", path.display())))?;
-    let bad = |m: &str| Error::Io(format!("load: {} is not a valid safetensors file: {m}", path.display()));
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::Io(format!("load: cannot read {}: {e}", path.display())))?;
+    let bad = |m: &str| {
+        Error::Io(format!(
+            "load: {} is not a valid safetensors file: {m}",
+            path.display()
+        ))
+    };
     if bytes.len() < 8 {
         return Err(bad("too short"));
     }
     let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
-    let body = bytes.get(8..8usize.saturating_add(n)).ok_or_else(|| bad("header runs past the end"))?;
-    let header: serde_json::Value = serde_json::from_slice(body).map_err(|e| bad(&e.to_string()))?;
-    let obj = header.as_object().ok_or_else(|| bad("header is not an object"))?;
+    let body = bytes
+        .get(8..8usize.saturating_add(n))
+        .ok_or_else(|| bad("header runs past the end"))?;
+    let header: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| bad(&e.to_string()))?;
+    let obj = header
+        .as_object()
+        .ok_or_else(|| bad("header is not an object"))?;
     let data = &bytes[8 + n..];
-    let mut names: Vec<String> = match obj.get("__metadata__").and_then(|m| m.get("ferrolab.order")).and_then(|o| o.as_str()) {
+    let mut names: Vec<String> = match obj
+        .get("__metadata__")
+        .and_then(|m| m.get("ferrolab.order"))
+        .and_then(|o| o.as_str())
+    {
         Some(o) if !o.is_empty() => o.split(',').map(String::from).collect(),
-        _ => obj.keys().filter(|k| *k != "__metadata__").cloned().collect(),
+        _ => obj
+            .keys()
+            .filter(|k| *k != "__metadata__")
+            .cloned()
+            .collect(),
     };
     names.retain(|k| obj.contains_key(k));
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         let e = &obj[&name];
-        let shape: Vec<usize> = e["shape"].as_array().ok_or_else(|| bad("missing shape"))?.iter().map(|d| d.as_u64().unwrap_or(0) as usize).collect();
-        let off = e["data_offsets"].as_array().ok_or_else(|| bad("missing data_offsets"))?;
-        let (s, t) = (off[0].as_u64().unwrap_or(0) as usize, off[1].as_u64().unwrap_or(0) as usize);
-        let raw = data.get(s..t).ok_or_else(|| bad(&format!("tensor {name} runs past the end")))?;
+        let shape: Vec<usize> = e["shape"]
+            .as_array()
+            .ok_or_else(|| bad("missing shape"))?
+            .iter()
+            .map(|d| d.as_u64().unwrap_or(0) as usize)
+            .collect();
+        let off = e["data_offsets"]
+            .as_array()
+            .ok_or_else(|| bad("missing data_offsets"))?;
+        let (s, t) = (
+            off[0].as_u64().unwrap_or(0) as usize,
+            off[1].as_u64().unwrap_or(0) as usize,
+        );
+        let raw = data
+            .get(s..t)
+            .ok_or_else(|| bad(&format!("tensor {name} runs past the end")))?;
         let n_el: usize = shape.iter().product();
         let tensor = match e["dtype"].as_str().unwrap_or("") {
-            "F32" if raw.len() == n_el * 4 => from_vec(raw.chunks(4).map(|c| f32::from_le_bytes(c.try_into().expect("4"))).collect::<Vec<_>>(), shape)?,
-            "F16" if raw.len() == n_el * 2 => from_vec(raw.chunks(2).map(|c| half::f16::from_le_bytes(c.try_into().expect("2"))).collect::<Vec<_>>(), shape)?,
-            "BF16" if raw.len() == n_el * 2 => from_vec(raw.chunks(2).map(|c| half::bf16::from_le_bytes(c.try_into().expect("2"))).collect::<Vec<_>>(), shape)?,
-            "I64" if raw.len() == n_el * 8 => from_vec(raw.chunks(8).map(|c| i64::from_le_bytes(c.try_into().expect("8"))).collect::<Vec<_>>(), shape)?,
-            "BOOL" if raw.len() == n_el => from_vec(raw.iter().map(|&b| b != 0).collect::<Vec<_>>(), shape)?,
-            d => return Err(bad(&format!("tensor {name}: unsupported dtype {d} or wrong byte count"))),
+            "F32" if raw.len() == n_el * 4 => from_vec(
+                raw.chunks(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
+                    .collect::<Vec<_>>(),
+                shape,
+            )?,
+            "F16" if raw.len() == n_el * 2 => from_vec(
+                raw.chunks(2)
+                    .map(|c| half::f16::from_le_bytes(c.try_into().expect("2")))
+                    .collect::<Vec<_>>(),
+                shape,
+            )?,
+            "BF16" if raw.len() == n_el * 2 => from_vec(
+                raw.chunks(2)
+                    .map(|c| half::bf16::from_le_bytes(c.try_into().expect("2")))
+                    .collect::<Vec<_>>(),
+                shape,
+            )?,
+            "I64" if raw.len() == n_el * 8 => from_vec(
+                raw.chunks(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().expect("8")))
+                    .collect::<Vec<_>>(),
+                shape,
+            )?,
+            "BOOL" if raw.len() == n_el => {
+                from_vec(raw.iter().map(|&b| b != 0).collect::<Vec<_>>(), shape)?
+            }
+            d => {
+                return Err(bad(&format!(
+                    "tensor {name}: unsupported dtype {d} or wrong byte count"
+                )))
+            }
         };
         out.push((name, tensor));
     }
@@ -123,7 +217,10 @@ pub fn load_tensors(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>> {
 
 /// Saves variables under their names (`dense/kernel`, ...).
 pub fn save_variables(path: impl AsRef<Path>, vars: &[Variable]) -> Result<()> {
-    let named: Vec<(String, Tensor)> = vars.iter().map(|v| (v.name().to_string(), v.as_tensor().clone())).collect();
+    let named: Vec<(String, Tensor)> = vars
+        .iter()
+        .map(|v| (v.name().to_string(), v.as_tensor().clone()))
+        .collect();
     save_tensors(path, &named)
 }
 

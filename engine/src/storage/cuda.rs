@@ -79,7 +79,13 @@ impl BackendStorage for CudaStorage {
     fn col2im(&self, _: &Layout, _: &PatchParams) -> Result<Self> {
         match *self {}
     }
-    fn apply_update(&mut self, _: &Self, _: &Layout, _: &mut [&mut Self], _: UpdateRule) -> Result<()> {
+    fn apply_update(
+        &mut self,
+        _: &Self,
+        _: &Layout,
+        _: &mut [&mut Self],
+        _: UpdateRule,
+    ) -> Result<()> {
         match *self {}
     }
 }

@@ -106,7 +106,11 @@ pub struct PatchParams {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum UpdateRule {
     /// slots: `[velocity]` when momentum > 0, else none.
-    Sgd { lr: f32, momentum: f32, nesterov: bool },
+    Sgd {
+        lr: f32,
+        momentum: f32,
+        nesterov: bool,
+    },
     /// Adam, and AdamW when `weight_decay` > 0; slots `[m, v]`; `t` is the 1-based step.
     Adam {
         lr: f32,
@@ -340,7 +344,9 @@ impl Storage {
                 for s in slots.iter_mut() {
                     match &mut **s {
                         Storage::Cpu(c) => cs.push(c),
-                        Storage::Cuda(_) => return Err(Error::Msg("optimizer slot on another device".into())),
+                        Storage::Cuda(_) => {
+                            return Err(Error::Msg("optimizer slot on another device".into()))
+                        }
                     }
                 }
                 p.apply_update(g, gl, &mut cs, rule)
@@ -350,12 +356,18 @@ impl Storage {
                 for s in slots.iter_mut() {
                     match &mut **s {
                         Storage::Cuda(c) => cs.push(c),
-                        Storage::Cpu(_) => return Err(Error::Msg("optimizer slot on another device".into())),
+                        Storage::Cpu(_) => {
+                            return Err(Error::Msg("optimizer slot on another device".into()))
+                        }
                     }
                 }
                 p.apply_update(g, gl, &mut cs, rule)
             }
-            (p, g) => Err(Error::DeviceMismatch { op: "apply_gradients", lhs: p.device(), rhs: g.device() }),
+            (p, g) => Err(Error::DeviceMismatch {
+                op: "apply_gradients",
+                lhs: p.device(),
+                rhs: g.device(),
+            }),
         }
     }
     pub fn index_add(

@@ -32,6 +32,16 @@ impl Padding {
     }
 }
 
+/// [`Padding::parse`], with the op's name in the error.
+fn parse_padding(op: &'static str, s: &str) -> Result<Padding> {
+    Padding::parse(s).map_err(|_| {
+        invalid(
+            op,
+            format!("unknown padding \"{s}\"; use \"same\" or \"valid\""),
+        )
+    })
+}
+
 /// Output size and leading padding along one axis, TF's rules.
 fn out_size(
     op: &'static str,
@@ -145,7 +155,8 @@ impl Tensor {
         dilation: (usize, usize),
     ) -> Result<Tensor> {
         crate::state::check_cancel();
-        let pad = Padding::parse(padding)?;
+        let pad = parse_padding("conv2d", padding)?;
+        crate::tensor::elementwise::check_dtypes("conv2d", self, filters)?;
         if filters.rank() != 4 {
             return Err(invalid(
                 "conv2d",
@@ -203,7 +214,14 @@ impl Tensor {
     ) -> Result<Tensor> {
         crate::state::check_cancel();
         let op = if max { "max_pool2d" } else { "avg_pool2d" };
-        let pad = Padding::parse(padding)?;
+        let pad = parse_padding(op, padding)?;
+        if self.dtype() == crate::dtype::DType::Bool {
+            return Err(Error::DTypeMismatch {
+                op,
+                expected: "a numeric tensor".into(),
+                got: self.dtype(),
+            });
+        }
         let fill = if max { f32::NEG_INFINITY } else { 0.0 };
         let p = patch_params(op, self, pool_size, strides, (1, 1), pad, fill)?;
         let win = im2col(self, p)?.try_reshape([p.n, p.oh, p.ow, p.kh * p.kw, p.c])?;

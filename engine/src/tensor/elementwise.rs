@@ -66,7 +66,7 @@ impl Tensor {
         op: UnaryOp,
         grad: impl Fn(&Tensor, &Tensor, &Tensor) -> Tensor + Send + Sync + 'static,
     ) -> Result<Tensor> {
-        let out = self.map_unary(op)?;
+        let out = self.map_unary(op).map_err(|e| named(e, name))?;
         record(name, &[self], &out, || {
             let (x, y) = (self.clone(), out.clone());
             Arc::new(move |g| vec![Some(grad(g, &x, &y))])
@@ -87,7 +87,8 @@ impl Tensor {
             self.layout().broadcast_as(&shape)?,
             rhs.layout().broadcast_as(&shape)?,
         );
-        let s = with_two(self, rhs, |a, b| a.binary(&la, b, &lb, op))?;
+        let s =
+            with_two(self, rhs, |a, b| a.binary(&la, b, &lb, op)).map_err(|e| named(e, name))?;
         Ok(Tensor::from_storage(s, shape))
     }
 
@@ -225,15 +226,23 @@ impl Tensor {
     /// Elementwise AND of two bool tensors.
     #[track_caller]
     pub fn logical_and(&self, rhs: &Tensor) -> Tensor {
-        or_panic(self.map_binary(rhs, BinaryOp::LogicalAnd, "logical_and"))
+        or_panic(
+            check_bool("logical_and", self, rhs)
+                .and_then(|_| self.map_binary(rhs, BinaryOp::LogicalAnd, "logical_and")),
+        )
     }
     #[track_caller]
     pub fn logical_or(&self, rhs: &Tensor) -> Tensor {
-        or_panic(self.map_binary(rhs, BinaryOp::LogicalOr, "logical_or"))
+        or_panic(
+            check_bool("logical_or", self, rhs)
+                .and_then(|_| self.map_binary(rhs, BinaryOp::LogicalOr, "logical_or")),
+        )
     }
     #[track_caller]
     pub fn logical_not(&self) -> Tensor {
-        or_panic(self.map_unary(UnaryOp::LogicalNot))
+        or_panic(
+            check_bool("logical_not", self, self).and_then(|_| self.map_unary(UnaryOp::LogicalNot)),
+        )
     }
 
     /// `tf.cast`: float <-> float rounds, float -> int truncates toward zero, bool <-> numbers is 0/1.
@@ -294,20 +303,48 @@ impl Tensor {
     }
 }
 
-fn check_dtypes(op: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
+pub(crate) fn check_dtypes(op: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
     if a.dtype() != b.dtype() {
-        return Err(Error::DTypeMismatch {
+        return Err(crate::error::invalid(
             op,
-            expected: format!(
-                "both operands of the same dtype, got {} and {}; cast one first, e.g. y.cast(DType::{:?})",
+            format!(
+                "dtypes {} and {} do not match; cast one first, e.g. y.cast(DType::{:?})",
                 a.dtype(),
                 b.dtype(),
                 a.dtype()
             ),
-            got: b.dtype(),
-        });
+        ));
     }
     Ok(())
+}
+
+fn check_bool(op: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
+    for t in [a, b] {
+        if t.dtype() != DType::Bool {
+            return Err(Error::DTypeMismatch {
+                op,
+                expected: "bool tensors (e.g. x.greater(0.0) or x.cast(DType::Bool))".into(),
+                got: t.dtype(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Names the tensor op in a backend's dtype error ("unary op" / "binary op" -> "exp").
+fn named(e: Error, name: &'static str) -> Error {
+    match e {
+        Error::DTypeMismatch {
+            op: "unary op" | "binary op",
+            expected,
+            got,
+        } => Error::DTypeMismatch {
+            op: name,
+            expected,
+            got,
+        },
+        e => e,
+    }
 }
 
 /// `tf.where(cond, x, y)`: `x` where `cond` is true, else `y`, with broadcasting.
@@ -410,7 +447,7 @@ macro_rules! unary_nograd {
         impl Tensor {$(
             $(#[$doc])*
             #[track_caller]
-            pub fn $name(&self) -> Tensor { or_panic(self.map_unary($op)) }
+            pub fn $name(&self) -> Tensor { or_panic(self.map_unary($op).map_err(|e| named(e, stringify!($name)))) }
         )*}
     };
 }

@@ -138,13 +138,7 @@ pub fn try_concat(tensors: &[&Tensor], axis: isize) -> Result<Tensor> {
                 hint: format!("all axes except the concat axis ({a}) must match"),
             });
         }
-        if t.dtype() != first.dtype() {
-            return Err(Error::DTypeMismatch {
-                op: "concat",
-                expected: format!("all tensors of dtype {}", first.dtype()),
-                got: t.dtype(),
-            });
-        }
+        crate::tensor::elementwise::check_dtypes("concat", first, t)?;
     }
     let mut dims = first.dims().to_vec();
     dims[a] = tensors.iter().map(|t| t.dims()[a]).sum();

@@ -28,13 +28,7 @@ impl Tensor {
                 ),
             ));
         }
-        if self.dtype() != rhs.dtype() {
-            return Err(Error::DTypeMismatch {
-                op: "matmul",
-                expected: format!("both operands of dtype {}; cast one first", self.dtype()),
-                got: rhs.dtype(),
-            });
-        }
+        crate::tensor::elementwise::check_dtypes("matmul", self, rhs)?;
         let a = if self.rank() == 1 {
             self.try_reshape([1, self.dims()[0]])?
         } else {
@@ -63,11 +57,17 @@ impl Tensor {
                 hint,
             });
         }
-        let batch = broadcast_shapes(
-            "matmul (batch axes)",
-            &a.dims()[..ar - 2],
-            &b.dims()[..br - 2],
-        )?;
+        let batch = broadcast_shapes("matmul", &a.dims()[..ar - 2], &b.dims()[..br - 2])
+            .map_err(|_| Error::ShapeMismatch {
+                op: "matmul",
+                lhs: self.dims().to_vec(),
+                rhs: rhs.dims().to_vec(),
+                hint: format!(
+                    "batch axes {} and {} cannot broadcast (sizes must be equal or 1, aligned from the right)",
+                    Shape(a.dims()[..ar - 2].to_vec()),
+                    Shape(b.dims()[..br - 2].to_vec())
+                ),
+            })?;
         let with = |x: usize, y: usize| {
             let mut d = batch.dims().to_vec();
             d.extend([x, y]);

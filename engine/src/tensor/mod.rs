@@ -150,15 +150,24 @@ impl Tensor {
     }
     pub fn try_to_vec<T: Element>(&self) -> Result<Vec<T>> {
         if T::DTYPE != self.dtype() {
-            return Err(Error::DTypeMismatch {
-                op: "to_vec",
-                expected: format!(
-                    "to_vec::<{}>() for a {} tensor; ask for the matching type or cast first",
-                    std::any::type_name::<T>(),
-                    self.dtype()
+            let rust = |d: DType| match d {
+                DType::F32 => "f32",
+                DType::F16 => "f16",
+                DType::BF16 => "bf16",
+                DType::I64 => "i64",
+                DType::Bool => "bool",
+            };
+            return Err(crate::error::invalid(
+                "to_vec",
+                format!(
+                    "asked for {} values of a {} tensor; read it with to_vec::<{}>(), or cast it first, e.g. x.cast(DType::{:?}).to_vec::<{}>()",
+                    rust(T::DTYPE),
+                    self.dtype(),
+                    rust(self.dtype()),
+                    T::DTYPE,
+                    rust(T::DTYPE)
                 ),
-                got: T::DTYPE,
-            });
+            ));
         }
         let cpu = self.storage().to_cpu()?;
         let l = if self.device().is_cpu() {

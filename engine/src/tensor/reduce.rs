@@ -24,6 +24,19 @@ impl Tensor {
         Ok(v)
     }
 
+    /// The softmax family needs a float tensor and a valid axis; say so in the op's own name.
+    fn check_float_axis(&self, axis: isize, op: &'static str) -> Result<()> {
+        resolve_axis(axis, self.rank(), op)?;
+        if !self.dtype().is_float() {
+            return Err(crate::Error::DTypeMismatch {
+                op,
+                expected: "a float tensor".into(),
+                got: self.dtype(),
+            });
+        }
+        Ok(())
+    }
+
     /// The shape after reducing `axes`, with or without the kept size-1 axes.
     fn reduced_shape(&self, axes: &[usize], keepdims: bool) -> Shape {
         let d = self.dims();
@@ -51,7 +64,17 @@ impl Tensor {
         } else {
             self.resolve_axes(axes, name)?
         };
-        if self.elem_count() == 0
+        if self.dtype() == DType::Bool {
+            return Err(crate::Error::DTypeMismatch {
+                op: name,
+                expected: "a numeric tensor".into(),
+                got: DType::Bool,
+            });
+        }
+        // max/min of nothing is undefined; an empty output (e.g. an empty batch) is fine
+        let reduced: usize = axes.iter().map(|&a| self.dims()[a]).product();
+        if reduced == 0
+            && self.reduced_shape(&axes, false).elem_count() > 0
             && matches!(
                 op,
                 ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax | ReduceOp::ArgMin
@@ -138,6 +161,9 @@ impl Tensor {
     }
     #[track_caller]
     pub fn var_axes(&self, axes: &[isize], keepdims: bool) -> Tensor {
+        if !self.dtype().is_float() {
+            return self.cast(DType::F32).var_axes(axes, keepdims);
+        }
         let m = self.mean_axes(axes, true);
         (self - &m).square().mean_axes(axes, keepdims)
     }
@@ -214,6 +240,7 @@ impl Tensor {
     /// log(sum(exp(x))) along `axis`, computed stably (`tf.reduce_logsumexp`).
     #[track_caller]
     pub fn logsumexp(&self, axis: isize, keepdims: bool) -> Tensor {
+        or_panic(self.check_float_axis(axis, "logsumexp"));
         let m = stop_gradient(&self.max_axis(axis, true));
         let lse = (self - &m).exp().sum_axis(axis, true).log() + &m;
         if keepdims {
@@ -225,6 +252,7 @@ impl Tensor {
     /// exp(x) / sum(exp(x)) along `axis` (`tf.nn.softmax`).
     #[track_caller]
     pub fn softmax(&self, axis: isize) -> Tensor {
+        or_panic(self.check_float_axis(axis, "softmax"));
         let m = stop_gradient(&self.max_axis(axis, true));
         let e = (self - &m).exp();
         let s = e.sum_axis(axis, true);
@@ -233,6 +261,7 @@ impl Tensor {
     /// x - logsumexp(x) along `axis` (`tf.nn.log_softmax`).
     #[track_caller]
     pub fn log_softmax(&self, axis: isize) -> Tensor {
+        or_panic(self.check_float_axis(axis, "log_softmax"));
         let m = stop_gradient(&self.max_axis(axis, true));
         let shifted = self - &m;
         let lse = shifted.exp().sum_axis(axis, true).log();

@@ -373,12 +373,12 @@ impl Tensor {
     pub fn try_narrow(&self, axis: isize, start: usize, length: usize) -> Result<Tensor> {
         let a = resolve_axis(axis, self.rank(), "narrow")?;
         let d = self.dims()[a];
-        if start + length > d {
+        if start.checked_add(length).is_none_or(|end| end > d) {
             return Err(invalid(
                 "narrow",
                 format!(
                     "range {start}..{} is out of bounds for axis {a} of size {d}",
-                    start + length
+                    start as u128 + length as u128
                 ),
             ));
         }

@@ -21,6 +21,8 @@ struct ConvSpec {
     kernel_initializer: Initializer,
     kernel_regularizer: Option<Regularizer>,
     name: String,
+    /// Conv1D keeps Keras' (K, C, filters) kernel and runs as a 1-pixel-high Conv2D.
+    conv1d: bool,
     weights: OnceLock<(Variable, Option<Variable>)>,
 }
 
@@ -37,6 +39,7 @@ impl ConvSpec {
             kernel_initializer: Initializer::GlorotUniform,
             kernel_regularizer: None,
             name: unique_name(base),
+            conv1d: base == "conv1d",
             weights: OnceLock::new(),
         }
     }
@@ -44,13 +47,35 @@ impl ConvSpec {
     fn conv(&self, x4: &Tensor, cin: usize) -> Tensor {
         let (k, b) = self.weights.get_or_init(|| {
             let (kh, kw) = self.kernel;
-            let k = add_weight(&self.name, "kernel", self.kernel_initializer, &[kh, kw, cin, self.filters], true);
-            let b = self.use_bias.then(|| add_weight(&self.name, "bias", Initializer::Zeros, &[self.filters], true));
+            let shape = if self.conv1d {
+                vec![kw, cin, self.filters]
+            } else {
+                vec![kh, kw, cin, self.filters]
+            };
+            let k = add_weight(&self.name, "kernel", self.kernel_initializer, &shape, true);
+            let b = self.use_bias.then(|| {
+                add_weight(
+                    &self.name,
+                    "bias",
+                    Initializer::Zeros,
+                    &[self.filters],
+                    true,
+                )
+            });
             (k, b)
         });
-        let y = match x4.try_conv2d(k, self.strides, &self.padding, self.dilation) {
+        let k4 = if self.conv1d {
+            k.reshape([1, self.kernel.1, cin, self.filters])
+        } else {
+            k.as_tensor().clone()
+        };
+        let y = match x4.try_conv2d(&k4, self.strides, &self.padding, self.dilation) {
             Ok(y) => y,
-            Err(e) => panic!("{} '{}': {e}", if self.kernel.0 == 1 { "Conv1D" } else { "Conv2D" }, self.name),
+            Err(e) => panic!(
+                "{} '{}': {e}",
+                if self.conv1d { "Conv1D" } else { "Conv2D" },
+                self.name
+            ),
         };
         let y = match b {
             Some(b) => y + b,
@@ -180,12 +205,16 @@ impl Layer for Conv1D {
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
         if x.rank() != 3 {
-            panic!("Conv1D '{}': expected input (batch, steps, channels), got shape {}", self.0.name, x.shape());
+            panic!(
+                "Conv1D '{}': expected input (batch, steps, channels), got shape {}",
+                self.0.name,
+                x.shape()
+            );
         }
         let y = self.0.conv(&x.expand_dims(1), last_dim(&self.0.name, x));
         y.squeeze(&[1])
     }
-    /// Keras stores Conv1D kernels as (K, C, filters); ours is (1, K, C, filters) inside.
+    /// The kernel is (K, C, filters), as in Keras.
     fn weights(&self) -> Vec<Variable> {
         self.0.weights()
     }

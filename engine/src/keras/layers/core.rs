@@ -75,10 +75,22 @@ impl Dense {
     }
     fn build(&self, in_dim: usize) -> &(Variable, Option<Variable>) {
         self.weights.get_or_init(|| {
-            let k = add_weight(&self.name, "kernel", self.kernel_initializer, &[in_dim, self.units], true);
-            let b = self
-                .use_bias
-                .then(|| add_weight(&self.name, "bias", self.bias_initializer, &[self.units], true));
+            let k = add_weight(
+                &self.name,
+                "kernel",
+                self.kernel_initializer,
+                &[in_dim, self.units],
+                true,
+            );
+            let b = self.use_bias.then(|| {
+                add_weight(
+                    &self.name,
+                    "bias",
+                    self.bias_initializer,
+                    &[self.units],
+                    true,
+                )
+            });
             (k, b)
         })
     }
@@ -134,7 +146,10 @@ pub struct Activation {
 impl Activation {
     #[track_caller]
     pub fn new(name: &str) -> Activation {
-        Activation { activation: Act::from(name), name: unique_name("activation") }
+        Activation {
+            activation: Act::from(name),
+            name: unique_name("activation"),
+        }
     }
 }
 
@@ -156,6 +171,8 @@ impl Layer for Activation {
 pub struct Dropout {
     rate: f32,
     seed: Option<u64>,
+    /// Training calls so far: a seeded Dropout draws a new mask each call, reproducibly.
+    calls: std::sync::atomic::AtomicU64,
     name: String,
 }
 
@@ -165,7 +182,12 @@ impl Dropout {
         if !(0.0..1.0).contains(&rate) {
             panic!("Dropout: rate must be in [0, 1), got {rate}");
         }
-        Dropout { rate, seed: None, name: unique_name("dropout") }
+        Dropout {
+            rate,
+            seed: None,
+            calls: Default::default(),
+            name: unique_name("dropout"),
+        }
     }
     pub fn seed(mut self, seed: u64) -> Dropout {
         self.seed = Some(seed);
@@ -184,7 +206,13 @@ impl Layer for Dropout {
         if !training || self.rate == 0.0 {
             return x.clone();
         }
-        let keep = crate::tensor::create::uniform(x.dims().to_vec(), 0.0, 1.0, self.seed)
+        let n = self
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let seed = self
+            .seed
+            .map(|s| s.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+        let keep = crate::tensor::create::uniform(x.dims().to_vec(), 0.0, 1.0, seed)
             .to(x.device())
             .greater_equal(self.rate as f64)
             .cast(x.dtype());
@@ -200,7 +228,9 @@ pub struct Flatten {
 
 impl Flatten {
     pub fn new() -> Flatten {
-        Flatten { name: unique_name("flatten") }
+        Flatten {
+            name: unique_name("flatten"),
+        }
     }
 }
 impl Default for Flatten {
@@ -231,7 +261,10 @@ pub struct Reshape {
 
 impl Reshape {
     pub fn new(target_shape: &[isize]) -> Reshape {
-        Reshape { target: target_shape.to_vec(), name: unique_name("reshape") }
+        Reshape {
+            target: target_shape.to_vec(),
+            name: unique_name("reshape"),
+        }
     }
 }
 
@@ -248,7 +281,10 @@ impl Layer for Reshape {
         d.extend_from_slice(&self.target);
         match x.try_reshape(d) {
             Ok(y) => y,
-            Err(e) => panic!("Reshape '{}' to {:?} (plus the batch axis): {e}", self.name, self.target),
+            Err(e) => panic!(
+                "Reshape '{}' to {:?} (plus the batch axis): {e}",
+                self.name, self.target
+            ),
         }
     }
 }

@@ -17,12 +17,26 @@ pub struct Embedding {
 
 impl Embedding {
     pub fn new(input_dim: usize, output_dim: usize) -> Embedding {
-        Embedding { input_dim, output_dim, name: unique_name("embedding"), weights: OnceLock::new() }
+        Embedding {
+            input_dim,
+            output_dim,
+            name: unique_name("embedding"),
+            weights: OnceLock::new(),
+        }
     }
     fn table(&self) -> &Variable {
         self.weights.get_or_init(|| {
-            let init = Initializer::RandomUniform { minval: -0.05, maxval: 0.05 };
-            add_weight(&self.name, "embeddings", init, &[self.input_dim, self.output_dim], true)
+            let init = Initializer::RandomUniform {
+                minval: -0.05,
+                maxval: 0.05,
+            };
+            add_weight(
+                &self.name,
+                "embeddings",
+                init,
+                &[self.input_dim, self.output_dim],
+                true,
+            )
         })
     }
 }
@@ -36,13 +50,23 @@ impl Layer for Embedding {
     }
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
-        let ids = if x.dtype() == DType::I64 { x.clone() } else { x.cast(DType::I64) };
+        let ids = if x.dtype() == DType::I64 {
+            x.clone()
+        } else {
+            x.cast(DType::I64)
+        };
         match self.table().try_gather(&ids, 0) {
             Ok(y) => y,
-            Err(e) => panic!("Embedding '{}' (input_dim={}): {e}", self.name, self.input_dim),
+            Err(e) => panic!(
+                "Embedding '{}' (input_dim={}): {e}",
+                self.name, self.input_dim
+            ),
         }
     }
     fn weights(&self) -> Vec<Variable> {
-        self.weights.get().map(|w| vec![w.clone()]).unwrap_or_default()
+        self.weights
+            .get()
+            .map(|w| vec![w.clone()])
+            .unwrap_or_default()
     }
 }

@@ -9,7 +9,9 @@ pub struct Add {
 }
 impl Add {
     pub fn new() -> Add {
-        Add { name: unique_name("add") }
+        Add {
+            name: unique_name("add"),
+        }
     }
 }
 impl Default for Add {
@@ -26,17 +28,21 @@ impl Layer for Add {
     }
     #[track_caller]
     fn call(&self, _x: &Tensor, _training: bool) -> Tensor {
-        panic!("Add '{}' takes a list of inputs: use call_many(&[a, b], training)", self.name)
+        panic!(
+            "Add '{}' takes a list of inputs: use call_many(&[a, b], training)",
+            self.name
+        )
     }
     #[track_caller]
     fn call_many(&self, xs: &[Tensor], _training: bool) -> Tensor {
         let Some((first, rest)) = xs.split_first() else {
             panic!("Add '{}' needs at least one input", self.name)
         };
-        rest.iter().fold(first.clone(), |acc, x| match acc.try_add(x) {
-            Ok(y) => y,
-            Err(e) => panic!("Add '{}': {e}", self.name),
-        })
+        rest.iter()
+            .fold(first.clone(), |acc, x| match acc.try_add(x) {
+                Ok(y) => y,
+                Err(e) => panic!("Add '{}': {e}", self.name),
+            })
     }
 }
 
@@ -47,7 +53,10 @@ pub struct Concatenate {
 }
 impl Concatenate {
     pub fn new(axis: isize) -> Concatenate {
-        Concatenate { axis, name: unique_name("concatenate") }
+        Concatenate {
+            axis,
+            name: unique_name("concatenate"),
+        }
     }
 }
 impl Default for Concatenate {
@@ -64,7 +73,10 @@ impl Layer for Concatenate {
     }
     #[track_caller]
     fn call(&self, _x: &Tensor, _training: bool) -> Tensor {
-        panic!("Concatenate '{}' takes a list of inputs: use call_many(&[a, b], training)", self.name)
+        panic!(
+            "Concatenate '{}' takes a list of inputs: use call_many(&[a, b], training)",
+            self.name
+        )
     }
     #[track_caller]
     fn call_many(&self, xs: &[Tensor], _training: bool) -> Tensor {

@@ -19,7 +19,12 @@ pub struct BatchNormalization {
 
 impl BatchNormalization {
     pub fn new() -> Self {
-        BatchNormalization { momentum: 0.99, epsilon: 1e-3, name: unique_name("batch_normalization"), weights: OnceLock::new() }
+        BatchNormalization {
+            momentum: 0.99,
+            epsilon: 1e-3,
+            name: unique_name("batch_normalization"),
+            weights: OnceLock::new(),
+        }
     }
     pub fn momentum(mut self, m: f32) -> Self {
         self.momentum = m;
@@ -50,7 +55,13 @@ impl Layer for BatchNormalization {
                 add_weight(&self.name, "gamma", Initializer::Ones, &[c], true),
                 add_weight(&self.name, "beta", Initializer::Zeros, &[c], true),
                 add_weight(&self.name, "moving_mean", Initializer::Zeros, &[c], false),
-                add_weight(&self.name, "moving_variance", Initializer::Ones, &[c], false),
+                add_weight(
+                    &self.name,
+                    "moving_variance",
+                    Initializer::Ones,
+                    &[c],
+                    false,
+                ),
             ]
         });
         let axes: Vec<isize> = (0..x.rank() as isize - 1).collect();
@@ -81,7 +92,11 @@ pub struct LayerNormalization {
 
 impl LayerNormalization {
     pub fn new() -> Self {
-        LayerNormalization { epsilon: 1e-3, name: unique_name("layer_normalization"), weights: OnceLock::new() }
+        LayerNormalization {
+            epsilon: 1e-3,
+            name: unique_name("layer_normalization"),
+            weights: OnceLock::new(),
+        }
     }
     pub fn epsilon(mut self, e: f32) -> Self {
         self.epsilon = e;

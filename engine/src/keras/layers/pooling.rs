@@ -14,7 +14,12 @@ macro_rules! pool2d {
         }
         impl $t {
             pub fn new(pool_size: impl Into<Pair>) -> $t {
-                $t { pool: pool_size.into().0, strides: None, padding: "valid".into(), name: unique_name($base) }
+                $t {
+                    pool: pool_size.into().0,
+                    strides: None,
+                    padding: "valid".into(),
+                    name: unique_name($base),
+                }
             }
             pub fn strides(mut self, s: impl Into<Pair>) -> $t {
                 self.strides = Some(s.into().0);
@@ -49,7 +54,12 @@ macro_rules! pool2d {
     };
 }
 pool2d!(MaxPooling2D, "max_pooling2d", "MaxPooling2D", true);
-pool2d!(AveragePooling2D, "average_pooling2d", "AveragePooling2D", false);
+pool2d!(
+    AveragePooling2D,
+    "average_pooling2d",
+    "AveragePooling2D",
+    false
+);
 
 /// `keras.layers.GlobalAveragePooling2D()`: (N,H,W,C) -> (N,C).
 pub struct GlobalAveragePooling2D {
@@ -57,7 +67,9 @@ pub struct GlobalAveragePooling2D {
 }
 impl GlobalAveragePooling2D {
     pub fn new() -> Self {
-        GlobalAveragePooling2D { name: unique_name("global_average_pooling2d") }
+        GlobalAveragePooling2D {
+            name: unique_name("global_average_pooling2d"),
+        }
     }
 }
 impl Default for GlobalAveragePooling2D {
@@ -75,7 +87,11 @@ impl Layer for GlobalAveragePooling2D {
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
         if x.rank() != 4 {
-            panic!("GlobalAveragePooling2D '{}': expected (batch, height, width, channels), got {}", self.name, x.shape());
+            panic!(
+                "GlobalAveragePooling2D '{}': expected (batch, height, width, channels), got {}",
+                self.name,
+                x.shape()
+            );
         }
         x.mean_axes(&[1, 2], false)
     }

@@ -32,7 +32,9 @@ pub struct SymbolicTensor(Arc<SymNode>);
 impl SymbolicTensor {
     /// Keras-style shape: `None` for the batch axis.
     pub fn shape(&self) -> Vec<Option<usize>> {
-        std::iter::once(None).chain(self.0.shape.iter().map(|&d| Some(d))).collect()
+        std::iter::once(None)
+            .chain(self.0.shape.iter().map(|&d| Some(d)))
+            .collect()
     }
     pub fn dtype(&self) -> DType {
         self.0.dtype
@@ -46,7 +48,13 @@ impl SymbolicTensor {
 
 impl std::fmt::Debug for SymbolicTensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<SymbolicTensor shape={} dtype={} name={}>", shape_str(&self.0.shape), self.0.dtype, self.0.name)
+        write!(
+            f,
+            "<SymbolicTensor shape={} dtype={} name={}>",
+            shape_str(&self.0.shape),
+            self.0.dtype,
+            self.0.name
+        )
     }
 }
 
@@ -62,7 +70,13 @@ impl Input {
     /// An input of another dtype (int64 token ids for an Embedding, say).
     pub fn with_dtype(shape: impl Into<Shape>, dtype: DType) -> SymbolicTensor {
         let name = unique_name("input_layer");
-        SymbolicTensor(Arc::new(SymNode { id: crate::state::next_id(), shape: shape.into().dims().to_vec(), dtype, name, producer: None }))
+        SymbolicTensor(Arc::new(SymNode {
+            id: crate::state::next_id(),
+            shape: shape.into().dims().to_vec(),
+            dtype,
+            name,
+            producer: None,
+        }))
     }
 }
 
@@ -90,7 +104,12 @@ pub fn try_apply(layer: Arc<dyn Layer>, xs: &[&SymbolicTensor]) -> crate::Result
         let shapes: Vec<String> = xs.iter().map(|x| shape_str(&x.0.shape)).collect();
         crate::error::invalid(
             "Functional API",
-            format!("layer '{}' ({}) cannot take input shape {}: {msg}", layer.name(), layer.class_name(), shapes.join(" and ")),
+            format!(
+                "layer '{}' ({}) cannot take input shape {}: {msg}",
+                layer.name(),
+                layer.class_name(),
+                shapes.join(" and ")
+            ),
         )
     })?;
     Ok(SymbolicTensor(Arc::new(SymNode {
@@ -118,12 +137,20 @@ impl Model {
     pub fn new(inputs: &[&SymbolicTensor], outputs: &[&SymbolicTensor]) -> Model {
         crate::error::or_panic(Self::try_new(inputs, outputs))
     }
-    pub fn try_new(inputs: &[&SymbolicTensor], outputs: &[&SymbolicTensor]) -> crate::Result<Model> {
+    pub fn try_new(
+        inputs: &[&SymbolicTensor],
+        outputs: &[&SymbolicTensor],
+    ) -> crate::Result<Model> {
         let inputs: Vec<SymbolicTensor> = inputs.iter().map(|x| (*x).clone()).collect();
         let outputs: Vec<SymbolicTensor> = outputs.iter().map(|x| (*x).clone()).collect();
         let mut order = Vec::new();
         let mut seen = HashMap::new();
-        fn visit(n: &SymbolicTensor, inputs: &[SymbolicTensor], seen: &mut HashMap<u64, ()>, order: &mut Vec<SymbolicTensor>) -> crate::Result<()> {
+        fn visit(
+            n: &SymbolicTensor,
+            inputs: &[SymbolicTensor],
+            seen: &mut HashMap<u64, ()>,
+            order: &mut Vec<SymbolicTensor>,
+        ) -> crate::Result<()> {
             if seen.contains_key(&n.0.id) {
                 return Ok(());
             }
@@ -148,7 +175,13 @@ impl Model {
         for o in &outputs {
             visit(o, &inputs, &mut seen, &mut order)?;
         }
-        Ok(Model { name: unique_name("functional"), inputs, outputs, order, state: TrainingState::default() })
+        Ok(Model {
+            name: unique_name("functional"),
+            inputs,
+            outputs,
+            order,
+            state: TrainingState::default(),
+        })
     }
 
     /// The distinct layers in graph order.
@@ -179,18 +212,29 @@ impl Layer for Model {
     fn call_many(&self, xs: &[Tensor], training: bool) -> Tensor {
         let mut outs = self.forward(xs, training);
         if outs.len() != 1 {
-            panic!("model '{}' has {} outputs; use forward() or predict_multi()", self.name, outs.len());
+            panic!(
+                "model '{}' has {} outputs; use forward() or predict_multi()",
+                self.name,
+                outs.len()
+            );
         }
         outs.swap_remove(0)
     }
     fn weights(&self) -> Vec<Variable> {
-        let all: Vec<Variable> = self.graph_layers().iter().flat_map(|l| l.weights()).collect();
+        let all: Vec<Variable> = self
+            .graph_layers()
+            .iter()
+            .flat_map(|l| l.weights())
+            .collect();
         let (mut t, n): (Vec<_>, Vec<_>) = all.into_iter().partition(|w| w.trainable());
         t.extend(n);
         t
     }
     fn losses(&self) -> Vec<Tensor> {
-        self.graph_layers().iter().flat_map(|l| l.losses()).collect()
+        self.graph_layers()
+            .iter()
+            .flat_map(|l| l.losses())
+            .collect()
     }
     fn layers(&self) -> Vec<Arc<dyn Layer>> {
         self.graph_layers()
@@ -204,12 +248,23 @@ impl KerasModel for Model {
     #[track_caller]
     fn forward(&self, xs: &[Tensor], training: bool) -> Vec<Tensor> {
         if xs.len() != self.inputs.len() {
-            panic!("model '{}' expects {} inputs, got {}", self.name, self.inputs.len(), xs.len());
+            panic!(
+                "model '{}' expects {} inputs, got {}",
+                self.name,
+                self.inputs.len(),
+                xs.len()
+            );
         }
         let mut vals: HashMap<u64, Tensor> = HashMap::new();
         for (i, x) in self.inputs.iter().zip(xs) {
             if x.dims().get(1..) != Some(&i.0.shape[..]) {
-                panic!("model '{}': input '{}' expects shape {}, got {}", self.name, i.0.name, shape_str(&i.0.shape), x.shape());
+                panic!(
+                    "model '{}': input '{}' expects shape {}, got {}",
+                    self.name,
+                    i.0.name,
+                    shape_str(&i.0.shape),
+                    x.shape()
+                );
             }
             vals.insert(i.0.id, x.clone());
         }
@@ -226,14 +281,28 @@ impl KerasModel for Model {
         let mut rows: Vec<SummaryRow> = self
             .inputs
             .iter()
-            .map(|i| SummaryRow { name: i.0.name.clone(), class_name: "InputLayer".into(), output_shape: shape_str(&i.0.shape), params: 0 })
+            .map(|i| SummaryRow {
+                name: i.0.name.clone(),
+                class_name: "InputLayer".into(),
+                output_shape: shape_str(&i.0.shape),
+                params: 0,
+            })
             .collect();
         let mut done: Vec<Arc<dyn Layer>> = Vec::new();
         for n in &self.order {
             if let Some((l, _)) = &n.0.producer {
-                let params = if done.iter().any(|d| Arc::ptr_eq(d, l)) { 0 } else { l.count_params() };
+                let params = if done.iter().any(|d| Arc::ptr_eq(d, l)) {
+                    0
+                } else {
+                    l.count_params()
+                };
                 done.push(l.clone());
-                rows.push(SummaryRow { name: l.name(), class_name: l.class_name().into(), output_shape: shape_str(&n.0.shape), params });
+                rows.push(SummaryRow {
+                    name: l.name(),
+                    class_name: l.class_name().into(),
+                    output_shape: shape_str(&n.0.shape),
+                    params,
+                });
             }
         }
         Summary::finish(&self.name, rows, &self.weights())

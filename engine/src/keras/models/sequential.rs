@@ -25,7 +25,12 @@ pub struct Sequential {
 
 impl Sequential {
     pub fn new() -> Sequential {
-        Sequential { name: unique_name("sequential"), layers: Vec::new(), input_shape: Mutex::new(None), state: TrainingState::default() }
+        Sequential {
+            name: unique_name("sequential"),
+            layers: Vec::new(),
+            input_shape: Mutex::new(None),
+            state: TrainingState::default(),
+        }
     }
     /// Appends a layer (`model.add(layer)`), builder style.
     pub fn add(mut self, layer: impl Layer + 'static) -> Sequential {
@@ -75,7 +80,9 @@ impl Layer for Sequential {
                 *s = Some(x.dims().get(1..).unwrap_or(&[]).to_vec());
             }
         }
-        self.layers.iter().fold(x.clone(), |h, l| l.call(&h, training))
+        self.layers
+            .iter()
+            .fold(x.clone(), |h, l| l.call(&h, training))
     }
     fn weights(&self) -> Vec<Variable> {
         let all: Vec<Variable> = self.layers.iter().flat_map(|l| l.weights()).collect();
@@ -97,7 +104,11 @@ impl KerasModel for Sequential {
         &mut self.state
     }
     fn summary(&self) -> Summary {
-        let shape = self.input_shape.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let shape = self
+            .input_shape
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         Summary::of_layers(&self.name, &self.layers, shape.as_deref())
     }
 }

@@ -60,7 +60,11 @@ fn bytes(n: usize) -> String {
 impl Summary {
     /// Rows for a stack of layers; output shapes come from a batch-of-one pass when the input
     /// shape is known.
-    pub fn of_layers(model_name: &str, layers: &[Arc<dyn Layer>], input_shape: Option<&[usize]>) -> Summary {
+    pub fn of_layers(
+        model_name: &str,
+        layers: &[Arc<dyn Layer>],
+        input_shape: Option<&[usize]>,
+    ) -> Summary {
         let mut shapes: Vec<String> = vec![String::new(); layers.len()];
         if let Some(s) = input_shape {
             let mut d = vec![1];
@@ -74,21 +78,44 @@ impl Summary {
         let rows = layers
             .iter()
             .zip(shapes)
-            .map(|(l, output_shape)| SummaryRow { name: l.name(), class_name: l.class_name().to_string(), output_shape, params: l.count_params() })
+            .map(|(l, output_shape)| SummaryRow {
+                name: l.name(),
+                class_name: l.class_name().to_string(),
+                output_shape,
+                params: l.count_params(),
+            })
             .collect();
         let all: Vec<_> = layers.iter().flat_map(|l| l.weights()).collect();
         Self::finish(model_name, rows, &all)
     }
 
-    pub(crate) fn finish(model_name: &str, rows: Vec<SummaryRow>, weights: &[crate::autodiff::Variable]) -> Summary {
-        let trainable: usize = weights.iter().filter(|w| w.trainable()).map(|w| w.elem_count()).sum();
+    pub(crate) fn finish(
+        model_name: &str,
+        rows: Vec<SummaryRow>,
+        weights: &[crate::autodiff::Variable],
+    ) -> Summary {
+        let trainable: usize = weights
+            .iter()
+            .filter(|w| w.trainable())
+            .map(|w| w.elem_count())
+            .sum();
         let total: usize = weights.iter().map(|w| w.elem_count()).sum();
-        Summary { model_name: model_name.to_string(), rows, total_params: total, trainable_params: trainable, non_trainable_params: total - trainable }
+        Summary {
+            model_name: model_name.to_string(),
+            rows,
+            total_params: total,
+            trainable_params: trainable,
+            non_trainable_params: total - trainable,
+        }
     }
 
     /// The summary as an HTML table (what the notebook shows).
     pub fn to_html(&self) -> String {
-        let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let esc = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
         let mut h = format!("<div><b>Model: \"{}\"</b><table><thead><tr><th>Layer (type)</th><th>Output Shape</th><th style=\"text-align:right\">Param #</th></tr></thead><tbody>", esc(&self.model_name));
         for r in &self.rows {
             h.push_str(&format!(
@@ -113,26 +140,66 @@ impl Summary {
 
     /// What evcxr shows when a summary is a cell's last expression: text and HTML.
     pub fn evcxr_display(&self) {
-        println!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.to_html());
+        println!(
+            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
+            self.to_html()
+        );
     }
 }
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let w0 = self.rows.iter().map(|r| r.name.len() + r.class_name.len() + 3).max().unwrap_or(0).max(14);
-        let w1 = self.rows.iter().map(|r| r.output_shape.len()).max().unwrap_or(0).max(12);
+        let w0 = self
+            .rows
+            .iter()
+            .map(|r| r.name.len() + r.class_name.len() + 3)
+            .max()
+            .unwrap_or(0)
+            .max(14);
+        let w1 = self
+            .rows
+            .iter()
+            .map(|r| r.output_shape.len())
+            .max()
+            .unwrap_or(0)
+            .max(12);
         let w2 = 12;
         writeln!(f, "Model: \"{}\"", self.model_name)?;
         let line = |c: char| c.to_string().repeat(w0 + w1 + w2 + 6);
         writeln!(f, "{}", line('━'))?;
-        writeln!(f, "{:<w0$}  {:<w1$}  {:>w2$}", "Layer (type)", "Output Shape", "Param #")?;
+        writeln!(
+            f,
+            "{:<w0$}  {:<w1$}  {:>w2$}",
+            "Layer (type)", "Output Shape", "Param #"
+        )?;
         writeln!(f, "{}", line('━'))?;
         for r in &self.rows {
-            writeln!(f, "{:<w0$}  {:<w1$}  {:>w2$}", format!("{} ({})", r.name, r.class_name), r.output_shape, with_commas(r.params))?;
+            writeln!(
+                f,
+                "{:<w0$}  {:<w1$}  {:>w2$}",
+                format!("{} ({})", r.name, r.class_name),
+                r.output_shape,
+                with_commas(r.params)
+            )?;
         }
         writeln!(f, "{}", line('━'))?;
-        writeln!(f, " Total params: {} ({})", with_commas(self.total_params), bytes(self.total_params))?;
-        writeln!(f, " Trainable params: {} ({})", with_commas(self.trainable_params), bytes(self.trainable_params))?;
-        write!(f, " Non-trainable params: {} ({})", with_commas(self.non_trainable_params), bytes(self.non_trainable_params))
+        writeln!(
+            f,
+            " Total params: {} ({})",
+            with_commas(self.total_params),
+            bytes(self.total_params)
+        )?;
+        writeln!(
+            f,
+            " Trainable params: {} ({})",
+            with_commas(self.trainable_params),
+            bytes(self.trainable_params)
+        )?;
+        write!(
+            f,
+            " Non-trainable params: {} ({})",
+            with_commas(self.non_trainable_params),
+            bytes(self.non_trainable_params)
+        )
     }
 }

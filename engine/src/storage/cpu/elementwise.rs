@@ -249,19 +249,13 @@ pub(super) fn unary(s: &CpuStorage, l: &Layout, op: UnaryOp) -> Result<CpuStorag
         CpuStorage::I64(v) => {
             CpuStorage::I64(unary_i64(v, l, op).ok_or_else(|| Error::DTypeMismatch {
                 op: name,
-                expected: format!("a float tensor for {op:?}"),
+                expected: "a float tensor".into(),
                 got: DType::I64,
             })?)
         }
         CpuStorage::Bool(v) => match op {
             UnaryOp::LogicalNot => CpuStorage::Bool(map_layout(v, l, |x| !x)),
-            _ => {
-                return Err(dtype_err(
-                    name,
-                    &format!("a numeric tensor for {op:?}"),
-                    DType::Bool,
-                ))
-            }
+            _ => return Err(dtype_err(name, "a numeric tensor", DType::Bool)),
         },
     })
 }
@@ -330,13 +324,7 @@ pub(super) fn binary(
     lb: &Layout,
     op: BinaryOp,
 ) -> Result<CpuStorage> {
-    let bad = || {
-        dtype_err(
-            "binary op",
-            &format!("a dtype that supports {op:?}"),
-            s_dtype(a),
-        )
-    };
+    let bad = || dtype_err("binary op", "a numeric tensor", s_dtype(a));
     Ok(match (a, b) {
         (CpuStorage::F32(x), CpuStorage::F32(y)) => {
             CpuStorage::F32(binary_f32(x, la, y, lb, op).ok_or_else(bad)?)

@@ -6,8 +6,8 @@
 
 mod elementwise;
 mod index;
-mod optim;
 mod matmul;
+mod optim;
 mod patches;
 mod reduce;
 

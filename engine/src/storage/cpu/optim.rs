@@ -30,7 +30,9 @@ pub(super) fn apply_update(
         let dt = s_dtype(param);
         let mut p32 = CpuStorage::F32(param.to_f32_vec(&Layout::contiguous([param.len()])));
         apply_update(&mut p32, grad, gl, slots, rule)?;
-        let CpuStorage::F32(v) = p32 else { unreachable!() };
+        let CpuStorage::F32(v) = p32 else {
+            unreachable!()
+        };
         *param = CpuStorage::from_f32(v, dt);
         return Ok(());
     }
@@ -44,7 +46,11 @@ pub(super) fn apply_update(
         )));
     }
     match rule {
-        UpdateRule::Sgd { lr, momentum, nesterov } => {
+        UpdateRule::Sgd {
+            lr,
+            momentum,
+            nesterov,
+        } => {
             if momentum == 0.0 {
                 p.iter_mut().zip(&g).for_each(|(p, &g)| *p -= lr * g);
             } else {
@@ -58,7 +64,14 @@ pub(super) fn apply_update(
                 }
             }
         }
-        UpdateRule::Adam { lr, beta1, beta2, epsilon, t, weight_decay } => {
+        UpdateRule::Adam {
+            lr,
+            beta1,
+            beta2,
+            epsilon,
+            t,
+            weight_decay,
+        } => {
             let [m, v] = slots else {
                 return Err(Error::Msg("Adam needs two slots".into()));
             };
@@ -75,7 +88,12 @@ pub(super) fn apply_update(
                 *p -= alpha * *m / (v.sqrt() + epsilon);
             }
         }
-        UpdateRule::RmsProp { lr, rho, epsilon, momentum } => {
+        UpdateRule::RmsProp {
+            lr,
+            rho,
+            epsilon,
+            momentum,
+        } => {
             let (vel, mom) = match slots {
                 [vel] => (vel, None),
                 [vel, mom] => (vel, Some(mom)),
@@ -91,7 +109,9 @@ pub(super) fn apply_update(
                 }
                 Some(mom) => {
                     let mom = f32_mut(mom, "slot")?;
-                    for (((p, v), mo), &g) in p.iter_mut().zip(vel.iter_mut()).zip(mom.iter_mut()).zip(&g) {
+                    for (((p, v), mo), &g) in
+                        p.iter_mut().zip(vel.iter_mut()).zip(mom.iter_mut()).zip(&g)
+                    {
                         *v = rho * *v + (1.0 - rho) * g * g;
                         *mo = momentum * *mo + lr * g / (*v + epsilon).sqrt();
                         *p -= *mo;

@@ -16,7 +16,10 @@ fn split_layout(l: &Layout, axes: &[usize]) -> (Layout, usize, usize) {
     let strides: Vec<usize> = order.iter().map(|&a| l.strides[a]).collect();
     let red: usize = axes.iter().map(|&a| l.dims()[a]).product();
     // not elem_count / red: reducing an empty axis still gives one output per outer position
-    let outer: usize = order[..rank - axes.len()].iter().map(|&a| l.dims()[a]).product();
+    let outer: usize = order[..rank - axes.len()]
+        .iter()
+        .map(|&a| l.dims()[a])
+        .product();
     (
         Layout {
             shape: Shape(shape),
