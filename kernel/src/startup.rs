@@ -24,8 +24,10 @@ pub fn trace(step: &str, since: Instant) {
 
 /// Installed in every child process (after each restart too). Panics are caught by evcxr,
 /// which would report the cell as a success; this hook tells the kernel on stdout instead, in
-/// order with the cell's other output. All cells share one libstd, hence one hook.
+/// order with the cell's other output. All cells share one libstd, hence one hook. Panics the
+/// engine catches itself (`ferrolab::state::catch_quietly`) are not reported.
 pub const CHILD_SETUP: &str = r#"std::panic::set_hook(Box::new(|info| {
+    if ferrolab::state::in_quiet_catch() { return; }
     let p = info.payload();
     let m = if let Some(s) = p.downcast_ref::<&str>() { s.to_string() }
         else if let Some(s) = p.downcast_ref::<String>() { s.clone() }
