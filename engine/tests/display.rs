@@ -259,8 +259,19 @@ fn progress_bar_fast_steps_draw_first_and_last_only() {
         t.set(Duration::from_micros(50 * step as u64));
         bar.update(step, &[("loss", 1.0)]);
     }
+    // finishing with nothing new does not draw the same state twice
+    bar.finish::<f64>(&[]);
     let frames = bar.frames();
     assert_eq!(frames.len(), 2, "{frames:?}");
     assert!(frames[1].text.contains("1000/1000"));
     assert!(frames[1].text.contains("50us/step"), "{}", frames[1].text);
+}
+
+#[test]
+fn html_rounds_floats_to_five_significant_digits_text_keeps_all() {
+    let t = tensor([0.123456789, -2.0, 123.456789]);
+    let html = t.to_html();
+    let doc = parse(&html);
+    assert_eq!(cells(&doc)[0], [["0.12346", "-2.", "123.46"]]);
+    assert!(t.to_string().contains("0.1234568"), "{t}");
 }

@@ -201,10 +201,16 @@ impl ProgressBar {
     /// Ends the bar at its last step with the final `metrics` (merged with the running ones, so
     /// `val_loss` can be added here) and draws the final state.
     pub fn finish<V: Into<f64> + Copy>(&mut self, metrics: &[(&str, V)]) {
-        self.step = self.steps.max(self.step);
+        if self.step < self.steps {
+            self.step = self.steps;
+            self.dirty = true;
+        }
         self.set_metrics(metrics);
-        self.throttle.ready(self.clock.now(), true);
-        self.draw();
+        // the last step may already be on screen; redraw only when something changed
+        if self.dirty || self.drawn == 0 {
+            self.throttle.ready(self.clock.now(), true);
+            self.draw();
+        }
         self.finished = true;
         if let Sink::Terminal { .. } = self.sink {
             println!();
@@ -215,8 +221,15 @@ impl ProgressBar {
         for (name, v) in metrics {
             let v: f64 = (*v).into();
             match self.metrics.iter_mut().find(|(n, _)| n == name) {
-                Some(m) => m.1 = v,
-                None => self.metrics.push((name.to_string(), v)),
+                Some(m) if m.1 == v || (m.1.is_nan() && v.is_nan()) => {}
+                Some(m) => {
+                    m.1 = v;
+                    self.dirty = true;
+                }
+                None => {
+                    self.metrics.push((name.to_string(), v));
+                    self.dirty = true;
+                }
             }
         }
     }

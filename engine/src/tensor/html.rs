@@ -8,7 +8,8 @@
 //!   few KB of HTML.
 //!
 //! The numbers are formatted by `fmt.rs` itself (one shared format for the shown values, as NumPy
-//! aligns a whole array), so the table and the text agree digit for digit.
+//! aligns a whole array), after rounding floats to 5 significant digits so wide tables stay
+//! readable; the text/plain form keeps every digit.
 
 use std::fmt::Write as _;
 
@@ -39,6 +40,14 @@ fn shown(d: usize, max_full: usize, edge: usize) -> Vec<Option<usize>> {
             .chain((d - edge..d).map(Some))
             .collect()
     }
+}
+
+/// `v` rounded to 5 significant digits: the table stays narrow (the text form keeps every digit).
+fn significant(v: f32) -> f32 {
+    if !v.is_finite() || v == 0.0 {
+        return v;
+    }
+    format!("{v:.4e}").parse().unwrap_or(v)
 }
 
 /// The multi-index of flat slice number `i` over the leading dims.
@@ -72,7 +81,7 @@ impl Tensor {
             }
             _ => {
                 let v = self.try_to_f32_vec()?;
-                let p: Vec<f32> = flat.iter().map(|&i| v[i]).collect();
+                let p: Vec<f32> = flat.iter().map(|&i| significant(v[i])).collect();
                 Tensor::from_cpu(crate::storage::CpuStorage::F32(p), n, cpu)?
             }
         };
