@@ -75,7 +75,7 @@ fn npy_round_trips_and_matches_numpy_bytes() {
 /// An .npy file written by hand with any header and payload.
 fn raw_npy(dir: &TempDir, name: &str, header: &str, payload: &[u8]) -> PathBuf {
     let mut h = header.to_string();
-    while (10 + h.len() + 1) % 64 != 0 {
+    while !(10 + h.len() + 1).is_multiple_of(64) {
         h.push(' ');
     }
     h.push('\n');

@@ -94,7 +94,7 @@ fn ten_shards_stream_with_memory_below_two_shards() {
     assert!((sum - want).abs() <= 1e-6 * want, "{sum} vs {want}");
     println!(
         "read {} MiB in {SHARDS} shards; peak heap growth {:.2} MiB (limit: two shards = {:.0} MiB)",
-        SHARDS * shard_bytes >> 20,
+        (SHARDS * shard_bytes) >> 20,
         growth as f64 / (1 << 20) as f64,
         (2 * shard_bytes) as f64 / (1 << 20) as f64
     );

@@ -225,3 +225,23 @@ fn builder_options_name_the_stage_they_need() {
         "{msg}"
     );
 }
+
+#[test]
+fn cache_replay_does_not_restart_parallel_stages_above_it() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let starts = Arc::new(AtomicUsize::new(0));
+    let s = starts.clone();
+    let ds = Dataset::from_generator(move || {
+        s.fetch_add(1, Ordering::SeqCst);
+        (0..5i64).map(|i| tensor(i))
+    })
+    .map(|t| &t + 1i64)
+    .num_parallel_calls(2)
+    .cache()
+    .prefetch(2);
+    for _ in 0..3 {
+        assert_eq!(ints(&ds), vec![1, 2, 3, 4, 5]);
+    }
+    assert_eq!(starts.load(Ordering::SeqCst), 1, "the generator ran once");
+}

@@ -30,12 +30,15 @@ impl<T: Item> Dataset<T> {
     /// (`Dataset.cache()`).
     pub fn cache(&self) -> Dataset<T> {
         let store: Arc<Mutex<Option<Arc<Vec<T>>>>> = Arc::new(Mutex::new(None));
-        self.then(Stage::Other, self.card, move |up, _| {
+        let upstream = self.clone();
+        // The upstream stream is only started when there is no recording yet: starting it
+        // would already set parallel stages to work.
+        Dataset::from_maker(Stage::Other, self.card, move |_| {
             let done = store.lock().unwrap_or_else(|e| e.into_inner()).clone();
             if let Some(items) = done {
                 return Box::new((0..items.len()).map(move |i| Ok(items[i].clone()))) as Stream<T>;
             }
-            let (store, mut up) = (store.clone(), up);
+            let (store, mut up) = (store.clone(), upstream.stream());
             let mut seen: Option<Vec<T>> = Some(Vec::new());
             Box::new(std::iter::from_fn(move || match up.next() {
                 Some(Ok(x)) => {
@@ -64,10 +67,12 @@ impl<T: Element> Dataset<T> {
     /// than memory, and kept across runs. Delete the file when the pipeline above it changes.
     pub fn cache_to_file(&self, path: impl AsRef<Path>) -> Dataset<T> {
         let path = path.as_ref().to_path_buf();
-        self.then(Stage::Other, self.card, move |mut up, _| {
+        let upstream = self.clone();
+        Dataset::from_maker(Stage::Other, self.card, move |_| {
             if path.exists() {
                 return read_cache::<T>(path.clone());
             }
+            let mut up = upstream.stream();
             let partial = PathBuf::from(format!("{}.partial", path.display()));
             let mut writer = match File::create(&partial) {
                 Ok(f) => {
