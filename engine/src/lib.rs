@@ -45,7 +45,7 @@ pub use error::{Error, Result};
 /// Everything a notebook cell needs; the kernel imports it in every cell.
 pub mod prelude {
     pub use crate::autodiff::{stop_gradient, GradientTape, Variable};
-    pub use crate::data::{Dataset, AUTOTUNE};
+    pub use crate::data::{self, CsvOptions, Dataset, AUTOTUNE};
     pub use crate::datasets;
     pub use crate::device::{default_device, gpu_info, set_default_device, Device};
     pub use crate::display::{

@@ -403,7 +403,6 @@ impl Dataset<Vec<Tensor>> {
     ///
     /// ```no_run
     /// # use ferrolab::prelude::*;
-    /// # use ferrolab::data::CsvOptions;
     /// let ds = Dataset::from_csv("iris.csv", CsvOptions::new())
     ///     .map(|row| (stack(&[&row[0], &row[1], &row[2], &row[3]], 0), row[4].clone()));
     /// ```
