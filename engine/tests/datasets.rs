@@ -279,3 +279,17 @@ fn data_turns_into_a_dataset() {
         ]
     );
 }
+
+#[test]
+fn summaries_for_notebooks() {
+    let d = datasets::digits();
+    assert_eq!(
+        d.to_string(),
+        "digits: 1797 examples\n  x: float32 (1797, 64), images (8, 8, 1) with .images()\n  y: int64 (1797,), 10 classes: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9"
+    );
+    let ds = d.to_dataset().batch(32);
+    assert_eq!(
+        ds.to_string(),
+        "<Dataset element=(Tensor, Tensor) cardinality=57>"
+    );
+}

@@ -148,18 +148,33 @@ impl<T: Item> Clone for Dataset<T> {
     }
 }
 
+impl<T: Item> std::fmt::Display for Dataset<T> {
+    /// `<Dataset element=(Tensor, Tensor) cardinality=150>`, like TF's repr.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let element = std::any::type_name::<T>()
+            .replace("ferrolab::tensor::", "")
+            .replace("alloc::vec::", "")
+            .replace("std::path::", "")
+            .replace("ferrolab::data::", "");
+        let card = match self.card {
+            Card::Finite(n) => n.to_string(),
+            Card::Infinite => "infinite".into(),
+            Card::Unknown => "unknown".into(),
+        };
+        write!(f, "<Dataset element={element} cardinality={card}>")
+    }
+}
+
 impl<T: Item> std::fmt::Debug for Dataset<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Dataset<{}> (cardinality {})",
-            std::any::type_name::<T>().replace("ferrolab::tensor::", ""),
-            match self.card {
-                Card::Finite(n) => n.to_string(),
-                Card::Infinite => "infinite".into(),
-                Card::Unknown => "unknown".into(),
-            }
-        )
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl<T: Item> Dataset<T> {
+    /// What a notebook shows for a dataset as a cell's last expression.
+    pub fn evcxr_display(&self) {
+        crate::display::evcxr_emit(&vec![("text/plain".into(), self.to_string())]);
     }
 }
 

@@ -55,6 +55,35 @@ pub struct Data {
     pub image_shape: Option<[usize; 3]>,
 }
 
+impl std::fmt::Display for Data {
+    /// A short summary: size, shapes, dtypes and classes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}: {} examples", self.name, self.len())?;
+        write!(f, "  x: {} {}", self.x.dtype().as_str(), self.x.shape())?;
+        if let Some([h, w, c]) = self.image_shape {
+            write!(f, ", images ({h}, {w}, {c}) with .images()")?;
+        }
+        writeln!(f)?;
+        write!(f, "  y: {} {}", self.y.dtype().as_str(), self.y.shape())?;
+        if !self.class_names.is_empty() {
+            let names = if self.class_names.len() > 12 {
+                format!("{}, ...", self.class_names[..12].join(", "))
+            } else {
+                self.class_names.join(", ")
+            };
+            write!(f, ", {} classes: {names}", self.class_names.len())?;
+        }
+        Ok(())
+    }
+}
+
+impl Data {
+    /// What a notebook shows for a `Data` as a cell's last expression.
+    pub fn evcxr_display(&self) {
+        crate::display::evcxr_emit(&vec![("text/plain".into(), self.to_string())]);
+    }
+}
+
 /// How many examples go to the training part of a split: a fraction (`0.8`) or a count (`1500`).
 pub trait SplitSize {
     /// The number of training examples out of `n`.
