@@ -189,13 +189,22 @@ impl Model {
         let mut out: Vec<Arc<dyn Layer>> = Vec::new();
         for n in &self.order {
             if let Some((l, _)) = &n.0.producer {
-                if !out.iter().any(|o| Arc::ptr_eq(o, l)) {
+                if !out.iter().any(|o| same_layer(o, l)) {
                     out.push(l.clone());
                 }
             }
         }
         out
     }
+}
+
+/// Whether two graph nodes were produced by the same layer. `apply` wraps its receiver in a new
+/// `Arc`, so a shared `Arc<Dense>` applied twice gives two different pointers to one layer:
+/// compare the name and the first weight too.
+fn same_layer(a: &Arc<dyn Layer>, b: &Arc<dyn Layer>) -> bool {
+    Arc::ptr_eq(a, b)
+        || (a.name() == b.name()
+            && a.weights().first().map(|w| w.id()) == b.weights().first().map(|w| w.id()))
 }
 
 impl Layer for Model {
@@ -291,7 +300,7 @@ impl KerasModel for Model {
         let mut done: Vec<Arc<dyn Layer>> = Vec::new();
         for n in &self.order {
             if let Some((l, _)) = &n.0.producer {
-                let params = if done.iter().any(|d| Arc::ptr_eq(d, l)) {
+                let params = if done.iter().any(|d| same_layer(d, l)) {
                     0
                 } else {
                     l.count_params()

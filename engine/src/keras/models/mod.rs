@@ -8,7 +8,7 @@ mod sequential;
 mod summary;
 mod training;
 
-pub use functional::{Input, LayerApply, Model, SymbolicTensor};
+pub use functional::{try_apply, Input, LayerApply, Model, SymbolicTensor};
 pub use history::{History, Logs};
 pub use sequential::Sequential;
 pub use summary::Summary;
