@@ -97,6 +97,14 @@ fn axis_range(vals: &[f64], log: bool, lim: Option<(f64, f64)>, zero_base: bool)
         } else {
             (lo / 2.0, hi * 2.0)
         };
+        if hi / lo < 100.0 {
+            // plotters labels only powers of ten: widen a narrow range to whole decades so
+            // there are at least two labelled ticks
+            return (
+                10f64.powf(lo.log10().floor()),
+                10f64.powf(hi.log10().ceil()),
+            );
+        }
         let pad = (hi / lo).powf(0.05);
         return (lo / pad, hi * pad);
     }
@@ -251,6 +259,22 @@ fn legend<'a, DB: DrawingBackend + 'a>(
     };
 }
 
+/// For x data that are all whole numbers over a short range (epochs, steps), a tick count that
+/// lands the ticks on whole numbers (no "0.2 epoch").
+fn integer_ticks(p: &Panel, range: &std::ops::Range<f64>) -> Option<usize> {
+    if p.xlog {
+        return None;
+    }
+    let mut xs = p.artists.iter().flat_map(|a| match a {
+        Artist::Line(l) => l.x.as_slice(),
+        Artist::Scatter(s) => s.x.as_slice(),
+        _ => &[],
+    });
+    let span = (range.end - range.start).floor();
+    let whole = xs.all(|x| x.fract() == 0.0);
+    (whole && (1.0..=10.0).contains(&span)).then_some(span as usize + 1)
+}
+
 fn fill<'a, DB, X, Y>(
     p: &Panel,
     mut chart: ChartContext<'a, DB, Cartesian2d<X, Y>>,
@@ -285,6 +309,8 @@ where
             .bold_line_style(GRID_BOLD);
         if let Some(c) = cats {
             mesh.x_labels(c.len().clamp(1, 30)).disable_x_mesh();
+        } else if let Some(n) = integer_ticks(p, &x_range) {
+            mesh.x_labels(n);
         }
         if let Some(l) = &p.xlabel {
             mesh.x_desc(l);
