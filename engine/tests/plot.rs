@@ -303,6 +303,20 @@ fn figure_bundle_is_svg_with_a_text_summary() {
 }
 
 #[test]
+fn image_heavy_figures_show_as_png() {
+    use ferrolab::display::Display;
+    let fig = plot::imshow(&rand([256, 256])).title("big");
+    let b = fig.mime_bundle();
+    assert_eq!(b[0].0, "text/plain");
+    assert_eq!(
+        b[1].0, "image/png",
+        "a 65k-pixel image is PNG, not 65k SVG rects"
+    );
+    let small = plot::imshow(&rand([28, 28])).mime_bundle();
+    assert_eq!(small[1].0, "image/svg+xml");
+}
+
+#[test]
 #[should_panic(expected = "plot: x has 3 values but y has 2")]
 fn mismatched_lengths_say_so() {
     plot::plot([1.0, 2.0, 3.0], [1.0, 2.0]);

@@ -125,12 +125,38 @@ fn error_svg((w, h): (u32, u32), msg: &str) -> String {
     )
 }
 
+/// Above this many image pixels and heatmap cells a figure is shown as PNG: one SVG element per
+/// cell would make a multi-megabyte SVG.
+const SVG_MAX_CELLS: usize = 40_000;
+
+impl Figure {
+    /// Image pixels and heatmap cells in the figure.
+    fn cells(&self) -> usize {
+        let per_artist = |a: &Artist| match a {
+            Artist::Image(px) => px.h * px.w,
+            Artist::Heatmap(h) => h.rows * h.cols,
+            _ => 0,
+        };
+        self.panels
+            .iter()
+            .flat_map(|p| p.artists.iter())
+            .map(per_artist)
+            .sum()
+    }
+}
+
 impl Display for Figure {
+    /// text/plain and image/svg+xml; image/png instead of SVG for image-heavy figures.
     fn mime_bundle(&self) -> MimeBundle {
-        vec![
-            ("text/plain".into(), self.summary()),
-            ("image/svg+xml".into(), self.to_svg()),
-        ]
+        let mut b = vec![("text/plain".to_string(), self.summary())];
+        if self.cells() > SVG_MAX_CELLS {
+            if let Ok(png) = self.to_png() {
+                b.push(("image/png".into(), crate::display::base64::encode(&png)));
+                return b;
+            }
+        }
+        b.push(("image/svg+xml".into(), self.to_svg()));
+        b
     }
 }
 
