@@ -16,9 +16,9 @@
 //!
 //!     cargo run --release --example data_performance
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ferrolab::data::{timeline_chart, Timeline};
 use ferrolab::prelude::*;
 
 const OPEN: Duration = Duration::from_millis(30);
@@ -29,70 +29,31 @@ const SAMPLES: usize = 10;
 const EPOCHS: usize = 2;
 
 // ------------------------------------------------------------------------------------------------
-// Timeline recording
-
-/// Which stage a span belongs to (one row of the timeline).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Stage {
-    Open,
-    Read,
-    Map,
-    Train,
-}
-const STAGES: [Stage; 4] = [Stage::Open, Stage::Read, Stage::Map, Stage::Train];
-
-/// Spans (stage, start, end) in seconds since the recorder was made, from any thread.
-#[derive(Clone)]
-struct Recorder {
-    t0: Instant,
-    spans: Arc<Mutex<Vec<(Stage, f64, f64)>>>,
-}
-
-impl Recorder {
-    fn new() -> Recorder {
-        Recorder {
-            t0: Instant::now(),
-            spans: Arc::new(Mutex::new(Vec::new())),
-        }
-    }
-    /// Sleeps for `d`, recorded as a span of `stage`.
-    fn work(&self, stage: Stage, d: Duration) {
-        let s = self.t0.elapsed().as_secs_f64();
-        std::thread::sleep(d);
-        let e = self.t0.elapsed().as_secs_f64();
-        self.spans.lock().unwrap().push((stage, s, e));
-    }
-    fn spans(&self) -> Vec<(Stage, f64, f64)> {
-        self.spans.lock().unwrap().clone()
-    }
-}
-
-// ------------------------------------------------------------------------------------------------
 // The guide's ArtificialDataset, training loop and map function
 
 /// `SAMPLES` int64 scalars; opening costs `OPEN` and each element `READ`, on whichever thread
 /// pulls them.
-fn artificial(rec: &Recorder) -> Dataset<Tensor> {
+fn artificial(rec: &Timeline) -> Dataset<Tensor> {
     let rec = rec.clone();
     Dataset::from_generator(move || {
         let rec = rec.clone();
         (0..SAMPLES).map(move |i| {
             if i == 0 {
-                rec.work(Stage::Open, OPEN);
+                rec.sleep("open", OPEN);
             }
-            rec.work(Stage::Read, READ);
+            rec.sleep("read", READ);
             tensor(i as i64)
         })
     })
 }
 
 /// Iterates `EPOCHS` times with a simulated training step per element; returns epoch times.
-fn benchmark(ds: &Dataset<Tensor>, rec: &Recorder) -> Vec<f64> {
+fn benchmark(ds: &Dataset<Tensor>, rec: &Timeline) -> Vec<f64> {
     (0..EPOCHS)
         .map(|_| {
             let t = Instant::now();
             for _x in ds {
-                rec.work(Stage::Train, STEP);
+                rec.sleep("train", STEP);
             }
             t.elapsed().as_secs_f64()
         })
@@ -102,7 +63,7 @@ fn benchmark(ds: &Dataset<Tensor>, rec: &Recorder) -> Vec<f64> {
 struct Run {
     name: &'static str,
     epochs: Vec<f64>,
-    spans: Vec<(Stage, f64, f64)>,
+    timeline: Timeline,
 }
 
 impl Run {
@@ -111,14 +72,14 @@ impl Run {
     }
 }
 
-fn run(name: &'static str, build: impl Fn(&Recorder) -> Dataset<Tensor>) -> Run {
-    let rec = Recorder::new();
+fn run(name: &'static str, build: impl Fn(&Timeline) -> Dataset<Tensor>) -> Run {
+    let rec = Timeline::new();
     let ds = build(&rec);
     let epochs = benchmark(&ds, &rec);
     let r = Run {
         name,
         epochs,
-        spans: rec.spans(),
+        timeline: rec,
     };
     println!(
         "{:<32} {:>7.3} s   (epochs: {})",
@@ -133,37 +94,12 @@ fn run(name: &'static str, build: impl Fn(&Recorder) -> Dataset<Tensor>) -> Run 
     r
 }
 
-fn expensive_map(rec: &Recorder) -> impl Fn(Tensor) -> Tensor + Send + Sync + 'static {
+fn expensive_map(rec: &Timeline) -> impl Fn(Tensor) -> Tensor + Send + Sync + 'static {
     let rec = rec.clone();
     move |x| {
-        rec.work(Stage::Map, MAP);
+        rec.sleep("map", MAP);
         x
     }
-}
-
-// ------------------------------------------------------------------------------------------------
-// The timeline chart
-
-fn timeline(runs: &[&Run]) -> plot::Figure {
-    let colors = ["C0", "C1", "C2", "C3"];
-    let panels = runs.iter().map(|r| {
-        let mut fig = plot::Figure::new();
-        let mut labelled = [false; 4];
-        for &(stage, s, e) in &r.spans {
-            let row = STAGES.iter().position(|&x| x == stage).unwrap();
-            let y = (3 - row) as f64;
-            fig = fig.plot([s, e], [y, y]).color(colors[row]).linewidth(8);
-            if !labelled[row] {
-                fig = fig.label(format!("{stage:?}").to_lowercase());
-                labelled[row] = true;
-            }
-        }
-        fig.title(format!("{} ({:.2} s)", r.name, r.total()))
-            .xlabel("time (s)")
-            .ylabel("train 0, map 1, read 2, open 3")
-            .ylim(-0.5, 3.5)
-    });
-    plot::subplots(2, panels).size(1200, 900)
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -217,9 +153,10 @@ fn main() {
         .nth(1)
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("data_performance_timeline.svg"));
-    let fig = timeline(&[
+    let runs = [
         &naive, &prefetch, &seq_map, &par_map, &cached, &seq_inter, &par_inter, &best,
-    ]);
+    ];
+    let fig = timeline_chart(&runs.map(|r| (r.name, &r.timeline)));
     match fig.save(&path) {
         Ok(()) => println!("\ntimeline: {}", path.display()),
         Err(e) => println!("\ntimeline not saved: {e}"),

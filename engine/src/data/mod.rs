@@ -32,7 +32,7 @@
 //!
 //! Files: [`element`] (tensor structures), [`sources`], [`transform`] (filter, batch, repeat, ...),
 //! [`shuffle`], [`parallel`] (map, interleave), [`prefetch`], [`cache`], [`csv`], [`npy`],
-//! [`iter`].
+//! [`iter`], and [`timeline`] (who ran when, for performance work).
 
 pub mod cache;
 pub mod csv;
@@ -43,6 +43,7 @@ pub mod parallel;
 pub mod prefetch;
 pub mod shuffle;
 pub mod sources;
+pub mod timeline;
 pub mod transform;
 
 use std::sync::Arc;
@@ -51,6 +52,7 @@ pub use csv::{read_csv, CsvOptions, CsvTable};
 pub use element::{Element, Item, TensorSlices};
 pub use iter::{DatasetIter, TryDatasetIter};
 pub use npy::{read_npy, write_npy};
+pub use timeline::{timeline_chart, Timeline};
 
 use crate::error::Result;
 
