@@ -45,10 +45,15 @@ def start_kernel(warm=True):
     km.start_kernel()
     kc = km.client()
     kc.start_channels()
-    kc.wait_for_ready(timeout=60)
-    if warm:
-        cell = run(kc, "1", timeout=WARM_TIMEOUT)
-        assert cell.status == "ok", cell.outputs
+    try:
+        kc.wait_for_ready(timeout=60)
+        if warm:
+            cell = run(kc, "1", timeout=WARM_TIMEOUT)
+            assert cell.status == "ok", cell.outputs
+    except BaseException:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        raise
     return km, kc
 
 
@@ -56,13 +61,36 @@ def run(kc, code, timeout=60, **kwargs):
     """Executes `code` and returns its reply and iopub output (up to the `idle` status)."""
     started = time.time()
     msg_id = kc.execute(code, **kwargs)
+    return collect(kc, msg_id, timeout, started)
+
+
+def wait_for_stdout(kc, msg_id, text, timeout=60):
+    """Waits until the cell `msg_id` has printed `text` (its earlier output is dropped)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            msg = kc.get_iopub_msg(timeout=0.2)
+        except Empty:
+            continue
+        if (
+            msg["parent_header"].get("msg_id") == msg_id
+            and msg["msg_type"] == "stream"
+            and text in msg["content"]["text"]
+        ):
+            return
+    raise TimeoutError(f"the cell did not print {text!r} within {timeout} s")
+
+
+def collect(kc, msg_id, timeout=60, started=None):
+    """Collects the reply and iopub output of an execute request already sent."""
+    started = started or time.time()
     cell = Cell(reply={}, started=started)
     deadline = started + timeout
     idle = False
     while not (idle and cell.reply):
         remaining = deadline - time.time()
         if remaining <= 0:
-            raise TimeoutError(f"no reply within {timeout} s to {code!r}")
+            raise TimeoutError(f"no reply within {timeout} s to {msg_id}")
         if not idle:
             try:
                 msg = kc.get_iopub_msg(timeout=min(remaining, 0.2))

@@ -17,8 +17,12 @@ class FerrolabKernelTests(jkt.KernelTests):
     def setUpClass(cls):
         super().setUpClass()
         # The first cell waits for the engine to load; the package's timeout is 15 s.
-        reply = cls.kc.execute_interactive("1", timeout=WARM_TIMEOUT)
-        assert reply["content"]["status"] == "ok", reply
+        try:
+            reply = cls.kc.execute_interactive("1", timeout=WARM_TIMEOUT)
+            assert reply["content"]["status"] == "ok", reply
+        except BaseException:
+            cls.tearDownClass()
+            raise
 
     code_hello_world = 'println!("hello, world");'
     code_stderr = 'eprintln!("something went wrong");'

@@ -86,6 +86,7 @@ async fn serve(info: ConnectionInfo, evaluator: Evaluator) -> Result<()> {
     tokio::spawn(heartbeat_task(heartbeat));
     let interrupts = evaluator.control.clone();
     tokio::spawn(control_task(control, interrupts));
+    tokio::spawn(exit_with_parent_or_sigterm(evaluator.control.clone()));
 
     let (writer, reader) = shell.split();
     Shell::new(iopub_tx, evaluator, writer).run(reader).await
@@ -124,6 +125,29 @@ async fn control_task(
         };
         connection::send(&mut conn, JupyterMessage::new(reply, Some(msg))).await;
     }
+}
+
+/// Exits cleanly on SIGTERM, and when the process that started the kernel is gone (an orphaned
+/// kernel would otherwise keep its child and build dir forever), as ipykernel does.
+async fn exit_with_parent_or_sigterm(interrupts: std::sync::Arc<crate::interrupt::Control>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = async { term.as_mut()?.recv().await }, if term.is_some() => break,
+            _ = tick.tick() => {
+                // SAFETY: as above.
+                if unsafe { libc::getppid() } != parent {
+                    break;
+                }
+            }
+        }
+    }
+    interrupts.kill_child();
+    finish();
 }
 
 /// Shutdown through the (deprecated) shell channel.

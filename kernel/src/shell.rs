@@ -18,6 +18,8 @@ pub struct Shell {
     pub execution_count: usize,
     /// Requests read while aborting the queue after an error, to handle afterwards.
     pending: VecDeque<Incoming>,
+    /// Execute requests that were queued behind a failed cell, to answer with `aborted`.
+    to_abort: Vec<Incoming>,
 }
 
 impl Shell {
@@ -29,6 +31,7 @@ impl Shell {
             writer,
             execution_count: 0,
             pending: VecDeque::new(),
+            to_abort: Vec::new(),
         }
     }
 
@@ -128,6 +131,9 @@ impl Shell {
             ),
         }
         self.publish(Status::idle(), msg);
+        for queued in std::mem::take(&mut self.to_abort) {
+            self.abort(&queued.msg).await;
+        }
     }
 
     async fn execute(
@@ -197,38 +203,40 @@ impl Shell {
                 .add(self.execution_count, &req.code, &result_text);
         }
         if abort {
-            self.abort_queued(reader).await;
+            self.take_queued(reader).await;
         }
         self.reply(reply, msg).await;
     }
 
     /// After a failed cell with `stop_on_error`, and before its reply leaves (so a client that
-    /// waits for the reply is never affected), answers the execute requests already queued with
-    /// `aborted`, as ipykernel does; other requests are kept for later.
-    async fn abort_queued(&mut self, reader: &mut RouterRecvConnection) {
-        let mut queued: VecDeque<Incoming> = std::mem::take(&mut self.pending);
+    /// waits for the reply is never affected), takes the execute requests already queued; they
+    /// are answered with `aborted` after this cell, as ipykernel does. Other requests wait.
+    async fn take_queued(&mut self, reader: &mut RouterRecvConnection) {
         let window = Duration::from_millis(5);
+        let mut queued: VecDeque<Incoming> = std::mem::take(&mut self.pending);
         while let Ok(Ok(incoming)) =
             tokio::time::timeout(window, connection::recv(reader, "shell")).await
         {
             queued.push_back(incoming);
         }
         for incoming in queued {
-            let msg = &incoming.msg;
-            if let JupyterMessageContent::ExecuteRequest(_) = msg.content {
-                self.publish(Status::busy(), msg);
-                let reply = ExecuteReply {
-                    status: ReplyStatus::Aborted,
-                    execution_count: ExecutionCount::new(self.execution_count),
-                    user_expressions: Some(HashMap::new()),
-                    ..Default::default()
-                };
-                self.reply(reply, msg).await;
-                self.publish(Status::idle(), msg);
-            } else {
-                self.pending.push_back(incoming);
+            match incoming.msg.content {
+                JupyterMessageContent::ExecuteRequest(_) => self.to_abort.push(incoming),
+                _ => self.pending.push_back(incoming),
             }
         }
+    }
+
+    async fn abort(&mut self, msg: &JupyterMessage) {
+        self.publish(Status::busy(), msg);
+        let reply = ExecuteReply {
+            status: ReplyStatus::Aborted,
+            execution_count: ExecutionCount::new(self.execution_count),
+            user_expressions: Some(HashMap::new()),
+            ..Default::default()
+        };
+        self.reply(reply, msg).await;
+        self.publish(Status::idle(), msg);
     }
 }
 

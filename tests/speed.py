@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Prints the kernel's speed figures (issue 3, "Speed"), measured through jupyter_client:
+
+  - kernel_info: reply time after the kernel process starts          (target <= 1 s)
+  - first engine cell: `let t = tensor(...); t.matmul(&t)`, result
+    time after the kernel process starts                             (target <= 6 s)
+  - simple cell round trip: median of `let x = 1 + 1;` and `x * 2`   (target <= 0.4 s)
+  - kernel memory growth over 300 executed cells                     (target <= 50 MB)
+
+Usage: .venv/bin/python tests/speed.py [--cells 300] [--rounds 20]
+           [--evcxr-jupyter PATH_TO_evcxr_jupyter]   (compare on the same cells, optional)
+
+Not part of the test suite: timings depend on the machine and on what else runs on it.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import psutil
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+
+sys.path.insert(0, os.path.dirname(__file__))
+from kernel_helpers import run  # noqa: E402
+
+FIRST_CELL = "let t = tensor([[1.0f32, 2.0], [3.0, 4.0]]); t.matmul(&t)"
+
+
+def start(kernel_name, ksm=None):
+    km = KernelManager(kernel_name=kernel_name)
+    if ksm is not None:
+        km.kernel_spec_manager = ksm
+    t0 = time.time()
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    return km, kc, t0
+
+
+def measure(kernel_name, first_cell, setup=None, ksm=None, rounds=20, cells=300):
+    km, kc, t0 = start(kernel_name, ksm)
+    figures = {}
+    kc.kernel_info(reply=True, timeout=30)
+    figures["kernel_info_s"] = time.time() - t0
+    if setup:
+        cell = run(kc, setup, timeout=900)
+        assert cell.status == "ok", cell.outputs
+    cell = run(kc, first_cell, timeout=900)
+    assert cell.status == "ok", cell.outputs
+    figures["first_cell_s"] = cell.reply_time - t0
+    times = []
+    for _ in range(rounds):
+        for code in ("let x = 1 + 1;", "x * 2"):
+            c = run(kc, code)
+            assert c.status == "ok", c.outputs
+            times.append(c.reply_time - c.started)
+    figures["simple_cell_median_s"] = statistics.median(times)
+    proc = psutil.Process(km.provisioner.process.pid)
+    rss0 = proc.memory_info().rss
+    for i in range(cells):
+        run(kc, "let x = 1 + 1;" if i % 2 == 0 else "x * 2")
+    figures["kernel_rss_growth_mb"] = (proc.memory_info().rss - rss0) / 2**20
+    children = proc.children(recursive=True)
+    figures["child_rss_mb"] = sum(c.memory_info().rss for c in children) / 2**20
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+    return figures
+
+
+def evcxr_spec_manager(binary):
+    """A kernelspec for evcxr_jupyter in a temporary directory."""
+    root = tempfile.mkdtemp(prefix="evcxr-spec-")
+    spec_dir = os.path.join(root, "kernels", "evcxr_speed")
+    os.makedirs(spec_dir)
+    with open(os.path.join(spec_dir, "kernel.json"), "w") as f:
+        json.dump({"argv": [binary, "--control_file", "{connection_file}"],
+                   "display_name": "evcxr", "language": "rust"}, f)
+    return KernelSpecManager(kernel_dirs=[os.path.join(root, "kernels")])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cells", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--evcxr-jupyter", help="path of an evcxr_jupyter 0.22 binary to compare")
+    args = parser.parse_args()
+
+    ours = measure("ferrolab", FIRST_CELL, rounds=args.rounds, cells=args.cells)
+    rows = [
+        ("kernel_info after process start", ours["kernel_info_s"], "s", "<= 1 s"),
+        ("first engine cell result after process start", ours["first_cell_s"], "s", "<= 6 s"),
+        ("simple cell round trip, median", ours["simple_cell_median_s"], "s", "<= 0.4 s"),
+        (f"kernel RSS growth over {args.cells} cells", ours["kernel_rss_growth_mb"], "MB", "<= 50 MB"),
+        ("evcxr child RSS at the end", ours["child_rss_mb"], "MB", ""),
+    ]
+    print(f"{'ferrolab-kernel':48} {'value':>10}   target")
+    for name, v, unit, target in rows:
+        print(f"{name:48} {v:8.2f} {unit:2}   {target}")
+
+    if args.evcxr_jupyter:
+        theirs = measure(
+            "evcxr_speed",
+            "let t = candle_core::Tensor::new(&[[1.0f32, 2.0], [3.0, 4.0]], "
+            "&candle_core::Device::Cpu).unwrap(); t.matmul(&t).unwrap()",
+            setup=':dep candle-core = "0.9"',
+            ksm=evcxr_spec_manager(args.evcxr_jupyter),
+            rounds=args.rounds,
+            cells=args.cells,
+        )
+        print(f"\n{'evcxr_jupyter with candle-core':48} {'value':>10}   ratio ferrolab/evcxr")
+        for key, name in [("kernel_info_s", "kernel_info"),
+                          ("simple_cell_median_s", "simple cell round trip, median"),
+                          ("kernel_rss_growth_mb", f"kernel RSS growth over {args.cells} cells")]:
+            print(f"{name:48} {theirs[key]:8.2f}     {ours[key] / theirs[key]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
