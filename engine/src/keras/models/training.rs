@@ -108,6 +108,32 @@ pub trait KerasModel: Layer {
         FitBuilder::new(self, vec![x.clone()], vec![y.clone()])
     }
 
+    /// `model.fit(dataset)`: trains on a `Dataset` of `(x, y)` batches (already batched, as in
+    /// tf.data); batch_size and shuffle are the dataset's business.
+    fn fit_dataset<'a>(
+        &'a mut self,
+        ds: &crate::data::Dataset<(Tensor, Tensor)>,
+    ) -> FitBuilder<'a, Self>
+    where
+        Self: Sized,
+    {
+        let empty = crate::tensor::create::zeros([0]);
+        let mut b = FitBuilder::new(self, vec![empty.clone()], vec![empty]);
+        b.dataset = Some(ds.clone());
+        b
+    }
+
+    /// `model.evaluate(dataset)` on a `Dataset` of `(x, y)` batches.
+    fn evaluate_dataset(&mut self, ds: &crate::data::Dataset<(Tensor, Tensor)>) -> Logs {
+        let (xs, ys): (Vec<Tensor>, Vec<Tensor>) = ds.iter().unzip();
+        let (x, y) = (
+            concat(&xs.iter().collect::<Vec<_>>(), 0),
+            concat(&ys.iter().collect::<Vec<_>>(), 0),
+        );
+        let bs = xs.first().map(|t| t.dims()[0]).unwrap_or(32).max(1);
+        evaluate_impl(self, &[x], &[y], bs, "")
+    }
+
     /// `fit` for models with several inputs and/or outputs.
     fn fit_multi<'a>(&'a mut self, xs: &[&Tensor], ys: &[&Tensor]) -> FitBuilder<'a, Self>
     where
@@ -262,6 +288,7 @@ pub struct FitBuilder<'a, M: KerasModel + ?Sized> {
     shuffle: bool,
     verbose: u8,
     callbacks: Vec<Box<dyn Callback>>,
+    dataset: Option<crate::data::Dataset<(Tensor, Tensor)>>,
 }
 
 impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
@@ -277,6 +304,7 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
             shuffle: true,
             verbose: 1,
             callbacks: Vec::new(),
+            dataset: None,
         }
     }
     pub fn epochs(mut self, n: usize) -> Self {
@@ -309,6 +337,16 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
         self.callbacks.push(Box::new(cb));
         self
     }
+    /// Validation on a dataset of `(x, y)` batches.
+    pub fn validation_dataset(mut self, ds: &crate::data::Dataset<(Tensor, Tensor)>) -> Self {
+        let (xs, ys): (Vec<Tensor>, Vec<Tensor>) = ds.iter().unzip();
+        let (x, y) = (
+            concat(&xs.iter().collect::<Vec<_>>(), 0),
+            concat(&ys.iter().collect::<Vec<_>>(), 0),
+        );
+        self.validation_data = Some((vec![x], vec![y]));
+        self
+    }
     pub fn callbacks(mut self, cbs: Vec<Box<dyn Callback>>) -> Self {
         self.callbacks.extend(cbs);
         self
@@ -317,6 +355,10 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
     /// Trains and returns the per-epoch `History`.
     #[track_caller]
     pub fn run(mut self) -> History {
+        let dataset = self.dataset.take();
+        if dataset.is_some() && self.validation_split > 0.0 {
+            panic!("fit: validation_split is not supported with a Dataset; pass validation_data instead (as in Keras)");
+        }
         let n_all = self.xs[0].dims().first().copied().unwrap_or(0);
         for t in self.xs.iter().chain(&self.ys) {
             if t.dims().first().copied().unwrap_or(0) != n_all {
@@ -341,7 +383,10 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
             (self.xs.clone(), self.ys.clone(), None)
         };
         let n = xs[0].dims()[0];
-        let steps = n.div_ceil(self.batch_size);
+        let steps = match &dataset {
+            Some(ds) => ds.cardinality().max(0) as usize,
+            None => n.div_ceil(self.batch_size),
+        };
         let n_out = ys.len();
         let mut history = History::default();
         let mut vars: Vec<Variable> = Vec::new();
@@ -356,12 +401,25 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
                 (0..n_out).map(|o| st.metrics_for(o, n_out, "")).collect()
             };
             let mut order: Vec<i64> = (0..n as i64).collect();
-            if self.shuffle {
+            if self.shuffle && dataset.is_none() {
                 crate::random::with_global_rng(|r| r.shuffle(&mut order));
             }
             let (mut loss_sum, mut seen) = (0f64, 0usize);
-            let mut bar = (self.verbose > 0).then(|| crate::display::ProgressBar::new(epoch + 1, self.epochs, steps));
-            for step in 0..steps {
+            let mut bar = (self.verbose > 0)
+                .then(|| crate::display::ProgressBar::new(epoch + 1, self.epochs, steps));
+            // Batches come from the arrays (shuffled indices) or from the Dataset's iterator.
+            let bs = self.batch_size;
+            let batches: Box<dyn Iterator<Item = (Vec<Tensor>, Vec<Tensor>)> + '_> = match &dataset
+            {
+                Some(ds) => Box::new(ds.iter().map(|(x, y)| (vec![x], vec![y]))),
+                None => Box::new((0..steps).map(|step| {
+                    let s = step * bs;
+                    let len = bs.min(n - s);
+                    let idx = crate::error::or_panic(from_vec(order[s..s + len].to_vec(), [len]));
+                    (take_rows(&xs, &idx), take_rows(&ys, &idx))
+                })),
+            };
+            for (step, (xb, yb)) in batches.enumerate() {
                 if crate::state::is_cancelled() {
                     crate::state::reset_cancel();
                     panic!(
@@ -372,10 +430,7 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
                         steps
                     );
                 }
-                let s = step * self.batch_size;
-                let len = self.batch_size.min(n - s);
-                let idx = crate::error::or_panic(from_vec(order[s..s + len].to_vec(), [len]));
-                let (xb, yb) = (take_rows(&xs, &idx), take_rows(&ys, &idx));
+                let len = xb[0].dims().first().copied().unwrap_or(1);
                 let tape = GradientTape::new();
                 let preds = self.model.forward(&xb, true);
                 if vars.is_empty() {
@@ -415,7 +470,8 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
                             blogs.set(name, m.result());
                         }
                     }
-                    let pairs: Vec<(&str, f32)> = blogs.0.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+                    let pairs: Vec<(&str, f32)> =
+                        blogs.0.iter().map(|(n, v)| (n.as_str(), *v)).collect();
                     bar.update(step + 1, &pairs);
                 }
                 self.with_ctx(&all_weights, |cb, ctx| {
@@ -436,7 +492,8 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
                 }
             }
             if let Some(bar) = bar.as_mut() {
-                let pairs: Vec<(&str, f32)> = logs.0.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+                let pairs: Vec<(&str, f32)> =
+                    logs.0.iter().map(|(n, v)| (n.as_str(), *v)).collect();
                 bar.finish(&pairs);
             }
             history.push(epoch, &logs);
