@@ -134,8 +134,8 @@ fn read_cache<T: Element>(path: PathBuf) -> Stream<T> {
         let path = path.clone();
         move |why: String| Error::Io(format!("cache_to_file {}: {why}", path.display()))
     };
-    let mut r = match File::open(&path) {
-        Ok(f) => BufReader::new(f),
+    let (mut r, file_len) = match File::open(&path).and_then(|f| Ok((f.metadata()?.len(), f))) {
+        Ok((len, f)) => (BufReader::new(f), len),
         Err(e) => return Box::new(std::iter::once(Err(bad(e.to_string())))),
     };
     let mut magic = [0u8; MAGIC.len()];
@@ -171,8 +171,14 @@ fn read_cache<T: Element>(path: PathBuf) -> Stream<T> {
                     r.read_exact(&mut d)?;
                     dims.push(u64::from_le_bytes(d) as usize);
                 }
-                let len = dims.iter().product::<usize>() * dtype.size_in_bytes();
-                let mut b = vec![0u8; len];
+                let len = dims
+                    .iter()
+                    .try_fold(dtype.size_in_bytes() as u64, |a, &d| {
+                        a.checked_mul(d as u64)
+                    })
+                    .filter(|&l| l <= file_len)
+                    .ok_or_else(|| std::io::Error::other("a tensor larger than the file"))?;
+                let mut b = vec![0u8; len as usize];
                 r.read_exact(&mut b)?;
                 match tensor_from_bytes(dtype, dims, &b) {
                     Ok(t) => parts.push(t),

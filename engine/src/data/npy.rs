@@ -191,7 +191,9 @@ struct Header {
     shape: Vec<usize>,
 }
 
-fn read_header(r: &mut impl Read, path: &Path) -> Result<Header> {
+/// Reads the header and checks that the file holds every value it promises, so a damaged
+/// header can never make the reader allocate more than the file's size.
+fn read_header(r: &mut impl Read, path: &Path, file_len: u64) -> Result<Header> {
     let bad = |why: String| Error::Io(format!("read_npy {}: {why}", path.display()));
     let io = |e: std::io::Error| bad(format!("cannot read the header ({e})"));
     let mut pre = [0u8; 8];
@@ -199,16 +201,16 @@ fn read_header(r: &mut impl Read, path: &Path) -> Result<Header> {
     if &pre[..6] != MAGIC {
         return Err(bad("not an .npy file (no \\x93NUMPY magic)".into()));
     }
-    let len = match pre[6] {
+    let (len, prefix) = match pre[6] {
         1 => {
             let mut b = [0u8; 2];
             r.read_exact(&mut b).map_err(io)?;
-            u16::from_le_bytes(b) as usize
+            (u16::from_le_bytes(b) as usize, 10)
         }
         2 | 3 => {
             let mut b = [0u8; 4];
             r.read_exact(&mut b).map_err(io)?;
-            u32::from_le_bytes(b) as usize
+            (u32::from_le_bytes(b) as usize, 12)
         }
         v => return Err(bad(format!("unsupported format version {v}"))),
     };
@@ -256,20 +258,32 @@ fn read_header(r: &mut impl Read, path: &Path) -> Result<Header> {
                 .map_err(|_| bad(format!("bad dimension '{v}' in the shape")))
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Header { descr, shape })
+    let payload = shape
+        .iter()
+        .try_fold(descr.size() as u64, |acc, &d| acc.checked_mul(d as u64));
+    let have = file_len.saturating_sub((prefix + len) as u64);
+    match payload {
+        Some(p) if p <= have => Ok(Header { descr, shape }),
+        _ => Err(bad(format!(
+            "the header promises shape {shape:?} of '{d}' but the file holds only {have} bytes of values (truncated?)"
+        ))),
+    }
 }
 
-fn open(path: &Path) -> Result<BufReader<File>> {
-    File::open(path)
-        .map(BufReader::new)
-        .map_err(|e| Error::Io(format!("read_npy {}: {e}", path.display())))
+/// Opens `path` and reads its header.
+fn open(path: &Path) -> Result<(BufReader<File>, Header)> {
+    let io = |e: std::io::Error| Error::Io(format!("read_npy {}: {e}", path.display()));
+    let f = File::open(path).map_err(io)?;
+    let file_len = f.metadata().map_err(io)?.len();
+    let mut r = BufReader::new(f);
+    let h = read_header(&mut r, path, file_len)?;
+    Ok((r, h))
 }
 
 /// Reads a whole `.npy` file into a tensor (`np.load`).
 pub fn read_npy(path: impl AsRef<Path>) -> Result<Tensor> {
     let path = path.as_ref();
-    let mut r = open(path)?;
-    let h = read_header(&mut r, path)?;
+    let (mut r, h) = open(path)?;
     let n: usize = h.shape.iter().product();
     let mut b = vec![0u8; n * h.descr.size()];
     r.read_exact(&mut b).map_err(|_| {
@@ -299,10 +313,7 @@ impl Dataset<Tensor> {
                     return Some(c);
                 }
                 if state.is_none() {
-                    let opened = open(&path).and_then(|mut r| {
-                        let h = read_header(&mut r, &path)?;
-                        Ok((r, h, 0))
-                    });
+                    let opened = open(&path).map(|(r, h)| (r, h, 0));
                     match opened {
                         Ok(s) => state = Some(s),
                         Err(e) => {
