@@ -137,6 +137,22 @@ fn prefetch_keeps_order_and_moves_to_the_device() {
     assert_eq!(batches.len(), 5);
     assert!(batches.iter().all(|b| b.device() == Device::Cpu));
     assert_eq!(batches[4].to_vec::<i64>(), want[40..].to_vec());
+    // With a GPU the batches arrive on it; without one (or before the CUDA backend) moving
+    // there is an error element, not a panic.
+    let gpu: Vec<_> = ds
+        .batch(25)
+        .prefetch_to_device(Device::Cuda(0), 2)
+        .try_iter()
+        .collect();
+    assert_eq!(gpu.len(), 2);
+    if ferrolab::device::is_gpu_available() {
+        let b = gpu[1].as_ref().unwrap();
+        assert_eq!(b.device(), Device::Cuda(0));
+        assert_eq!(b.to_vec::<i64>(), want[25..].to_vec());
+    } else {
+        let e = gpu[0].as_ref().unwrap_err().to_string();
+        assert!(e.contains("no CUDA device for cuda:0"), "{e}");
+    }
     // Stopping early is fine: the background thread ends when the iterator is dropped.
     assert_eq!(ds.prefetch(4).iter().take(3).count(), 3);
 }
