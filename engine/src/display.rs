@@ -270,6 +270,9 @@ impl DisplayHandle {
     pub fn update(&self, value: &(impl Display + ?Sized)) {
         send_display(&value.mime_bundle(), Some(&self.id), true);
     }
+    /// A handle as a cell's last expression (`display(&fig)` without `;`) shows nothing more:
+    /// the value is already on screen, as with IPython's `display`.
+    pub fn evcxr_display(&self) {}
 }
 
 impl Default for DisplayHandle {

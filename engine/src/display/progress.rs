@@ -329,6 +329,13 @@ impl ProgressBar {
     }
 }
 
+impl ProgressBar {
+    /// What evcxr shows for a bar as a cell's last expression: its current state.
+    pub fn evcxr_display(&self) {
+        super::evcxr_emit(&self.mime_bundle());
+    }
+}
+
 impl Display for ProgressBar {
     fn mime_bundle(&self) -> MimeBundle {
         vec![

@@ -199,6 +199,13 @@ impl LivePlot {
     }
 }
 
+impl LivePlot {
+    /// What evcxr shows for a live plot as a cell's last expression: the chart as it stands.
+    pub fn evcxr_display(&self) {
+        self.figure().evcxr_display();
+    }
+}
+
 impl Drop for LivePlot {
     /// Updates swallowed by the throttle are drawn once at the end.
     fn drop(&mut self) {
