@@ -71,7 +71,6 @@ fn early_stopping_stops_after_patience_and_restores_the_best_weights() {
         .epochs(20)
         .batch_size(16)
         .shuffle(false)
-        .shuffle(false)
         .validation_data(&x, &(-&x))
         .callback(rec)
         .callback(
@@ -212,7 +211,6 @@ fn learning_rate_scheduler_sets_the_rate_used_by_each_epoch() {
     m.fit(&x, &y)
         .epochs(5)
         .batch_size(64)
-        .shuffle(false)
         .shuffle(false)
         .callback(LearningRateScheduler::new(schedule))
         .callback(rec)
