@@ -25,6 +25,13 @@ fn an_interrupt_stops_iteration_cleanly() {
                 .interleave(|_| Dataset::range(0, 1000), 4, 1)
                 .num_parallel_calls(4),
         ),
+        (
+            "interleave, deterministic(false)",
+            Dataset::range(0, 1000)
+                .interleave(|_| Dataset::range(0, 1000), 4, 1)
+                .num_parallel_calls(4)
+                .deterministic(false),
+        ),
     ];
     for (name, ds) in &pipelines {
         // try_iter: an Err(Cancelled) and then the end; the flag is cleared.

@@ -68,8 +68,9 @@ impl<T: Item> Dataset<T> {
     /// datasets are open at once and `block_length` elements are taken from each in turn; an
     /// exhausted one is replaced by the next input's. With `.num_parallel_calls(n)` (n > 1) each
     /// open dataset is read ahead on its own thread and the next `cycle_length` inputs are
-    /// opened early, so opening and reading latency overlap. The output order is the same as
-    /// the sequential order (`deterministic(false)` is accepted and keeps it).
+    /// opened early, so opening and reading latency overlap; the output order is the same as
+    /// the sequential order. With `.deterministic(false)` as well, the `cycle_length` open
+    /// datasets each run on a thread and elements come out as soon as any of them has one.
     #[track_caller]
     pub fn interleave<U: Item>(
         &self,
@@ -86,10 +87,13 @@ impl<T: Item> Dataset<T> {
         } else {
             cycle_length
         };
-        let f = Arc::new(f);
+        let f: Arc<dyn Fn(T) -> Dataset<U> + Send + Sync> = Arc::new(f);
         self.then(Stage::Interleave, Card::Unknown, move |input, o| {
             let parallel = o.num_parallel_calls > 1;
             let f = f.clone();
+            if parallel && !o.deterministic {
+                return Box::new(InterleaveAny::new(input, f, cycle_length));
+            }
             let open = move |x: T| -> Stream<U> {
                 let s = f(x).stream();
                 if parallel {
@@ -184,6 +188,98 @@ impl<T: Item, U: Item> Iterator for Interleave<T, U> {
                 return None;
             } else {
                 self.advance();
+            }
+        }
+    }
+}
+
+/// Messages from the reader threads of a non-deterministic interleave.
+enum Msg<U> {
+    Item(Result<U>),
+    Done,
+}
+
+/// `interleave(..).num_parallel_calls(n).deterministic(false)`: up to `cycle_length` datasets
+/// run on their own threads and share one bounded channel; the consumer takes whatever comes
+/// first and opens the next input whenever one finishes.
+struct InterleaveAny<T, U: Item> {
+    input: Stream<T>,
+    f: Arc<dyn Fn(T) -> Dataset<U> + Send + Sync>,
+    tx: Option<std::sync::mpsc::SyncSender<Msg<U>>>,
+    rx: Receiver<Msg<U>>,
+    active: usize,
+    cycle_length: usize,
+    input_done: bool,
+}
+
+impl<T: Item, U: Item> InterleaveAny<T, U> {
+    fn new(
+        input: Stream<T>,
+        f: Arc<dyn Fn(T) -> Dataset<U> + Send + Sync>,
+        cycle_length: usize,
+    ) -> Self {
+        let (tx, rx) = sync_channel(2 * cycle_length);
+        InterleaveAny {
+            input,
+            f,
+            tx: Some(tx),
+            rx,
+            active: 0,
+            cycle_length,
+            input_done: false,
+        }
+    }
+
+    /// Starts readers until `cycle_length` run or the input ends; an input error is returned.
+    fn top_up(&mut self) -> Option<Result<U>> {
+        while self.active < self.cycle_length && !self.input_done {
+            match self.input.next() {
+                None => self.input_done = true,
+                Some(Err(e)) => return Some(Err(e)),
+                Some(Ok(x)) => {
+                    let mut s = (self.f)(x).stream();
+                    let tx = self.tx.clone()?;
+                    self.active += 1;
+                    std::thread::Builder::new()
+                        .name("ferrolab-data-interleave".into())
+                        .spawn(move || {
+                            for item in s.by_ref() {
+                                if cancelled() {
+                                    // Wake the consumer, which may be waiting on the channel.
+                                    let _ = tx.send(Msg::Item(Err(Error::Cancelled)));
+                                    return;
+                                }
+                                if tx.send(Msg::Item(item)).is_err() {
+                                    return;
+                                }
+                            }
+                            let _ = tx.send(Msg::Done);
+                        })
+                        .expect("spawn a data interleave thread");
+                }
+            }
+        }
+        None
+    }
+}
+
+impl<T: Item, U: Item> Iterator for InterleaveAny<T, U> {
+    type Item = Result<U>;
+    fn next(&mut self) -> Option<Result<U>> {
+        loop {
+            if let Some(c) = cancel_point() {
+                return Some(c);
+            }
+            if let Some(e) = self.top_up() {
+                return Some(e);
+            }
+            if self.active == 0 {
+                self.tx = None;
+                return None;
+            }
+            match self.rx.recv().ok()? {
+                Msg::Item(x) => return Some(x),
+                Msg::Done => self.active -= 1,
             }
         }
     }
