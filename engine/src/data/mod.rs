@@ -29,6 +29,12 @@
 //! - `iter()` panics with the error's message on bad input (like TF raising), and with
 //!   `KeyboardInterrupt` when the kernel interrupts the cell; `try_iter()` yields `Result`s
 //!   instead and never panics on file contents.
+//! - Not a graph compiler: stages are Rust closures run eagerly, there is no static
+//!   `element_spec` (shapes are known by looking at an element), and `AUTOTUNE` is a simple rule
+//!   (one map worker per core, at least 4; a prefetch buffer that grows while the consumer
+//!   waits), not TF's cost model.
+//! - A panic inside a parallel `map` function comes back as an error element; the kernel's
+//!   panic hook still prints the original panic when it happens.
 //!
 //! Files: [`element`] (tensor structures), [`sources`], [`transform`] (filter, batch, repeat, ...),
 //! [`shuffle`], [`parallel`] (map, interleave), [`prefetch`], [`cache`], [`csv`], [`npy`],
