@@ -32,6 +32,7 @@ fn headline(error: &CompilationError) -> String {
 fn render_one(error: &CompilationError, lines: &[&str]) -> Vec<String> {
     let mut out = vec![format!("{RED}{}{RESET}", headline(error))];
     let mut shown = false;
+    let mut last_line = 0;
     for spanned in error.spanned_messages() {
         let Some(span) = spanned.span else { continue };
         let Some(text) = lines.get(span.start_line.wrapping_sub(1)) else {
@@ -55,8 +56,11 @@ fn render_one(error: &CompilationError, lines: &[&str]) -> Vec<String> {
                 .max(1)
         };
         let marker = if spanned.is_primary { "^" } else { "-" };
-        out.push(format!("{BLUE}{pad} |{RESET}"));
-        out.push(format!("{BLUE}{gutter} |{RESET} {text}"));
+        if span.start_line != last_line {
+            out.push(format!("{BLUE}{pad} |{RESET}"));
+            out.push(format!("{BLUE}{gutter} |{RESET} {text}"));
+            last_line = span.start_line;
+        }
         out.push(format!(
             "{BLUE}{pad} |{RESET} {}{RED}{}{RESET} {}",
             " ".repeat(span.start_column.saturating_sub(1)),

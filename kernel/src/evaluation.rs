@@ -31,7 +31,7 @@ pub struct ExecOutcome {
 pub type CompleteOut = Option<(Vec<String>, usize, usize)>;
 
 enum Job {
-    Execute(ExecJob),
+    Execute(Box<ExecJob>),
     Complete(String, usize, oneshot::Sender<CompleteOut>),
     Inspect(String, usize, oneshot::Sender<Option<(String, String)>>),
 }
@@ -62,7 +62,7 @@ impl Evaluator {
 
     /// Queues a cell; its outcome arrives on `job.done`.
     pub fn submit(&self, job: ExecJob) {
-        let _ = self.jobs.send(Job::Execute(job));
+        let _ = self.jobs.send(Job::Execute(Box::new(job)));
     }
 
     pub async fn complete(&self, code: String, cursor: usize) -> CompleteOut {
@@ -111,7 +111,7 @@ fn thread_main(
     };
     for job in rx {
         match job {
-            Job::Execute(job) => session.execute(job),
+            Job::Execute(job) => session.execute(*job),
             Job::Complete(code, cursor, done) => {
                 let _ = done.send(session.complete(&code, cursor));
             }

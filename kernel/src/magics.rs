@@ -44,7 +44,10 @@ pub fn handle(session: &mut Session, job: &ExecJob) -> Option<ExecOutcome> {
 /// `?path::to::item` (IPython's `?obj`); `?` cannot start Rust code, so this is unambiguous.
 fn doc_request(code: &str) -> Option<&str> {
     let item = code.strip_prefix('?')?.trim();
-    let ok = !item.is_empty() && item.chars().all(|c| c.is_alphanumeric() || c == '_' || c == ':');
+    let ok = !item.is_empty()
+        && item
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == ':');
     ok.then_some(item)
 }
 
@@ -56,11 +59,24 @@ fn page_docs(session: &mut Session, item: &str) -> ExecOutcome {
                 ("text/html".to_string(), html),
             ]);
             let data = crate::display::media(&bundle).unwrap_or_default();
-            (Ok(None), vec![jupyter_protocol::Payload::Page { data, start: 0 }])
+            (
+                Ok(None),
+                vec![jupyter_protocol::Payload::Page { data, start: 0 }],
+            )
         }
-        None => (Err(error_output("NotFound", &format!("no docs found for `{item}`"))), vec![]),
+        None => (
+            Err(error_output(
+                "NotFound",
+                &format!("no docs found for `{item}`"),
+            )),
+            vec![],
+        ),
     };
-    ExecOutcome { result, user_expressions: HashMap::new(), payload }
+    ExecOutcome {
+        result,
+        user_expressions: HashMap::new(),
+        payload,
+    }
 }
 
 /// A cell made only of `!command` lines.

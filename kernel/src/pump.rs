@@ -46,7 +46,7 @@ pub struct CellReport {
 }
 
 enum Cmd {
-    Begin(Sink),
+    Begin(Box<Sink>),
     Finish(Sender<CellReport>),
 }
 
@@ -65,7 +65,7 @@ impl Pump {
     }
 
     pub fn begin(&self, sink: Sink) {
-        let _ = self.cmd.send(Cmd::Begin(sink));
+        let _ = self.cmd.send(Cmd::Begin(Box::new(sink)));
     }
 
     pub fn finish(&self) -> CellReport {
@@ -96,7 +96,7 @@ fn run(stdout: Receiver<String>, stderr: Receiver<String>, cmd: Receiver<Cmd>) {
                 Err(_) => return,
             },
             recv(cmd) -> c => match c {
-                Ok(Cmd::Begin(sink)) => st.sink = Some(sink),
+                Ok(Cmd::Begin(sink)) => st.sink = Some(*sink),
                 Ok(Cmd::Finish(reply)) => {
                     while let Ok(line) = stdout.try_recv() {
                         on_stdout(&mut st, line, &stdout);

@@ -18,7 +18,10 @@ use std::time::Instant;
 /// With `FERROLAB_TRACE=1`, start-up steps print their times to the kernel's stderr.
 pub fn trace(step: &str, since: Instant) {
     if std::env::var_os("FERROLAB_TRACE").is_some() {
-        eprintln!("ferrolab-kernel: {step}: {:.2} s", since.elapsed().as_secs_f64());
+        eprintln!(
+            "ferrolab-kernel: {step}: {:.2} s",
+            since.elapsed().as_secs_f64()
+        );
     }
 }
 
