@@ -66,6 +66,15 @@ fn bytes_of(t: &Tensor) -> Result<Vec<u8>> {
 
 /// Writes named tensors to a safetensors file, atomically.
 pub fn save_tensors(path: impl AsRef<Path>, tensors: &[(String, Tensor)]) -> Result<()> {
+    save_tensors_with_metadata(path, tensors, &[])
+}
+
+/// [`save_tensors`] with extra `__metadata__` string entries (a model's architecture, say).
+pub fn save_tensors_with_metadata(
+    path: impl AsRef<Path>,
+    tensors: &[(String, Tensor)],
+    extra: &[(&str, String)],
+) -> Result<()> {
     let path = path.as_ref();
     let mut header = serde_json::Map::new();
     let mut data = Vec::new();
@@ -83,10 +92,13 @@ pub fn save_tensors(path: impl AsRef<Path>, tensors: &[(String, Tensor)]) -> Res
         data.extend_from_slice(&b);
     }
     let order: Vec<&str> = tensors.iter().map(|(n, _)| n.as_str()).collect();
-    header.insert(
-        "__metadata__".into(),
-        serde_json::json!({"format": "ferrolab", "ferrolab.order": order.join(",")}),
-    );
+    let mut meta = serde_json::Map::new();
+    meta.insert("format".into(), "ferrolab".into());
+    meta.insert("ferrolab.order".into(), order.join(",").into());
+    for (k, v) in extra {
+        meta.insert((*k).into(), v.clone().into());
+    }
+    header.insert("__metadata__".into(), serde_json::Value::Object(meta));
     let mut h = serde_json::to_vec(&serde_json::Value::Object(header))
         .map_err(|e| Error::Io(e.to_string()))?;
     while h.len() % 8 != 0 {
@@ -249,4 +261,34 @@ pub fn load_variables(path: impl AsRef<Path>, vars: &[Variable]) -> Result<()> {
         v.try_assign(t)?;
     }
     Ok(())
+}
+
+/// The `__metadata__` string entries of a safetensors file.
+pub fn load_metadata(path: impl AsRef<Path>) -> Result<std::collections::HashMap<String, String>> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::Io(format!("load: cannot read {}: {e}", path.display())))?;
+    let bad = |m: &str| {
+        Error::Io(format!(
+            "load: {} is not a valid safetensors file: {m}",
+            path.display()
+        ))
+    };
+    let n = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+        .ok_or_else(|| bad("too short"))?;
+    let body = bytes
+        .get(8..8usize.saturating_add(n))
+        .ok_or_else(|| bad("header runs past the end"))?;
+    let header: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| bad(&e.to_string()))?;
+    Ok(header["__metadata__"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default())
 }

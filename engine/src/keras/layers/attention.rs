@@ -141,6 +141,9 @@ impl Layer for MultiHeadAttention {
     fn class_name(&self) -> &'static str {
         "MultiHeadAttention"
     }
+    fn get_config(&self) -> serde_json::Value {
+        serde_json::json!({"num_heads": self.heads, "key_dim": self.key_dim, "value_dim": self.value_dim, "use_causal_mask": self.causal})
+    }
     /// Self-attention: query = value = key = x.
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
         self.call_full(x, x, None, None).0

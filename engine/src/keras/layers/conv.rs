@@ -83,6 +83,13 @@ impl ConvSpec {
         };
         self.activation.apply(&y)
     }
+    fn config(&self) -> serde_json::Value {
+        serde_json::json!({
+            "filters": self.filters, "kernel_size": [self.kernel.0, self.kernel.1],
+            "strides": [self.strides.0, self.strides.1], "dilation_rate": [self.dilation.0, self.dilation.1],
+            "padding": self.padding, "activation": self.activation.name(), "use_bias": self.use_bias,
+        })
+    }
     fn weights(&self) -> Vec<Variable> {
         match self.weights.get() {
             Some((k, Some(b))) => vec![k.clone(), b.clone()],
@@ -158,6 +165,9 @@ impl Layer for Conv2D {
     fn class_name(&self) -> &'static str {
         "Conv2D"
     }
+    fn get_config(&self) -> serde_json::Value {
+        self.0.config()
+    }
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
         if x.rank() != 4 {
@@ -201,6 +211,9 @@ impl Layer for Conv1D {
     }
     fn class_name(&self) -> &'static str {
         "Conv1D"
+    }
+    fn get_config(&self) -> serde_json::Value {
+        self.0.config()
     }
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {

@@ -103,6 +103,9 @@ impl Layer for Dense {
     fn class_name(&self) -> &'static str {
         "Dense"
     }
+    fn get_config(&self) -> serde_json::Value {
+        serde_json::json!({"units": self.units, "activation": self.activation.name(), "use_bias": self.use_bias})
+    }
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
         let in_dim = last_dim(&self.name, x);
@@ -160,6 +163,9 @@ impl Layer for Activation {
     fn class_name(&self) -> &'static str {
         "Activation"
     }
+    fn get_config(&self) -> serde_json::Value {
+        serde_json::json!({"activation": self.activation.name()})
+    }
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
         self.activation.apply(x)
     }
@@ -201,6 +207,9 @@ impl Layer for Dropout {
     }
     fn class_name(&self) -> &'static str {
         "Dropout"
+    }
+    fn get_config(&self) -> serde_json::Value {
+        serde_json::json!({"rate": self.rate, "seed": self.seed})
     }
     fn call(&self, x: &Tensor, training: bool) -> Tensor {
         if !training || self.rate == 0.0 {
@@ -274,6 +283,9 @@ impl Layer for Reshape {
     }
     fn class_name(&self) -> &'static str {
         "Reshape"
+    }
+    fn get_config(&self) -> serde_json::Value {
+        serde_json::json!({"target_shape": self.target})
     }
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {

@@ -48,6 +48,9 @@ impl Layer for Embedding {
     fn class_name(&self) -> &'static str {
         "Embedding"
     }
+    fn get_config(&self) -> serde_json::Value {
+        serde_json::json!({"input_dim": self.input_dim, "output_dim": self.output_dim})
+    }
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
         let ids = if x.dtype() == DType::I64 {

@@ -71,6 +71,9 @@ impl Layer for Concatenate {
     fn class_name(&self) -> &'static str {
         "Concatenate"
     }
+    fn get_config(&self) -> serde_json::Value {
+        serde_json::json!({"axis": self.axis})
+    }
     #[track_caller]
     fn call(&self, _x: &Tensor, _training: bool) -> Tensor {
         panic!(

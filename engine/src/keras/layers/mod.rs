@@ -33,6 +33,10 @@ pub trait Layer: Send + Sync {
     fn name(&self) -> String;
     /// The Keras class name (`Dense`).
     fn class_name(&self) -> &'static str;
+    /// The constructor arguments, as Keras' `get_config()` (used to save whole models).
+    fn get_config(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
     /// The forward pass; `training` switches Dropout and BatchNormalization behaviour.
     fn call(&self, x: &Tensor, training: bool) -> Tensor;
     /// The forward pass of layers that take several inputs (Add, Concatenate, attention).
@@ -84,6 +88,9 @@ impl<L: Layer + ?Sized> Layer for Arc<L> {
     fn class_name(&self) -> &'static str {
         (**self).class_name()
     }
+    fn get_config(&self) -> serde_json::Value {
+        (**self).get_config()
+    }
     fn call(&self, x: &Tensor, training: bool) -> Tensor {
         (**self).call(x, training)
     }
@@ -107,6 +114,9 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
     }
     fn class_name(&self) -> &'static str {
         (**self).class_name()
+    }
+    fn get_config(&self) -> serde_json::Value {
+        (**self).get_config()
     }
     fn call(&self, x: &Tensor, training: bool) -> Tensor {
         (**self).call(x, training)
@@ -159,4 +169,98 @@ pub(crate) fn last_dim(layer: &str, x: &Tensor) -> usize {
         Some(&d) => d,
         None => panic!("{layer}: expected an input with at least one axis, got a scalar"),
     }
+}
+
+/// Rebuilds a layer from its class name and `get_config()` (Keras' `from_config`).
+pub fn layer_from_config(class: &str, c: &serde_json::Value) -> crate::Result<Box<dyn Layer>> {
+    let u = |k: &str| c[k].as_u64().map(|v| v as usize);
+    let f = |k: &str| c[k].as_f64().map(|v| v as f32);
+    let s = |k: &str| c[k].as_str().unwrap_or("linear").to_string();
+    let b = |k: &str| c[k].as_bool().unwrap_or(true);
+    let pair = |k: &str| -> Option<(usize, usize)> {
+        let a = c[k].as_array()?;
+        Some((a.first()?.as_u64()? as usize, a.get(1)?.as_u64()? as usize))
+    };
+    let missing = || {
+        crate::error::invalid(
+            "load_model",
+            format!("layer {class}: incomplete config {c}"),
+        )
+    };
+    let act = |name: &str| crate::keras::activations::Activation::parse(name);
+    act(&s("activation"))?;
+    Ok(match class {
+        "Dense" => Box::new(Dense::new(u("units").ok_or_else(missing)?).activation(&s("activation")).use_bias(b("use_bias"))),
+        "Activation" => Box::new(Activation::new(&s("activation"))),
+        "Dropout" => {
+            let mut d = Dropout::new(f("rate").ok_or_else(missing)?);
+            if let Some(seed) = c["seed"].as_u64() {
+                d = d.seed(seed);
+            }
+            Box::new(d)
+        }
+        "Flatten" => Box::new(Flatten::new()),
+        "Reshape" => {
+            let t: Vec<isize> = c["target_shape"].as_array().ok_or_else(missing)?.iter().map(|v| v.as_i64().unwrap_or(-1) as isize).collect();
+            Box::new(Reshape::new(&t))
+        }
+        "Conv2D" => {
+            let k = pair("kernel_size").ok_or_else(missing)?;
+            Box::new(
+                Conv2D::new(u("filters").ok_or_else(missing)?, k)
+                    .strides(pair("strides").unwrap_or((1, 1)))
+                    .dilation_rate(pair("dilation_rate").unwrap_or((1, 1)))
+                    .padding(c["padding"].as_str().unwrap_or("valid"))
+                    .activation(&s("activation"))
+                    .use_bias(b("use_bias")),
+            )
+        }
+        "Conv1D" => {
+            let k = pair("kernel_size").ok_or_else(missing)?;
+            Box::new(
+                Conv1D::new(u("filters").ok_or_else(missing)?, k.1)
+                    .strides(pair("strides").unwrap_or((1, 1)).1)
+                    .dilation_rate(pair("dilation_rate").unwrap_or((1, 1)).1)
+                    .padding(c["padding"].as_str().unwrap_or("valid"))
+                    .activation(&s("activation"))
+                    .use_bias(b("use_bias")),
+            )
+        }
+        "MaxPooling2D" | "AveragePooling2D" => {
+            let p = pair("pool_size").ok_or_else(missing)?;
+            let st = pair("strides").unwrap_or(p);
+            let pad = c["padding"].as_str().unwrap_or("valid");
+            if class == "MaxPooling2D" {
+                Box::new(MaxPooling2D::new(p).strides(st).padding(pad))
+            } else {
+                Box::new(AveragePooling2D::new(p).strides(st).padding(pad))
+            }
+        }
+        "GlobalAveragePooling2D" => Box::new(GlobalAveragePooling2D::new()),
+        "BatchNormalization" => Box::new(BatchNormalization::new().momentum(f("momentum").unwrap_or(0.99)).epsilon(f("epsilon").unwrap_or(1e-3))),
+        "LayerNormalization" => Box::new(LayerNormalization::new().epsilon(f("epsilon").unwrap_or(1e-3))),
+        "Embedding" => Box::new(Embedding::new(u("input_dim").ok_or_else(missing)?, u("output_dim").ok_or_else(missing)?)),
+        "SimpleRNN" | "LSTM" | "GRU" => {
+            let units = u("units").ok_or_else(missing)?;
+            let l = match class {
+                "SimpleRNN" => SimpleRNN::new(units),
+                "LSTM" => LSTM::new(units),
+                _ => GRU::new(units),
+            };
+            Box::new(l.return_sequences(c["return_sequences"].as_bool().unwrap_or(false)))
+        }
+        "MultiHeadAttention" => Box::new(
+            MultiHeadAttention::new(u("num_heads").ok_or_else(missing)?, u("key_dim").ok_or_else(missing)?)
+                .value_dim(u("value_dim").or(u("key_dim")).ok_or_else(missing)?)
+                .use_causal_mask(c["use_causal_mask"].as_bool().unwrap_or(false)),
+        ),
+        "Add" => Box::new(Add::new()),
+        "Concatenate" => Box::new(Concatenate::new(c["axis"].as_i64().unwrap_or(-1) as isize)),
+        other => {
+            return Err(crate::error::invalid(
+                "load_model",
+                format!("layer class {other} cannot be rebuilt from a saved model yet; save the weights and rebuild the model in code"),
+            ))
+        }
+    })
 }

@@ -48,6 +48,9 @@ impl Layer for BatchNormalization {
     fn class_name(&self) -> &'static str {
         "BatchNormalization"
     }
+    fn get_config(&self) -> serde_json::Value {
+        serde_json::json!({"momentum": self.momentum, "epsilon": self.epsilon})
+    }
     fn call(&self, x: &Tensor, training: bool) -> Tensor {
         let c = last_dim(&self.name, x);
         let [gamma, beta, mm, mv] = self.weights.get_or_init(|| {
@@ -115,6 +118,9 @@ impl Layer for LayerNormalization {
     }
     fn class_name(&self) -> &'static str {
         "LayerNormalization"
+    }
+    fn get_config(&self) -> serde_json::Value {
+        serde_json::json!({"epsilon": self.epsilon})
     }
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
         let c = last_dim(&self.name, x);

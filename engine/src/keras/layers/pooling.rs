@@ -42,6 +42,10 @@ macro_rules! pool2d {
             fn class_name(&self) -> &'static str {
                 $class
             }
+            fn get_config(&self) -> serde_json::Value {
+                let s = self.strides.unwrap_or(self.pool);
+                serde_json::json!({"pool_size": [self.pool.0, self.pool.1], "strides": [s.0, s.1], "padding": self.padding})
+            }
             #[track_caller]
             fn call(&self, x: &Tensor, _training: bool) -> Tensor {
                 let s = self.strides.unwrap_or(self.pool);

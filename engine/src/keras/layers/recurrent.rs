@@ -183,6 +183,9 @@ impl Layer for Recurrent {
     fn class_name(&self) -> &'static str {
         self.cell.class()
     }
+    fn get_config(&self) -> serde_json::Value {
+        serde_json::json!({"units": self.units, "return_sequences": self.return_sequences})
+    }
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
         self.call_with_state(x, None).0
     }

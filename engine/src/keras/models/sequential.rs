@@ -54,6 +54,66 @@ impl Sequential {
         self.name = name.to_string();
         self
     }
+    /// Saves the whole model, architecture and weights, to one safetensors file (the
+    /// architecture is JSON in its metadata), atomically: `model.save("model.safetensors")`.
+    pub fn save(&self, path: &str) -> crate::Result<()> {
+        let shape = self
+            .input_shape
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let arch = serde_json::json!({
+            "class_name": "Sequential",
+            "name": self.name,
+            "input_shape": shape,
+            "layers": self.layers.iter().map(|l| serde_json::json!({"class_name": l.class_name(), "config": l.get_config()})).collect::<Vec<_>>(),
+        });
+        let named: Vec<(String, Tensor)> = self
+            .weights()
+            .iter()
+            .map(|v| (v.name().to_string(), v.as_tensor().clone()))
+            .collect();
+        crate::keras::saving::save_tensors_with_metadata(
+            path,
+            &named,
+            &[("ferrolab.model", arch.to_string())],
+        )
+    }
+
+    /// Rebuilds a model saved with [`Sequential::save`] (`keras.models.load_model`). It is not
+    /// compiled: call `compile` before training it further.
+    pub fn load(path: &str) -> crate::Result<Sequential> {
+        let meta = crate::keras::saving::load_metadata(path)?;
+        let arch = meta.get("ferrolab.model").ok_or_else(|| {
+            crate::error::invalid("load_model", format!("{path} holds weights only (no architecture); build the model in code and call load_weights"))
+        })?;
+        let arch: serde_json::Value = serde_json::from_str(arch).map_err(|e| {
+            crate::Error::Io(format!("load_model: bad architecture in {path}: {e}"))
+        })?;
+        let mut model = Sequential::new();
+        if let Some(n) = arch["name"].as_str() {
+            model.name = n.to_string();
+        }
+        for l in arch["layers"].as_array().into_iter().flatten() {
+            let layer = crate::keras::layers::layer_from_config(
+                l["class_name"].as_str().unwrap_or(""),
+                &l["config"],
+            )?;
+            model.layers.push(Arc::from(layer));
+        }
+        if let Some(shape) = arch["input_shape"].as_array() {
+            let dims: Vec<usize> = shape
+                .iter()
+                .map(|d| d.as_u64().unwrap_or(0) as usize)
+                .collect();
+            model = crate::state::catch_quietly(move || model.input_shape(dims)).map_err(|m| {
+                crate::error::invalid("load_model", format!("rebuilding the layers failed: {m}"))
+            })?;
+        }
+        crate::keras::saving::load_variables(path, &model.weights())?;
+        Ok(model)
+    }
+
     /// The layer at `index` (`model.layers[index]`).
     pub fn layer(&self, index: usize) -> Arc<dyn Layer> {
         self.layers[index].clone()
