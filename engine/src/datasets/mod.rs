@@ -152,21 +152,16 @@ impl Data {
     }
 
     /// The examples at `rows`, in that order.
-    #[track_caller]
     pub fn select(&self, rows: &[usize]) -> Data {
-        // Row views stacked in one copy (faster here than a gather with an index tensor).
-        let pick = |t: &Tensor| {
-            if rows.is_empty() {
-                let mut d = t.dims().to_vec();
-                d[0] = 0;
-                return t.narrow(0, 0, 0).reshape(d);
-            }
-            let views: Vec<Tensor> = rows.iter().map(|&i| t.get(i)).collect();
-            crate::tensor::stack(&views.iter().collect::<Vec<_>>(), 0)
-        };
+        let idx = from_vec(
+            rows.iter().map(|&i| i as i64).collect::<Vec<i64>>(),
+            [rows.len()],
+        )
+        .expect("select: index tensor");
+        let idx = idx.to(self.x.device());
         Data {
-            x: pick(&self.x),
-            y: pick(&self.y),
+            x: self.x.gather(&idx, 0),
+            y: self.y.gather(&idx.to(self.y.device()), 0),
             ..self.clone()
         }
     }
