@@ -261,11 +261,13 @@ fn conv2d_hand_computed() {
     assert_eq!(x.conv2d(&w, (1, 1), "VALID", (1, 1)).dims(), &[1, 3, 3, 1]);
 }
 
+/// (filters, strides, "same" padding?, dilation)
+type ConvCase = ([usize; 4], (usize, usize), bool, (usize, usize));
+
 #[test]
 fn conv2d_matches_the_naive_loop() {
     let x = rnd(&[2, 7, 6, 3], 30);
-    // (filters, strides, same?, dilation)
-    let cases: [([usize; 4], (usize, usize), bool, (usize, usize)); 8] = [
+    let cases: [ConvCase; 8] = [
         ([3, 3, 3, 4], (1, 1), false, (1, 1)),
         ([3, 3, 3, 4], (1, 1), true, (1, 1)),
         ([3, 3, 3, 2], (2, 2), true, (1, 1)),

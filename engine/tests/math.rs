@@ -96,12 +96,12 @@ fn unary_special_values() {
     // sigmoid and softplus are stable far out; exp/log at the edges follow IEEE
     assert_close(
         &tensor([-100.0, 100.0]).sigmoid().to_vec::<f32>(),
-        &[3.720076e-44, 1.0],
+        &[3.72e-44, 1.0],
         1e-6,
     );
     assert_close(
         &tensor([-100.0, 100.0]).softplus().to_vec::<f32>(),
-        &[3.720076e-44, 100.0],
+        &[3.72e-44, 100.0],
         1e-6,
     );
     assert_eq!(tensor([0.0]).log().to_vec::<f32>(), vec![f32::NEG_INFINITY]);
@@ -159,9 +159,9 @@ fn broadcasting_3_1_5_with_4_1() {
     let (av, bv) = (a.to_vec::<f32>(), b.to_vec::<f32>());
     let mut want = Vec::new();
     for i in 0..3 {
-        for j in 0..4 {
+        for &bj in &bv {
             for k in 0..5 {
-                want.push(av[i * 5 + k] + bv[j]);
+                want.push(av[i * 5 + k] + bj);
             }
         }
     }
@@ -171,9 +171,9 @@ fn broadcasting_3_1_5_with_4_1() {
     let m = |f: fn(f32, f32) -> f32| -> Vec<f32> {
         let mut v = Vec::new();
         for i in 0..3 {
-            for j in 0..4 {
+            for &bj in &bv {
                 for k in 0..5 {
-                    v.push(f(av[i * 5 + k], bv[j]));
+                    v.push(f(av[i * 5 + k], bj));
                 }
             }
         }
@@ -188,9 +188,9 @@ fn broadcasting_3_1_5_with_4_1() {
     let apv = ap.to_vec::<f32>();
     let mut want_pow = Vec::new();
     for i in 0..3 {
-        for j in 0..4 {
+        for &bj in &bv {
             for k in 0..5 {
-                want_pow.push((apv[i * 5 + k] as f64).powf(bv[j] as f64) as f32);
+                want_pow.push((apv[i * 5 + k] as f64).powf(bj as f64) as f32);
             }
         }
     }
@@ -258,7 +258,7 @@ fn broadcasting_corner_cases() {
     assert_eq!((&e + 1.0).to_vec::<f32>(), Vec::<f32>::new());
     assert_eq!((&zeros([2, 0]) + &zeros([1, 0])).dims(), &[2, 0]);
     // (0,3) + (2,3) cannot broadcast
-    assert!(e.try_add(&zeros([2, 3])).is_err());
+    assert!(e.try_add(zeros([2, 3])).is_err());
 }
 
 // ---- comparisons, where, logical --------------------------------------------------------------
@@ -302,7 +302,7 @@ fn comparisons_return_bool_tensors() {
     assert_eq!(tensor([1, 5]).less(3).to_vec::<bool>(), vec![true, false]);
     assert_eq!(
         tensor([true, false])
-            .equal(&tensor([true, true]))
+            .equal(tensor([true, true]))
             .to_vec::<bool>(),
         vec![true, false]
     );
@@ -348,7 +348,7 @@ fn where_and_logical_ops() {
     );
     // masks combine with casts, as in accuracy = mean(pred == label)
     let acc = tensor([1, 2, 3, 4])
-        .equal(&tensor([1, 0, 3, 0]))
+        .equal(tensor([1, 0, 3, 0]))
         .cast(DType::F32)
         .mean();
     assert_eq!(acc.item(), 0.5);
@@ -472,7 +472,7 @@ fn int64_arithmetic_floor_divides_and_never_panics_on_zero() {
     assert_eq!(a.maximum(&b).to_vec::<i64>(), vec![7, 2, 7, -2, 6, 5]);
     assert_eq!(a.minimum(0).to_vec::<i64>(), vec![0, -7, 0, -7, 0, 0]);
     assert_eq!(
-        tensor([2, 3, 2]).pow(&tensor([10, 2, -1])).to_vec::<i64>(),
+        tensor([2, 3, 2]).pow(tensor([10, 2, -1])).to_vec::<i64>(),
         vec![1024, 9, 0]
     );
     // wrapping instead of overflow panics

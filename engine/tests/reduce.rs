@@ -53,13 +53,20 @@ fn lse64(g: &[f64]) -> f64 {
 
 // ---- sum, mean, max, min, var, std over any axes --------------------------------------------
 
+/// (axes as given, resolved sorted axes, shape without keepdims, shape with keepdims)
+type Case = (
+    &'static [isize],
+    &'static [usize],
+    &'static [usize],
+    &'static [usize],
+);
+
 #[test]
 fn reductions_over_all_one_and_several_axes_match_the_naive_reference() {
     let dims = [2, 3, 4];
     let x = rnd(&dims, 31);
     let xv = x.to_vec::<f32>();
-    // (axes as given, resolved sorted axes, shape without keepdims, shape with keepdims)
-    let cases: [(&[isize], &[usize], &[usize], &[usize]); 7] = [
+    let cases: [Case; 7] = [
         (&[0], &[0], &[3, 4], &[1, 3, 4]),
         (&[1], &[1], &[2, 4], &[2, 1, 4]),
         (&[-1], &[2], &[2, 3], &[2, 3, 1]),
@@ -243,7 +250,7 @@ fn softmax_family_is_stable_for_large_inputs() {
         1e-6,
     );
     // logsumexp = 1001 + ln(1 + e^-1) = 1001.31326
-    assert_close(&[big.logsumexp(0, false).item()], &[1001.313_26], 1e-7);
+    assert_close(&[big.logsumexp(0, false).item()], &[1_001.313_26], 1e-7);
     let small = tensor([-1000.0, -1001.0]);
     assert_close(
         &small.softmax(0).to_vec::<f32>(),

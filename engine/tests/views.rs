@@ -124,6 +124,7 @@ fn expand_dims_and_squeeze() {
 // ---- slicing --------------------------------------------------------------------------------
 
 #[test]
+#[allow(clippy::reversed_empty_ranges)] // 7..=-1 and 5..2 are Python-style slices on purpose
 fn slicing_with_ranges_steps_and_negative_indices() {
     // x[i,j,k] = 12i + 4j + k
     let x = iota(&[2, 3, 4]);

@@ -57,7 +57,11 @@ fn out_size(
             "kernel size, strides and dilation must be at least 1",
         ));
     }
-    let eff = (k - 1) * dil + 1;
+    let too_big = || invalid(op, format!("a window of {k} with dilation {dil} is too large"));
+    let eff = (k - 1)
+        .checked_mul(dil)
+        .and_then(|e| e.checked_add(1))
+        .ok_or_else(too_big)?;
     Ok(match pad {
         Padding::Valid => {
             if size < eff {
@@ -70,7 +74,11 @@ fn out_size(
         }
         Padding::Same => {
             let o = size.div_ceil(stride);
-            let total = ((o - 1) * stride + eff).saturating_sub(size);
+            // (o - 1) * stride < size, so only adding the window can overflow
+            let total = (o.saturating_sub(1) * stride)
+                .checked_add(eff)
+                .ok_or_else(too_big)?
+                .saturating_sub(size);
             (o, total / 2)
         }
     })

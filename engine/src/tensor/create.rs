@@ -217,7 +217,14 @@ pub fn try_arange(start: f32, limit: f32, delta: f32) -> Result<Tensor> {
             format!("delta must be a non-zero number, got {delta}"),
         ));
     }
-    let n = ((limit - start) / delta).ceil().max(0.0) as usize;
+    let count = ((limit - start) / delta).ceil().max(0.0);
+    if !count.is_finite() {
+        return Err(invalid(
+            "arange",
+            format!("the range from {start} to {limit} in steps of {delta} is not finite"),
+        ));
+    }
+    let n = count as usize;
     from_vec(
         (0..n)
             .map(|i| start + i as f32 * delta)

@@ -74,7 +74,10 @@ impl Tensor {
     }
     pub fn try_split_sizes(&self, sizes: &[usize], axis: isize) -> Result<Vec<Tensor>> {
         let a = resolve_axis(axis, self.rank(), "split")?;
-        let total: usize = sizes.iter().sum();
+        let total = sizes
+            .iter()
+            .try_fold(0usize, |acc, &s| acc.checked_add(s))
+            .unwrap_or(usize::MAX);
         if total != self.dims()[a] {
             return Err(invalid(
                 "split",

@@ -346,7 +346,7 @@ impl Tensor {
                     offset += s * st;
                 }
                 shape.push(len);
-                strides.push(st * a.step);
+                strides.push(st.saturating_mul(a.step)); // a huge step leaves len <= 1
             }
             // an empty view reads nothing; offset 0 keeps it inside (possibly empty) storage
             let offset = if shape.contains(&0) { 0 } else { offset };
