@@ -147,6 +147,16 @@ fn reduction_gradients() {
     check_grad(|x| wsum(&x.max_axis(1, false), 6), &d, TOL);
     check_grad(|x| wsum(&x.min_axes(&[0, 2], true), 7), &d, TOL);
     check_grad(|x| x.max(), &d, TOL);
+    // maximum/minimum ties send the gradient to the left operand: d/dx max(x, x) = 1
+    let v = tensor([1.0, -2.0]);
+    assert_eq!(
+        grad_of(|x| x.maximum(x))(&v).to_vec::<f32>(),
+        vec![1.0, 1.0]
+    );
+    assert_eq!(
+        grad_of(|x| x.minimum(x))(&v).to_vec::<f32>(),
+        vec![1.0, 1.0]
+    );
     // ties share the gradient equally, as in TF: d max([1, 3, 3]) = [0, 1/2, 1/2]
     let t = tensor([1.0, 3.0, 3.0]);
     assert_eq!(
@@ -300,6 +310,10 @@ fn view_gradients() {
     let g = grad_of(|x| (x.cast(DType::F16) * 3.0).cast(DType::F32))(&x);
     assert_eq!(g.dtype(), DType::F32);
     assert_eq!(g.to_vec::<f32>(), vec![3.0; 24]);
+    // half-precision inputs get half-precision gradients: y = x^2  =>  2x
+    let h = tensor([0.5, -1.5]).cast(DType::F16);
+    let gh = grad_of(|x| x.square())(&h);
+    assert_eq!((gh.dtype(), gh.to_f32_vec()), (DType::F16, vec![1.0, -3.0]));
     let g = grad_of(|x| x.cast(DType::BF16).square().cast(DType::F32))(&tensor([0.5, -2.0]));
     assert_eq!(g.to_vec::<f32>(), vec![1.0, -4.0]);
 }
@@ -326,6 +340,11 @@ fn nested_tapes_give_second_derivatives() {
         grad_of(grad_of(|x| x.pow(3.0)))(&v).to_vec::<f32>(),
         vec![6.0, -9.0]
     );
+    // third derivatives nest too: d3/dx3 x^4 = 24x = 48 at x = 2, through pow and through mul
+    let three = grad_of(grad_of(grad_of(|x| x.pow(4.0))))(&tensor(2.0));
+    assert_eq!(three.item(), 48.0);
+    let three = grad_of(grad_of(grad_of(|x| x * x * x * x)))(&tensor(2.0));
+    assert_eq!(three.item(), 48.0);
     // d2/dx2 sin = -sin
     let s = grad_of(grad_of(|x| x.sin()))(&v).to_vec::<f32>();
     assert_close(&s, &[-(1f32.sin()), 1.5f32.sin()], 1e-6);

@@ -304,6 +304,52 @@ fn split_concat_and_stack() {
     );
 }
 
+// ---- gather, one_hot ------------------------------------------------------------------------
+
+#[test]
+fn gather_index_select_and_one_hot() {
+    // x[i,j] = 4i + j
+    let x = iota(&[3, 4]);
+    // rows 2 and 0, indices keep their shape: params (3,4), indices (1,2) on axis 0 -> (1,2,4)
+    let rows = x.gather(&tensor([[2, 0]]), 0);
+    assert_tensor(&rows, &[1, 2, 4], &[8., 9., 10., 11., 0., 1., 2., 3.], 0.0);
+    // columns by a (2,2) index on axis 1 -> (3,2,2): out[i,a,b] = x[i, idx[a,b]]
+    let cols = x.gather(&tensor([[3, 1], [0, 0]]), 1);
+    let want: Vec<f32> = (0..3)
+        .flat_map(|i| [3, 1, 0, 0].map(|j| (4 * i + j) as f32))
+        .collect();
+    assert_tensor(&cols, &[3, 2, 2], &want, 0.0);
+    assert_tensor(
+        &x.index_select(&tensor([1, 1]), -2),
+        &[2, 4],
+        &[4., 5., 6., 7., 4., 5., 6., 7.],
+        0.0,
+    );
+    // a rank-0 index drops the axis; an empty index gives an empty axis
+    assert_tensor(&x.gather(&tensor(1), 1), &[3], &[1.0, 5.0, 9.0], 0.0);
+    assert_eq!(x.gather(&tensor(Vec::<i64>::new()), 0).dims(), &[0, 4]);
+    // any dtype can be gathered
+    let b = tensor([[true, false], [false, false]]);
+    assert_eq!(
+        b.gather(&tensor([1, 0]), 1).to_vec::<bool>(),
+        vec![false, true, false, false]
+    );
+    assert_eq!(
+        tensor([10, 20, 30])
+            .gather(&tensor([2, 2, 0]), 0)
+            .to_vec::<i64>(),
+        vec![30, 30, 10]
+    );
+    // one_hot: float32 rows with a 1 at each index; an index outside 0..depth gives zeros (as TF)
+    let oh = one_hot(&tensor([0, 2, 1, 3]), 3);
+    assert_eq!((oh.dims(), oh.dtype()), (&[4usize, 3][..], DType::F32));
+    assert_eq!(
+        oh.to_vec::<f32>(),
+        vec![1., 0., 0., 0., 0., 1., 0., 1., 0., 0., 0., 0.]
+    );
+    assert_eq!(one_hot(&tensor([[1], [0]]), 2).dims(), &[2, 1, 2]);
+}
+
 // ---- aliasing -------------------------------------------------------------------------------
 
 #[test]
