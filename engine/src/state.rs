@@ -39,7 +39,7 @@ pub struct ProcessAnchor {
     /// `size_of::<GlobalState>()` of the copy that created `state`, checked by every reader.
     state_size: AtomicUsize,
     state: AtomicPtr<c_void>,
-    /// > 0 while the engine catches a panic it expects (see [`catch_quietly`]); the kernel's panic
+    /// Above 0 while the engine catches a panic it expects (see [`catch_quietly`]); the kernel's panic
     /// hook does not report those.
     pub quiet_panics: AtomicUsize,
 }

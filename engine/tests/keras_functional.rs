@@ -176,8 +176,7 @@ fn shape_mismatches_are_reported_when_the_model_is_built_naming_the_layer() {
     // the same Dense on 5 features: an error at build time, not at fit
     let y = Input::new([5]);
     let err = try_apply(proj.clone(), &[&y])
-        .err()
-        .expect("a shape error")
+        .expect_err("a shape error")
         .to_string();
     println!("{err}");
     assert_contains(&err, &["'proj'", "(Dense)", "(None, 5)", "3 features"]);

@@ -111,7 +111,9 @@ fn conv2d_forward_matches_hand_computed_values() {
 #[test]
 fn conv2d_matches_a_naive_loop_for_channels_strides_dilation_and_padding() {
     let x = rnd(&[2, 7, 6, 3], 1);
-    let configs: [((usize, usize), (usize, usize), (usize, usize), &str); 4] = [
+    // (kernel, strides, dilation, padding)
+    type Config = ((usize, usize), (usize, usize), (usize, usize), &'static str);
+    let configs: [Config; 4] = [
         ((3, 3), (1, 1), (1, 1), "valid"),
         ((3, 2), (2, 2), (1, 1), "same"),
         ((3, 3), (2, 1), (1, 1), "same"),

@@ -34,7 +34,7 @@ pub fn fans(shape: &[usize]) -> (f32, f32) {
 }
 
 // Keras divides by the std of a standard normal truncated to [-2, 2].
-const TRUNC_STD: f32 = 0.879_625_66;
+const TRUNC_STD: f32 = 0.879_625_7;
 
 impl Initializer {
     pub fn parse(name: &str) -> Result<Initializer> {

@@ -25,6 +25,7 @@ pub trait Loss: Send + Sync {
         AccuracyKind::Exact
     }
     /// Whether predictions are logits (used by accuracy metrics for binary thresholds).
+    #[allow(clippy::wrong_self_convention)] // Keras' name for the option
     fn from_logits(&self) -> bool {
         false
     }

@@ -33,6 +33,7 @@ impl Sequential {
         }
     }
     /// Appends a layer (`model.add(layer)`), builder style.
+    #[allow(clippy::should_implement_trait)] // Keras' name, not `+`
     pub fn add(mut self, layer: impl Layer + 'static) -> Sequential {
         self.layers.push(Arc::new(layer));
         self

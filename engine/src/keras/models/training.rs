@@ -148,7 +148,13 @@ pub trait KerasModel: Layer {
 
     /// Loss and metrics on data (`model.evaluate(x, y)`), batches of 32.
     fn evaluate(&mut self, x: &Tensor, y: &Tensor) -> Logs {
-        evaluate_impl(self, &[x.clone()], &[y.clone()], 32, "")
+        evaluate_impl(
+            self,
+            std::slice::from_ref(x),
+            std::slice::from_ref(y),
+            32,
+            "",
+        )
     }
     fn evaluate_multi(&mut self, xs: &[&Tensor], ys: &[&Tensor]) -> Logs {
         let xs: Vec<Tensor> = xs.iter().map(|t| (*t).clone()).collect();
