@@ -78,6 +78,17 @@ def test_garbage_frames_and_unknown_types_then_still_answers(kernel):
     sock.close()
 
 
+def test_heartbeat_echoes(kernel):
+    info = kernel.get_connection_info()
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(f"{info['transport']}://{info['ip']}:{info['hb_port']}")
+    sock.send(b"ping-123")
+    assert sock.poll(5000), "no heartbeat"
+    assert sock.recv() == b"ping-123"
+    sock.close()
+
+
 def test_panic_keeps_earlier_variables(kernel):
     assert run(kernel, "let mut kept = vec![1, 2, 3];").status == "ok"
     cell = run(kernel, 'kept.push(4);\npanic!("boom: {}", kept.len());')
@@ -247,10 +258,11 @@ def test_history_survives_a_restart_and_shutdown_cleans_up():
     assert run(kc, marker).status == "ok"
     km.restart_kernel(now=False)
     kc.wait_for_ready(timeout=60)
+    # A new kernel counts from 1 again.
+    assert run(kc, "2 + 2", timeout=180).reply["content"]["execution_count"] == 1
     assert not os.path.exists(build_dir), "the old kernel left its build dir"
     reply = kc.history(hist_access_type="tail", n=100, output=False, raw=True, reply=True, timeout=30)
     entries = reply["content"]["history"]
     assert any(code == marker for _, _, code in entries)
-    assert run(kc, "2 + 2", timeout=180).result() == "4"
     kc.stop_channels()
     km.shutdown_kernel(now=False)
