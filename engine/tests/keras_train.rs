@@ -136,3 +136,43 @@ fn validation_data_shuffling_and_errors() {
 fn line(n: usize) -> Tensor {
     linspace(-1.0, 1.0, n).reshape([n, 1])
 }
+
+#[test]
+fn regularisation_penalties_join_the_loss_and_frozen_weights_stay_put() {
+    let _g = seeded(3);
+    let x = line(32);
+    let y = &x * 2.0 + 1.0;
+    let mut model = Sequential::new()
+        .add(
+            Dense::new(4)
+                .activation("tanh")
+                .kernel_regularizer(l2(0.01)),
+        )
+        .add(Dense::new(1))
+        .input_shape([1]);
+    model.compile(SGD::new(0.05), "mse", &[]);
+    // evaluate's loss = MSE(y, predict) + 0.01 * sum(kernel_0^2)
+    let k0 = model.weights()[0].clone();
+    let mse = MeanSquaredError.call(&y, &model.predict(&x)).item();
+    let penalty = 0.01 * k0.square().sum().item();
+    let logs = model.evaluate(&x, &y);
+    assert_close(&[logs.get("loss").unwrap()], &[mse + penalty], 1e-5);
+    // freezing the first layer (trainable = False): fit leaves it alone, trains the rest
+    let frozen: Vec<Vec<f32>> = model.weights()[..2].iter().map(|w| w.to_vec()).collect();
+    let head0 = model.weights()[2].to_vec::<f32>();
+    for w in &model.weights()[..2] {
+        w.set_trainable(false);
+    }
+    let s = model.summary();
+    assert_eq!((s.trainable_params, s.non_trainable_params), (5, 8));
+    model.fit(&x, &y).epochs(3).batch_size(8).verbose(0).run();
+    let w = model.weights();
+    let now: Vec<Vec<f32>> = w
+        .iter()
+        .filter(|v| !v.trainable())
+        .map(|v| v.to_vec())
+        .collect();
+    assert_eq!(now, frozen);
+    let head = w.iter().find(|v| v.trainable()).unwrap().to_vec::<f32>();
+    assert_ne!(head, head0);
+}
