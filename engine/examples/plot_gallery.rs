@@ -37,11 +37,11 @@ fn main() -> ferrolab::Result<()> {
     println!("{table}");
 
     // Figures.
-    let x = linspace(0.0, 6.283, 60);
-    let waves = plot::plot(&x, &x.sin())
+    let x = linspace(0.0, std::f32::consts::TAU, 60);
+    let waves = plot::plot(&x, x.sin())
         .label("sin")
         .marker("o")
-        .plot(&x, &x.cos())
+        .plot(&x, x.cos())
         .label("cos")
         .dashed()
         .axhline(0.0)
@@ -66,9 +66,9 @@ fn main() -> ferrolab::Result<()> {
                 .yscale("log")
                 .title("loss (log)")
                 .xlabel("epoch"),
-            plot::hist(&randn([2000]), 30).title("weights"),
-            plot::scatter(&randn([90]), &randn([90]))
-                .classes(&(0..90).map(|i| i % 3).collect::<Vec<_>>())
+            plot::hist(randn([2000]), 30).title("weights"),
+            plot::scatter(randn([90]), randn([90]))
+                .classes((0..90).map(|i| i % 3).collect::<Vec<_>>())
                 .title("classes"),
             plot::bar(["cpu", "gpu"], [1.0, 12.5]).title("speed-up"),
         ],

@@ -194,7 +194,7 @@ fn attention_map_and_subplots_grid() {
         [
             plot::heatmap(&att).title("attention"),
             plot::line([3.0, 2.0, 1.5, 1.2]).title("loss"),
-            plot::hist(&randn([500]), 20).title("weights"),
+            plot::hist(randn([500]), 20).title("weights"),
             plot::imshow(&rand([8, 8])).title("digit"),
         ],
     )
