@@ -232,6 +232,18 @@ fn dropout_is_the_identity_at_inference() {
     let d = Dropout::new(0.5).seed(1);
     let x = rnd(&[8, 8], 4);
     assert_eq!(d.call(&x, false).to_vec::<f32>(), x.to_vec::<f32>());
+    // in a model: predict (inference) is deterministic, the training forward pass is not
+    let m = Sequential::new()
+        .add(Dense::new(16))
+        .add(Dropout::new(0.5).seed(2))
+        .input_shape([8]);
+    assert_eq!(m.predict(&x).to_vec::<f32>(), m.predict(&x).to_vec::<f32>());
+    assert_eq!(
+        m.predict(&x).to_vec::<f32>(),
+        m.layer(0).call(&x, false).to_vec::<f32>()
+    );
+    let (t1, t2) = (m.call(&x, true), m.call(&x, true));
+    assert_ne!(t1.to_vec::<f32>(), t2.to_vec::<f32>());
 }
 
 #[test]

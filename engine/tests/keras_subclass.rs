@@ -95,8 +95,14 @@ fn a_subclassed_autoencoder_trains_with_fit_and_its_parts_work_alone() {
         &ae.predict(&test.x).to_vec::<f32>(),
         1e-6,
     );
-    // and a parts' summary still works
+    // summaries count every weight, the parts' and the whole model's
     assert_eq!(ae.decoder.summary().total_params, 288 + 2112);
+    let s = ae.summary();
+    assert_eq!(
+        (s.model_name.as_str(), s.total_params),
+        ("autoencoder", 4744)
+    );
+    assert_eq!(s.trainable_params, 4744);
 }
 
 // ------------------------------------------------------------------------------------------------

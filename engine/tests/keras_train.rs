@@ -50,7 +50,17 @@ fn iris_classifier_reaches_its_target_accuracy() {
         losses[0],
         losses[59]
     );
-    assert!(history.get("val_loss").is_some() && history.get("val_accuracy").is_some());
+    // validation_split holds out the last 20% (24 rows) before shuffling, as Keras does
+    let (xv, yv) = (xtr.narrow(0, 96, 24), train.y.narrow(0, 96, 24));
+    let val = model.evaluate(&xv, &yv);
+    assert_close(
+        &[
+            history.last("val_loss").unwrap(),
+            history.last("val_accuracy").unwrap(),
+        ],
+        &[val.get("loss").unwrap(), val.get("accuracy").unwrap()],
+        1e-5,
+    );
     let logs = model.evaluate(&xte, &test.y);
     let acc = logs.get("accuracy").unwrap();
     println!("iris test {logs}");

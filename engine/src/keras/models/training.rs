@@ -192,7 +192,10 @@ pub trait KerasModel: Layer {
 
     /// The model's layers, output shapes and parameter counts.
     fn summary(&self) -> Summary {
-        Summary::of_layers(&self.name(), &self.layers(), None)
+        // the totals come from the model's own weights: a subclassed model need not list its
+        // sub-layers to be counted
+        let rows = Summary::of_layers(&self.name(), &self.layers(), None).rows;
+        Summary::finish(&self.name(), rows, &self.weights())
     }
 
     /// Saves all weights to a safetensors file (atomically).
