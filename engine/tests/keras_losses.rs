@@ -319,3 +319,23 @@ fn confusion_matrix_matches_tf_docs() {
     let msg = panic_message(|| confusion_matrix(&tensor([0i64]), &tensor([0i64, 1]), 3));
     assert_contains(&msg, &["1 labels but 2 predictions"]);
 }
+
+#[test]
+fn logit_losses_stay_finite_and_exact_for_extreme_logits() {
+    // softplus(x) - x z: confident and right -> ~0, confident and wrong -> |x| (not inf / NaN)
+    let bce = BinaryCrossentropy::from_logits();
+    let x = tensor([100.0, -100.0]);
+    assert_close(&[value(&bce, &tensor([1.0, 0.0]), &x)], &[0.0], 1e-6);
+    assert_close(&[value(&bce, &tensor([0.0, 1.0]), &x)], &[100.0], 1e-6);
+    // log_softmax([1000, 0, -1000]): right -> 0, wrong (class 1) -> 1000
+    let logits = tensor([[1000.0, 0.0, -1000.0]]);
+    let scce = SparseCategoricalCrossentropy::from_logits();
+    assert_close(&[value(&scce, &tensor([0i64]), &logits)], &[0.0], 1e-6);
+    assert_close(&[value(&scce, &tensor([1i64]), &logits)], &[1000.0], 1e-6);
+    // and their gradients are the finite sigmoid(x) - z and softmax(x) - onehot
+    let tape = GradientTape::new();
+    tape.watch(&logits);
+    let l = scce.call(&tensor([1i64]), &logits);
+    let [g] = tape.gradient(&l, [&logits]);
+    assert_close(&g.unwrap().to_vec::<f32>(), &[1.0, -1.0, 0.0], 1e-6);
+}
