@@ -246,3 +246,51 @@ fn summary_rows_follow_the_graph() {
     assert_eq!(outer.count_params(), 498);
     assert_eq!(outer.summary().rows[0].class_name, "Functional");
 }
+
+#[test]
+fn functional_autoencoder_from_an_encoder_and_a_decoder_model() {
+    // the Keras guide's pattern: encoder = Model(img, code), decoder = Model(code_in, img_out),
+    // autoencoder = Model(img, decoder(encoder(img))); training it trains the two parts
+    let _g = seeded(4);
+    let img = Input::new([64]);
+    let code = Dense::new(8).activation("relu").apply(&img);
+    let encoder = Arc::new(Model::new(&[&img], &[&code]));
+    let code_in = Input::new([8]);
+    let out = Dense::new(64).activation("sigmoid").apply(&code_in);
+    let decoder = Arc::new(Model::new(&[&code_in], &[&out]));
+    let x_in = Input::new([64]);
+    let z = encoder.clone().apply(&x_in);
+    let y = decoder.clone().apply(&z);
+    let mut ae = Model::new(&[&x_in], &[&y]);
+    assert_eq!(ae.count_params(), (64 * 8 + 8) + (8 * 64 + 64));
+    let s = ae.summary();
+    let rows: Vec<&str> = s.rows.iter().map(|r| r.class_name.as_str()).collect();
+    assert_eq!(rows, ["InputLayer", "Functional", "Functional"]);
+    let (train, _) = datasets::digits().split(500, 3);
+    ae.compile_multi(
+        Box::new(Adam::new(0.01)),
+        vec![Box::new(MeanSquaredError)],
+        &[],
+    );
+    let k0 = encoder.weights()[0].to_vec::<f32>();
+    let h = ae
+        .fit_multi(&[&train.x], &[&train.x])
+        .epochs(5)
+        .batch_size(50)
+        .verbose(0)
+        .run();
+    let loss = h.get("loss").unwrap();
+    assert!(loss[4] < 0.7 * loss[0], "{h}");
+    assert_ne!(
+        encoder.weights()[0].to_vec::<f32>(),
+        k0,
+        "the encoder was trained"
+    );
+    // decoder(encoder(x)) computed part by part is the autoencoder's output
+    let parts = decoder.predict(&encoder.predict(&train.x));
+    assert_close(
+        &parts.to_vec::<f32>(),
+        &ae.predict(&train.x).to_vec::<f32>(),
+        1e-6,
+    );
+}
