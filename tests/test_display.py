@@ -140,3 +140,25 @@ def test_last_expressions_are_rich(kernel):
     png = base64.b64decode(data["image/png"])
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert data["text/plain"].startswith("<ImageGrid 6 images")
+
+
+def test_any_type_implementing_display_is_rich(kernel):
+    code = """
+struct Money(f64);
+impl Display for Money {
+    fn mime_bundle(&self) -> ferrolab::display::MimeBundle {
+        vec![
+            ("text/plain".into(), format!("${:.2}", self.0)),
+            ("text/html".into(), format!("<b>${:.2}</b>", self.0)),
+        ]
+    }
+}
+display(&Money(2.0));
+Money(3.5)
+"""
+    cell = run(kernel, code, timeout=CELL_TIMEOUT)
+    assert cell.status == "ok", cell.outputs
+    shown = cell.of_type("display_data")[0]["content"]["data"]
+    assert shown == {"text/plain": "$2.00", "text/html": "<b>$2.00</b>"}
+    result = cell.of_type("execute_result")[0]["content"]["data"]
+    assert result["text/html"] == "<b>$3.50</b>" and result["text/plain"] == "$3.50"

@@ -166,20 +166,27 @@ pub fn clear_output(wait: bool) {
 /// }
 /// ferrolab::display::display(&Money(3.5)); // prints "$3.50" outside a notebook
 /// ```
+///
+/// In a notebook the trait is in scope (the prelude), so a type that implements it also shows
+/// itself richly as a cell's last expression: evcxr calls `value.evcxr_display()`, which this
+/// trait provides (a type's own inherent `evcxr_display` takes precedence).
 pub trait Display {
     /// The representations of `self`, text/plain first.
     fn mime_bundle(&self) -> MimeBundle;
-}
 
-impl Display for str {
-    fn mime_bundle(&self) -> MimeBundle {
-        vec![("text/plain".into(), self.to_string())]
+    /// Prints the bundle as evcxr's content blocks (see [`evcxr_emit`]).
+    fn evcxr_display(&self) {
+        evcxr_emit(&self.mime_bundle());
     }
 }
 
-impl Display for String {
+/// A ready-made bundle (what the live outputs send on each redraw).
+#[derive(Clone, Debug)]
+pub struct Bundle(pub MimeBundle);
+
+impl Display for Bundle {
     fn mime_bundle(&self) -> MimeBundle {
-        self.as_str().mime_bundle()
+        self.0.clone()
     }
 }
 

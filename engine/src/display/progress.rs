@@ -310,7 +310,7 @@ impl ProgressBar {
         self.drawn += 1;
         self.dirty = false;
         let text = self.text();
-        let bundle = self.mime_bundle();
+        let bundle = super::Bundle(self.mime_bundle());
         match &mut self.sink {
             Sink::Notebook(handle) => match handle {
                 Some(h) => h.update(&bundle),
@@ -342,12 +342,6 @@ impl Display for ProgressBar {
             ("text/plain".into(), self.text()),
             ("text/html".into(), self.html()),
         ]
-    }
-}
-
-impl Display for MimeBundle {
-    fn mime_bundle(&self) -> MimeBundle {
-        self.clone()
     }
 }
 
