@@ -78,6 +78,8 @@ fn iris_classifier_reaches_its_target_accuracy() {
         .call(&test.y, &model.predict(&xte))
         .item();
     assert_close(&[logs.get("loss").unwrap()], &[want], 1e-5);
+    // predict on no rows gives no rows, like Keras' predict on an empty array
+    assert_eq!(model.predict(&xte.narrow(0, 0, 0)).dims(), &[0, 3]);
 }
 
 #[test]

@@ -172,7 +172,8 @@ pub trait KerasModel: Layer {
         let n = xs[0].dims()[0];
         let mut parts: Vec<Vec<Tensor>> = Vec::new();
         let mut s = 0;
-        while s < n {
+        // at least one pass, so that no rows give empty outputs of the right shape
+        loop {
             crate::state::check_cancel();
             let len = 32.min(n - s);
             let out = self.forward(&rows(&xs, s, len), false);
@@ -183,6 +184,9 @@ pub trait KerasModel: Layer {
                 p.push(o.stop_gradient());
             }
             s += len;
+            if s >= n {
+                break;
+            }
         }
         parts
             .iter()
