@@ -11,6 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::{assert_contains, rnd};
+use ferrolab::keras::models::Summary;
 use ferrolab::keras::saving::{load_tensors, save_tensors};
 use ferrolab::prelude::*;
 use keras_common::{assert_bits_eq, seeded};
@@ -258,5 +259,39 @@ fn a_failed_write_keeps_the_existing_checkpoint_and_leaves_no_temp_file() {
     let fresh = Sequential::new().add(Dense::new(3)).input_shape([2]);
     fresh.load_weights(path.to_str().unwrap()).unwrap();
     assert_eq!(fresh.weights()[0].to_vec::<f32>(), vec![1.0; 6]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn whole_model_save_rebuilds_every_layer_kind_exactly() {
+    // Sequential::save keeps the architecture too; Sequential::load rebuilds it (no code needed)
+    let dir = temp_dir("whole");
+    let path = dir.join("model.safetensors");
+    let model = {
+        let _g = seeded(5);
+        Sequential::new()
+            .add(Embedding::new(20, 6))
+            .add(Conv1D::new(4, 3).padding("same").activation("relu"))
+            .add(LayerNormalization::new())
+            .add(Flatten::new())
+            .add(Dropout::new(0.2).seed(1))
+            .add(Dense::new(3).activation("softmax"))
+            .input_shape([5])
+    };
+    let ids = tensor([[1i64, 2, 3, 4, 5], [19, 0, 7, 7, 2]]);
+    model.save(path.to_str().unwrap()).unwrap();
+    let loaded = Sequential::load(path.to_str().unwrap()).unwrap();
+    assert_bits_eq(&loaded.predict(&ids), &model.predict(&ids));
+    let (a, b) = (model.summary(), loaded.summary());
+    assert_eq!(a.total_params, b.total_params);
+    let classes = |s: &Summary| {
+        s.rows
+            .iter()
+            .map(|r| (r.class_name.clone(), r.output_shape.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(classes(&a), classes(&b));
+    // Conv1D's kernel keeps Keras' (K, C, filters) shape through the file
+    assert_eq!(loaded.weights()[1].dims(), &[3, 6, 4]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
