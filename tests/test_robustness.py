@@ -131,6 +131,24 @@ def test_interrupt_stops_an_engine_loop_and_keeps_state(kernel):
     assert run(kernel, "before + 1").result() == "42"
 
 
+def test_interrupt_while_compiling_keeps_state(kernel):
+    assert run(kernel, "let still_here = 5;").status == "ok"
+    # 2^18 macro expansions: seconds of compiling, nothing to run.
+    code = (
+        "macro_rules! m { (0) => {}; (1 $($t:tt)*) => { m!($($t)*); m!($($t)*); }; }\n"
+        "m!(1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 0);"
+    )
+    msg_id = kernel.execute(code)
+    time.sleep(1.0)
+    t0 = time.time()
+    kernel.parent.interrupt_kernel()
+    cell = collect(kernel, msg_id, timeout=60)
+    assert cell.reply_time - t0 < 2.0
+    assert cell.error()["ename"] == "KeyboardInterrupt"
+    assert "compiling" in cell.error()["evalue"]
+    assert run(kernel, "still_here").result() == "5"
+
+
 def test_plain_loop_is_killed_and_recovered_within_5s(kernel):
     assert run(kernel, "let lost = 1;").status == "ok"
     msg_id = kernel.execute('println!("spinning");\nloop {}')

@@ -4,7 +4,7 @@
 //! kernel answers `kernel_info` at once while the engine loads. Jobs that arrive meanwhile wait.
 //! A cell's outcome is `Ok(optional execute_result)` or one `ErrorOutput`.
 
-use crate::interrupt::Control;
+use crate::interrupt::{Control, Stopped};
 use crate::pump::{Pump, Sink};
 use evcxr::{CommandContext, Error as EvcxrError};
 use jupyter_protocol::{ErrorOutput, ExpressionResult, Media};
@@ -199,8 +199,11 @@ impl Session {
             .unwrap_or(0);
         let cell = self.control.begin(pid);
         let result = self.ctx.execute(code);
-        let killed = self.control.end(cell);
+        let stopped = self.control.end(cell);
         let report = self.pump.finish();
+        if stopped == Stopped::WhileCompiling && !matches!(result, Ok(_)) {
+            return Err(crate::interrupt::compile_interrupted_error());
+        }
         match result {
             Ok(outputs) => {
                 if let Some(timing) = outputs.timing {
@@ -216,6 +219,7 @@ impl Session {
             }
             Err(EvcxrError::SubprocessTerminated(message)) => {
                 self.needs_setup = true;
+                let killed = stopped == Stopped::ChildKilled;
                 Err(crate::interrupt::terminated_error(killed, &message))
             }
             Err(other) => Err(error_output("Error", &other.to_string())),

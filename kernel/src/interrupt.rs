@@ -4,14 +4,24 @@
 //! the engine's cancel flag, and engine loops stop with a `KeyboardInterrupt` panic: state kept.
 //! A cell that ignores the flag (a plain `loop {}`) is still running after [`GRACE`]; then the
 //! child is killed, evcxr restarts it, and the cell's error says that variables were lost.
+//! A cell that is still compiling is stopped by killing cargo instead: nothing ran, nothing is
+//! lost.
 
 use jupyter_protocol::ErrorOutput;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a cell may keep running after SIGINT before the child is killed.
 pub const GRACE: Duration = Duration::from_millis(2000);
+
+/// How an interrupt stopped a cell.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Stopped {
+    No = 0,
+    WhileCompiling = 1,
+    ChildKilled = 2,
+}
 
 /// Shared between the evaluation thread and the control channel.
 #[derive(Default)]
@@ -20,7 +30,7 @@ pub struct Control {
     running: AtomicU64,
     next: AtomicU64,
     pid: AtomicU32,
-    killed: AtomicBool,
+    stopped: AtomicU8,
 }
 
 impl Control {
@@ -28,18 +38,22 @@ impl Control {
     pub fn begin(&self, pid: u32) -> u64 {
         let cell = self.next.fetch_add(1, Ordering::SeqCst) + 1;
         self.pid.store(pid, Ordering::SeqCst);
-        self.killed.store(false, Ordering::SeqCst);
+        self.stopped.store(Stopped::No as u8, Ordering::SeqCst);
         signal(pid, libc::SIGUSR1);
         self.running.store(cell, Ordering::SeqCst);
         cell
     }
 
-    /// Marks the cell as done; true when it was killed after an interrupt.
-    pub fn end(&self, cell: u64) -> bool {
+    /// Marks the cell as done, and says whether (and how) an interrupt stopped it.
+    pub fn end(&self, cell: u64) -> Stopped {
         let _ = self
             .running
             .compare_exchange(cell, 0, Ordering::SeqCst, Ordering::SeqCst);
-        self.killed.load(Ordering::SeqCst)
+        match self.stopped.load(Ordering::SeqCst) {
+            1 => Stopped::WhileCompiling,
+            2 => Stopped::ChildKilled,
+            _ => Stopped::No,
+        }
     }
 
     /// Remembers the child's pid before any cell runs (for shutdown).
@@ -58,6 +72,15 @@ impl Control {
         if cell == 0 {
             return;
         }
+        let compilers = cargo_processes();
+        if !compilers.is_empty() {
+            self.stopped
+                .store(Stopped::WhileCompiling as u8, Ordering::SeqCst);
+            for pid in compilers {
+                signal(pid, libc::SIGKILL);
+            }
+            return;
+        }
         let pid = self.pid.load(Ordering::SeqCst);
         signal(pid, libc::SIGINT);
         let me = self.clone();
@@ -71,10 +94,53 @@ impl Control {
                     return;
                 }
             }
-            me.killed.store(true, Ordering::SeqCst);
+            me.stopped
+                .store(Stopped::ChildKilled as u8, Ordering::SeqCst);
             signal(pid, libc::SIGKILL);
         });
     }
+}
+
+/// The cargo processes this kernel started (a cell being compiled), and everything under them
+/// (rustc), children first.
+fn cargo_processes() -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // "pid (comm) state ppid ...": comm may contain spaces, so split at the last ')'.
+            let Some((head, tail)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let comm = head.split_once('(').map_or("", |(_, c)| c);
+            let ppid = tail.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+            parent_of.push((pid, ppid.unwrap_or(0), comm == "cargo"));
+        }
+    }
+    let me = std::process::id();
+    let mut found: Vec<u32> = parent_of
+        .iter()
+        .filter(|(_, ppid, is_cargo)| *ppid == me && *is_cargo)
+        .map(|(pid, _, _)| *pid)
+        .collect();
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parent_of
+                .iter()
+                .filter(|(_, p, _)| *p == parent)
+                .map(|(pid, _, _)| *pid),
+        );
+        i += 1;
+    }
+    found.reverse();
+    found
 }
 
 fn signal(pid: u32, sig: libc::c_int) {
@@ -84,6 +150,14 @@ fn signal(pid: u32, sig: libc::c_int) {
             libc::kill(pid as libc::pid_t, sig);
         }
     }
+}
+
+/// The error for a cell stopped while cargo compiled it.
+pub fn compile_interrupted_error() -> ErrorOutput {
+    crate::evaluation::error_output(
+        "KeyboardInterrupt",
+        "interrupted while the cell was compiling; nothing ran and variables are kept",
+    )
 }
 
 /// The error for a cell whose child process died: killed after an interrupt, or crashed.
