@@ -292,3 +292,35 @@ fn add_and_concatenate_merge_values_and_split_gradients() {
     let msg = panic_message(|| Add::new().call(&a, false));
     assert_contains(&msg, &["call_many"]);
 }
+
+#[test]
+fn fit_updates_batchnorm_moving_statistics_once_per_step() {
+    // 64 rows of one feature, 8 batches of 8 in order (no shuffle), SGD with lr 0 so only the
+    // moving statistics change: moving_mean = sum_k 0.01 * 0.99^(7 - k) * mean(batch_k), and
+    // evaluate / predict do not move them
+    let x = arange(0.0, 64.0, 1.0).reshape([64, 1]);
+    let mut m = Sequential::new()
+        .add(BatchNormalization::new())
+        .input_shape([1]);
+    m.compile(SGD::new(0.0), "mse", &[]);
+    m.fit(&x, &x)
+        .epochs(1)
+        .batch_size(8)
+        .shuffle(false)
+        .verbose(0)
+        .run();
+    let (mut mean, mut var) = (0f64, 1f64);
+    for k in 0..8 {
+        let rows: Vec<f64> = (8 * k..8 * k + 8).map(|v| v as f64).collect();
+        let (bm, _) = col_stats(&rows.iter().map(|&v| v as f32).collect::<Vec<_>>(), 1);
+        let bv = rows.iter().map(|v| (v - bm[0]).powi(2)).sum::<f64>() / 8.0; // 5.25
+        mean = 0.99 * mean + 0.01 * bm[0];
+        var = 0.99 * var + 0.01 * bv;
+    }
+    let w = m.weights();
+    assert_close(&w[2].to_vec::<f32>(), &[mean as f32], 1e-6);
+    assert_close(&w[3].to_vec::<f32>(), &[var as f32], 1e-6);
+    m.evaluate(&x, &x);
+    m.predict(&x);
+    assert_close(&w[2].to_vec::<f32>(), &[mean as f32], 1e-6);
+}
