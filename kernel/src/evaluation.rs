@@ -201,7 +201,7 @@ impl Session {
         let result = self.ctx.execute(code);
         let stopped = self.control.end(cell);
         let report = self.pump.finish();
-        if stopped == Stopped::WhileCompiling && !matches!(result, Ok(_)) {
+        if stopped == Stopped::WhileCompiling && result.is_err() {
             return Err(crate::interrupt::compile_interrupted_error());
         }
         match result {
