@@ -284,3 +284,78 @@ fn pooling_gradients_match_finite_differences() {
         1e-2,
     );
 }
+
+/// Naive NHWC pooling with TF's padding rule; the average counts only real (unpadded) cells.
+fn pool_ref(
+    x: &[f32],
+    (n, h, w, c): (usize, usize, usize, usize),
+    pool: (usize, usize),
+    stride: (usize, usize),
+    same: bool,
+    max: bool,
+) -> (Vec<f32>, [usize; 4]) {
+    let (oh, ow, pt, pl) = if same {
+        let (oh, ow) = (h.div_ceil(stride.0), w.div_ceil(stride.1));
+        let ph = ((oh - 1) * stride.0 + pool.0).saturating_sub(h);
+        let pw = ((ow - 1) * stride.1 + pool.1).saturating_sub(w);
+        (oh, ow, ph / 2, pw / 2)
+    } else {
+        (
+            (h - pool.0) / stride.0 + 1,
+            (w - pool.1) / stride.1 + 1,
+            0,
+            0,
+        )
+    };
+    let mut out = Vec::with_capacity(n * oh * ow * c);
+    for b in 0..n {
+        for i in 0..oh {
+            for j in 0..ow {
+                for ch in 0..c {
+                    let (mut best, mut sum, mut count) = (f32::NEG_INFINITY, 0f64, 0);
+                    for a in 0..pool.0 {
+                        for e in 0..pool.1 {
+                            let y = (i * stride.0 + a) as isize - pt as isize;
+                            let xx = (j * stride.1 + e) as isize - pl as isize;
+                            if y < 0 || xx < 0 || y >= h as isize || xx >= w as isize {
+                                continue;
+                            }
+                            let v = x[((b * h + y as usize) * w + xx as usize) * c + ch];
+                            best = best.max(v);
+                            sum += v as f64;
+                            count += 1;
+                        }
+                    }
+                    out.push(if max {
+                        best
+                    } else {
+                        (sum / count as f64) as f32
+                    });
+                }
+            }
+        }
+    }
+    (out, [n, oh, ow, c])
+}
+
+#[test]
+fn pooling_matches_a_naive_loop_for_sizes_strides_and_padding() {
+    let x = rnd(&[2, 7, 6, 3], 12);
+    let configs: [((usize, usize), (usize, usize), &str); 5] = [
+        ((2, 2), (2, 2), "valid"),
+        ((3, 3), (2, 2), "same"),
+        ((3, 2), (1, 2), "same"),
+        ((2, 3), (3, 1), "valid"),
+        ((4, 4), (3, 3), "same"),
+    ];
+    for (pool, st, pad) in configs {
+        println!("pool {pool:?} strides {st:?} {pad}");
+        let xv = x.to_vec::<f32>();
+        let (want, dims) = pool_ref(&xv, (2, 7, 6, 3), pool, st, pad == "same", true);
+        let m = MaxPooling2D::new(pool).strides(st).padding(pad);
+        assert_tensor(&m.call(&x, false), &dims, &want, 0.0);
+        let (want, dims) = pool_ref(&xv, (2, 7, 6, 3), pool, st, pad == "same", false);
+        let a = AveragePooling2D::new(pool).strides(st).padding(pad);
+        assert_tensor(&a.call(&x, false), &dims, &want, 1e-6);
+    }
+}
