@@ -341,7 +341,9 @@ fn pool_ref(
 #[test]
 fn pooling_matches_a_naive_loop_for_sizes_strides_and_padding() {
     let x = rnd(&[2, 7, 6, 3], 12);
-    let configs: [((usize, usize), (usize, usize), &str); 5] = [
+    // (pool size, strides, padding)
+    type Config = ((usize, usize), (usize, usize), &'static str);
+    let configs: [Config; 5] = [
         ((2, 2), (2, 2), "valid"),
         ((3, 3), (2, 2), "same"),
         ((3, 2), (1, 2), "same"),
