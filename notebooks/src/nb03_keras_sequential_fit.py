@@ -108,17 +108,15 @@ digits with the model's probability for each class.
         ("code", r"""
 let probs = model.predict(&test.x.slice(s![..8])).softmax(-1);
 let shown = test.images().slice(s![..8]);
-let mut panels = Vec::new();
-for i in 0..8 {
-    let p = probs.slice(s![i]).to_vec::<f32>();
+plot::subplots(4, (0..8).flat_map(|i| {
     let guess = probs.slice(s![i]).argmax(0).to_vec::<i64>()[0];
     let truth = test.y.slice(s![i]).to_vec::<i64>()[0];
-    panels.push(plot::imshow(&shown.slice(s![i])).title(format!("true {truth}")));
-    panels.push(plot::bar((0..10).map(|d| d.to_string()), &p)
-        .ylim(0.0, 1.0)
-        .title(format!("guess {guess}")));
-}
-plot::subplots(4, panels).suptitle("Test digits and predicted probabilities")
+    [
+        plot::imshow(&shown.slice(s![i])).title(format!("true {truth}")),
+        plot::bar((0..10).map(|d| d.to_string()), &probs.slice(s![i])).ylim(0.0, 1.0).title(format!("guess {guess}")),
+    ]
+}))
+.suptitle("Test digits and predicted probabilities")
 """),
         ("md", r"""
 ## Where the mistakes are
@@ -142,7 +140,7 @@ plot::heatmap(&cm)
 ## Exercise check
 """),
         ("code", r"""
-let losses = history.get("loss").unwrap();
+let losses = history.get("loss").unwrap().to_vec();
 assert_eq!(history.len(), 10);
 assert!(losses[9] < losses[0] / 3.0, "training loss {} -> {}", losses[0], losses[9]);
 assert!(history.last("val_accuracy").unwrap() > 0.9, "validation accuracy {:?}", history.last("val_accuracy"));

@@ -27,7 +27,7 @@ You will:
 
 The digits again (see `03_keras_sequential_fit`). Besides the 64 pixels we give the model a second
 input, each image's *profile*: the sum of each row and each column (16 numbers), and ask for two
-things: the digit, and how much ink the image has (its mean intensity).
+things: the digit, and how much ink the image has (its mean intensity, standardised).
 """),
         ("code", r"""
 use std::sync::Arc;
@@ -39,11 +39,14 @@ fn profile(x: &Tensor) -> Tensor {
     let img = x.reshape([-1, 8, 8]);
     concat(&[&img.sum_axis(2, false), &img.sum_axis(1, false)], 1) * 0.125
 }
-fn ink(x: &Tensor) -> Tensor {
-    x.mean_axis(1, true)
-}
+// mean intensity, standardised with the training set's mean and std
+let raw_ink = train.x.mean_axis(1, true);
+let (ink_mean, ink_std) = (raw_ink.mean().item(), raw_ink.std().item());
+let (train_ink, test_ink) = {
+    let ink = |x: &Tensor| (x.mean_axis(1, true) - ink_mean as f64) * (1.0 / ink_std as f64);
+    (ink(&train.x), ink(&test.x))
+};
 let (train_profile, test_profile) = (profile(&train.x), profile(&test.x));
-let (train_ink, test_ink) = (ink(&train.x), ink(&test.x));
 println!("pixels {:?}, profile {:?}, ink {:?}", train.x.dims(), train_profile.dims(), train_ink.dims());
 """),
         ("md", r"""
@@ -114,7 +117,7 @@ siamese.summary()
 // The two branches give identical codes for the same image: they are one layer.
 let scores = siamese.predict_multi(&[&test.x.slice(s![..4]), &test.x.slice(s![..4])]);
 let el_direct = encoder.call(&test.x.slice(s![..4]), false);
-let shared_params = 64 * 32 + 32;
+let shared_params: usize = 64 * 32 + 32;
 println!("siamese params {} = shared encoder {} + head {}", siamese.count_params(), shared_params, 64 + 1);
 println!("encoder output for 4 images: {:?}, same-digit scores: {:?}", el_direct.dims(), scores[0].to_vec::<f32>());
 """),

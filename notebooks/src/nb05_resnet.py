@@ -67,14 +67,19 @@ let mut plain = build(false);
 let mut resnet = build(true);
 println!("plain: {} layers with weights, {} parameters", plain.trainable_weights().len() / 2, plain.count_params());
 println!("resnet: {} layers with weights, {} parameters", resnet.trainable_weights().len() / 2, resnet.count_params());
+// How much does the output still vary from image to image?
+let probe = train.x.slice(s![..256]);
+let (plain_spread, resnet_spread) = (plain.call(&probe, false).std().item(), resnet.call(&probe, false).std().item());
+println!("std of the untrained logits over 256 images: plain {plain_spread:.2e}, resnet {resnet_spread:.2e}");
 """),
         ("md", r"""
 ## The gradient that reaches each layer
 
 Take one batch, compute the loss with a `GradientTape`, and measure the norm of the gradient of
-each layer's kernel, from the input (layer 1) to the output. In the plain network the gradient
-shrinks by a roughly constant factor per layer going down, so the first layers barely learn. In
-the residual network it stays the same order of magnitude all the way.
+each layer's kernel, from the input (layer 1) to the output. With the standard (Glorot)
+initialisation each ReLU layer of the plain network passes on only part of the signal, so after
+22 layers the output hardly depends on the input at all, and every layer's gradient is thousands
+of times smaller than in the residual network, whose identity paths carry the signal through.
 """),
         ("code", r"""
 fn kernel_grad_norms(model: &Model, x: &Tensor, y: &Tensor) -> Vec<f32> {
@@ -102,18 +107,18 @@ plot::plot(&layer_ids, &plain_norms).label("plain").marker("o")
         ("md", r"""
 ## Train both the same way
 
-Same data, same optimizer (plain SGD with momentum, which feels the size of the gradient
-directly), same number of epochs.
+Same data, same optimizer (Adam), same number of epochs. Adam rescales each gradient, which
+rescues the plain network a little, but not much.
 """),
         ("code", r"""
-plain.compile(SGD::new(0.05).momentum(0.9), SparseCategoricalCrossentropy::from_logits(), &["accuracy"]);
-let plain_history = plain.fit(&train.x, &train.y).epochs(6).batch_size(64)
+plain.compile(Adam::new(1e-3), SparseCategoricalCrossentropy::from_logits(), &["accuracy"]);
+let plain_history = plain.fit(&train.x, &train.y).epochs(10).batch_size(64)
     .validation_data(&test.x, &test.y).verbose(0).run();
-resnet.compile(SGD::new(0.05).momentum(0.9), SparseCategoricalCrossentropy::from_logits(), &["accuracy"]);
-let resnet_history = resnet.fit(&train.x, &train.y).epochs(6).batch_size(64)
+resnet.compile(Adam::new(1e-3), SparseCategoricalCrossentropy::from_logits(), &["accuracy"]);
+let resnet_history = resnet.fit(&train.x, &train.y).epochs(10).batch_size(64)
     .validation_data(&test.x, &test.y).verbose(0).run();
 let (plain_acc, resnet_acc) = (plain_history.last("val_accuracy").unwrap(), resnet_history.last("val_accuracy").unwrap());
-println!("test accuracy after 6 epochs: plain {plain_acc:.3}, resnet {resnet_acc:.3}");
+println!("test accuracy after 10 epochs: plain {plain_acc:.3}, resnet {resnet_acc:.3}");
 """),
         ("code", r"""
 plot::subplots(2, [
@@ -129,16 +134,16 @@ plot::subplots(2, [
         ("md", r"""
 ## Exercise check
 
-The residual network passes a much larger gradient to its first layer, and trains to a clearly
-better accuracy in the same number of epochs.
+At initialisation the residual network's output still depends on its input and its first layer
+gets a gradient hundreds of times larger; it trains to a clearly better accuracy in the same
+number of epochs.
 """),
         ("code", r"""
-let plain_ratio = plain_norms[0] / plain_norms[plain_norms.len() - 1];
-let resnet_ratio = resnet_norms[0] / resnet_norms[resnet_norms.len() - 1];
-println!("first/last layer gradient norm: plain {plain_ratio:.2e}, resnet {resnet_ratio:.2e}");
-assert!(resnet_norms[0] > 10.0 * plain_norms[0], "resnet's first layer gets {} vs plain {}", resnet_norms[0], plain_norms[0]);
-assert!(resnet_acc > 0.8, "resnet test accuracy {resnet_acc} should be above 0.8");
-assert!(resnet_acc > plain_acc + 0.1, "resnet {resnet_acc} should beat plain {plain_acc} by 0.1");
+println!("first-layer gradient norm: plain {:.2e}, resnet {:.2e}", plain_norms[0], resnet_norms[0]);
+assert!(resnet_norms[0] > 100.0 * plain_norms[0], "resnet's first layer gets {} vs plain {}", resnet_norms[0], plain_norms[0]);
+assert!(plain_spread < 1e-2 && resnet_spread > 0.1, "untrained logit spread: plain {plain_spread}, resnet {resnet_spread}");
+assert!(resnet_acc > 0.6, "resnet test accuracy {resnet_acc} should be above 0.6");
+assert!(resnet_acc > plain_acc + 0.15, "resnet {resnet_acc} should beat plain {plain_acc} by 0.15");
 println!("All checks passed.");
 """),
         ("md", r"""

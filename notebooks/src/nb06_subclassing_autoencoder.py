@@ -163,18 +163,19 @@ fn errors(model: &Autoencoder, x: &Tensor) -> Vec<f32> {
 let train_err = errors(&ecg_ae, &normal_train.x);
 let mean = train_err.iter().sum::<f32>() / train_err.len() as f32;
 let std = (train_err.iter().map(|e| (e - mean).powi(2)).sum::<f32>() / train_err.len() as f32).sqrt();
-let threshold = mean + 2.0 * std;
+let threshold = mean + 3.0 * std;
 println!("reconstruction error of normal training beats: {mean:.4} +- {std:.4}; threshold {threshold:.4}");
 """),
         ("md", r"""
-The threshold is the mean error of the normal training beats plus two standard deviations. On the
+The threshold is the mean error of the normal training beats plus three standard deviations. On the
 test beats, the two kinds separate well:
 """),
         ("code", r"""
 let test_err = errors(&ecg_ae, &ecg_test.x);
 let test_labels = ecg_test.y.to_vec::<i64>();
-let normal_err: Vec<f32> = test_err.iter().zip(&test_labels).filter(|(_, &l)| l == 0).map(|(e, _)| *e).collect();
-let abnormal_err: Vec<f32> = test_err.iter().zip(&test_labels).filter(|(_, &l)| l == 1).map(|(e, _)| *e).collect();
+let n_test = test_labels.len();
+let normal_err: Vec<f32> = (0..n_test).filter(|&i| test_labels[i] == 0).map(|i| test_err[i]).collect();
+let abnormal_err: Vec<f32> = (0..n_test).filter(|&i| test_labels[i] == 1).map(|i| test_err[i]).collect();
 plot::hist(&normal_err, 40).label("normal")
     .hist(&abnormal_err, 40).label("abnormal")
     .axvline(threshold as f64)
@@ -182,12 +183,17 @@ plot::hist(&normal_err, 40).label("normal")
     .xlabel("mean absolute error")
 """),
         ("code", r"""
-let flagged: Vec<bool> = test_err.iter().map(|&e| e > threshold).collect();
-let tp = flagged.iter().zip(&test_labels).filter(|(&f, &l)| f && l == 1).count() as f32;
-let fp = flagged.iter().zip(&test_labels).filter(|(&f, &l)| f && l == 0).count() as f32;
-let fn_ = flagged.iter().zip(&test_labels).filter(|(&f, &l)| !f && l == 1).count() as f32;
-let correct = flagged.iter().zip(&test_labels).filter(|(&f, &l)| f == (l == 1)).count() as f32;
-let (accuracy, precision, recall) = (correct / test_labels.len() as f32, tp / (tp + fp), tp / (tp + fn_));
+// flagged = error above the threshold; positive = abnormal
+let (mut tp, mut fp, mut fn_, mut tn) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+for i in 0..n_test {
+    match (test_err[i] > threshold, test_labels[i] == 1) {
+        (true, true) => tp += 1.0,
+        (true, false) => fp += 1.0,
+        (false, true) => fn_ += 1.0,
+        (false, false) => tn += 1.0,
+    }
+}
+let (accuracy, precision, recall) = ((tp + tn) / n_test as f32, tp / (tp + fp), tp / (tp + fn_));
 Table::new(["metric", "value"])
     .row(("accuracy", accuracy))
     .row(("precision", precision))
@@ -205,7 +211,7 @@ plot::plot(&t140, &bad_beat.reshape([140])).label("abnormal beat")
 ## Exercise check
 """),
         ("code", r"""
-assert!(recon_mse < 0.6 * blank_mse, "reconstruction MSE {recon_mse} vs the average digit {blank_mse}");
+assert!(recon_mse < 0.7 * blank_mse, "reconstruction MSE {recon_mse} vs the average digit {blank_mse}");
 assert_eq!(codes.dims(), &[297, 2]);
 let direct = ae.decoder.predict(&ae.encoder.predict(&originals));
 let max_diff = (direct - &rebuilt).abs().max().item();

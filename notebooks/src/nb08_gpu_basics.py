@@ -93,11 +93,9 @@ table
 let ns: Vec<f64> = sizes.iter().map(|&n| n as f64).collect();
 // n^3 through the largest CPU point: the slope the times should approach
 let cubic: Vec<f64> = ns.iter().map(|n| cpu_times[sizes.len() - 1] * (n / 1024.0).powi(3)).collect();
-let mut fig = plot::plot(&ns, &cpu_times).label("CPU").marker("o");
-if let Some(g) = &gpu_times {
-    fig = fig.plot(&ns, g).label("GPU").marker("o");
-}
-fig.plot(&ns, &cubic).label("~ n^3").dashed()
+// the GPU series only when there is a GPU
+gpu_times.iter().fold(plot::plot(&ns, &cpu_times).label("CPU").marker("o"), |fig, g| fig.plot(&ns, g).label("GPU").marker("o"))
+    .plot(&ns, &cubic).label("~ n^3").dashed()
     .xscale("log").yscale("log")
     .title("n x n matmul time")
     .xlabel("n").ylabel("seconds")

@@ -135,11 +135,10 @@ const SW: usize = 16;
 const SPLIT: usize = 48;
 let many = datasets::sine_series(SERIES, LEN, 0.1, 7);
 let series: Vec<Vec<f32>> = (0..SERIES).map(|i| many.x.slice(s![i]).to_vec::<f32>()).collect();
-let mut fig = plot::Figure::new();
-for s in &series[..6] {
-    fig = fig.line(s);
-}
-fig.axvline(SPLIT as f64).title("Six of the 200 series (line: train | test)").xlabel("step")
+series[..6].iter().fold(plot::Figure::new(), |fig, s| fig.line(s))
+    .axvline(SPLIT as f64)
+    .title("Six of the 200 series (line: train | test)")
+    .xlabel("step")
 """),
         ("code", r"""
 /// Train and test windows of one series: windows whose target is before SPLIT train.
@@ -187,7 +186,7 @@ let all_x = concat(&parts.iter().map(|((x, _), _)| x).collect::<Vec<_>>(), 0);
 let all_y = concat(&parts.iter().map(|((_, y), _)| y).collect::<Vec<_>>(), 0);
 let t = Instant::now();
 let mut global = small_model();
-let global_history = global.fit(&all_x, &all_y).epochs(8).batch_size(256).verbose(0).run();
+global.fit(&all_x, &all_y).epochs(40).batch_size(256).verbose(0).run();
 let batched_seconds = t.elapsed().as_secs_f64();
 let batched_series_per_s = SERIES as f64 / batched_seconds;
 let global_mae_all = parts.iter().map(|(_, (xt, yt))| (global.predict(xt) - yt).abs().mean().item()).sum::<f32>() / SERIES as f32;
@@ -205,14 +204,15 @@ plot::subplots(2, [
 ])
 """),
         ("md", r"""
-The batched model is not only faster: it learns from all series at once, so it generalises
-better than 20 models that each saw 32 windows.
+The batched model trains an order of magnitude more series per second and forecasts about as
+well as 20 models that were each fitted to their own series: one network has learned what the
+series have in common. On a GPU the gap grows further, because the small models leave it idle.
 
 ## Exercise check
 """),
         ("code", r"""
 assert!(model_mae < naive_mae, "the Dense forecaster ({model_mae:.1}) must beat the naive forecast ({naive_mae:.1})");
-assert!(model_mae < 1.5 * seasonal_mae, "Dense {model_mae:.1} vs seasonal naive {seasonal_mae:.1}");
+assert!(model_mae < seasonal_mae, "Dense {model_mae:.1} vs seasonal naive {seasonal_mae:.1}");
 assert!(global_mae_all < 0.8 * naive_many, "global model MAE {global_mae_all} vs naive {naive_many}");
 assert!(global_mae_looped <= loop_mae * 1.2, "batched {global_mae_looped} vs per-series {loop_mae}");
 assert!(speedup > 5.0, "batching trained only {speedup:.1}x more series per second");
