@@ -317,11 +317,9 @@ impl ProgressBar {
                 None => *handle = Some(super::display(&bundle)),
             },
             Sink::Terminal { width } => {
-                let n = text.chars().count();
-                let pad = width.saturating_sub(n);
-                *width = n;
+                let line = terminal_line(&text, width);
                 let mut out = std::io::stdout().lock();
-                let _ = write!(out, "\r{text}{}", " ".repeat(pad));
+                let _ = write!(out, "{line}");
                 let _ = out.flush();
             }
             Sink::Capture(frames) => frames.push(Frame { update, text, at }),
@@ -358,6 +356,15 @@ impl Drop for ProgressBar {
     }
 }
 
+/// What a terminal redraw writes: back to the line start, the text, and spaces over whatever is
+/// left of a longer previous line (`width` is its length, updated here).
+pub fn terminal_line(text: &str, width: &mut usize) -> String {
+    let n = text.chars().count();
+    let pad = width.saturating_sub(n);
+    *width = n;
+    format!("\r{text}{}", " ".repeat(pad))
+}
+
 /// `0.0012` s -> `1ms`, `0.00004` -> `40us`, `2.5` -> `2.5s`.
 fn format_duration(secs: f64) -> String {
     if secs >= 1.0 {
@@ -384,6 +391,20 @@ mod tests {
         assert!(t.ready(ms(160), true));
         assert!(!t.ready(ms(200), false));
         assert!(t.ready(ms(260), false));
+    }
+
+    #[test]
+    fn terminal_redraws_overwrite_the_previous_line() {
+        let mut w = 0;
+        assert_eq!(
+            terminal_line("1/10 · loss: 0.5000", &mut w),
+            "\r1/10 · loss: 0.5000"
+        );
+        assert_eq!(
+            terminal_line("2/10", &mut w),
+            format!("\r2/10{}", " ".repeat(15))
+        );
+        assert_eq!(w, 4);
     }
 
     #[test]
