@@ -215,7 +215,20 @@ fn dtype_errors_say_how_to_cast() {
     );
     err(
         i.try_mul(&f),
-        "mul: dtypes int64 and float32 do not match; cast one first, e.g. y.cast(DType::I64)",
+        "mul: dtypes int64 and float32 do not match; cast one first, e.g. x.cast(DType::F32)",
+    );
+    // a fractional number next to an int tensor is an error, not a silent truncation
+    err(
+        i.try_add(0.5),
+        "add: dtypes int64 and float32 do not match; cast one first, e.g. x.cast(DType::F32)",
+    );
+    err(
+        i.try_pow(0.5),
+        "pow: dtypes int64 and float32 do not match; cast one first, e.g. x.cast(DType::F32)",
+    );
+    assert_eq!(
+        panic_message(|| 2.5 * &i),
+        "mul: dtypes float32 and int64 do not match; cast one first, e.g. y.cast(DType::F32)"
     );
     err(
         zeros([2, 2]).try_matmul(&zeros_dtype([2, 2], DType::F16)),

@@ -211,8 +211,10 @@ fn scalar_operands_on_both_sides() {
     assert_eq!((10.0 - x.clone()).to_vec::<f32>(), vec![9.0, 8.0, 6.0]);
     assert_eq!(x.maximum(2.0).to_vec::<f32>(), vec![2.0, 2.0, 4.0]);
     assert_eq!(x.minimum(2.0).to_vec::<f32>(), vec![1.0, 2.0, 2.0]);
-    // a scalar takes the tensor's dtype
+    // a scalar takes the tensor's dtype (a whole float is fine for ints; 2.5 is an error)
     let i = tensor([1, 2, 3]);
+    assert_eq!((&i * 2.0).to_vec::<i64>(), vec![2, 4, 6]);
+    assert!(i.try_add(2.5).is_err());
     assert_eq!((2 * &i).to_vec::<i64>(), vec![2, 4, 6]);
     assert_eq!((&i + 1).dtype(), DType::I64);
     let h = x.cast(DType::F16);

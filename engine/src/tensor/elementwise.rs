@@ -36,7 +36,7 @@ impl Operand for &Variable {
 macro_rules! scalar_operand {
     ($($t:ty),*) => {$(
         impl Operand for $t {
-            fn operand(self, like: &Tensor) -> Tensor { like.scalar_like(self as f64) }
+            fn operand(self, like: &Tensor) -> Tensor { like.scalar_operand(self as f64) }
             fn as_scalar(&self) -> Option<f64> { Some(*self as f64) }
         }
     )*};
@@ -305,17 +305,39 @@ impl Tensor {
 
 pub(crate) fn check_dtypes(op: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
     if a.dtype() != b.dtype() {
+        // suggest casting toward the float side (ints to floats, as a learner usually means)
+        let (who, to) = if b.dtype().is_float() && !a.dtype().is_float() {
+            ("x", b.dtype())
+        } else {
+            ("y", a.dtype())
+        };
         return Err(crate::error::invalid(
             op,
             format!(
-                "dtypes {} and {} do not match; cast one first, e.g. y.cast(DType::{:?})",
+                "dtypes {} and {} do not match; cast one first, e.g. {who}.cast(DType::{to:?})",
                 a.dtype(),
                 b.dtype(),
-                a.dtype()
             ),
         ));
     }
     Ok(())
+}
+
+impl Tensor {
+    /// A plain number as an operand of this tensor: it takes this tensor's dtype, unless that
+    /// would silently change it (2.5 for an int64 tensor), in which case it stays float32 and
+    /// the op reports the dtype mismatch.
+    fn scalar_operand(&self, v: f64) -> Tensor {
+        if !self.dtype().is_float() && v.fract() != 0.0 {
+            return or_panic(crate::tensor::create::full_on(
+                crate::shape::Shape::scalar(),
+                v,
+                DType::F32,
+                self.device(),
+            ));
+        }
+        self.scalar_like(v)
+    }
 }
 
 fn check_bool(op: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
@@ -495,21 +517,21 @@ macro_rules! bin_ops {
             type Output = Tensor;
             #[track_caller]
             fn $method(self, rhs: &Tensor) -> Tensor {
-                or_panic(rhs.scalar_like(self as f64).$try(rhs))
+                or_panic(rhs.scalar_operand(self as f64).$try(rhs))
             }
         }
         impl std::ops::$trait<Tensor> for $s {
             type Output = Tensor;
             #[track_caller]
             fn $method(self, rhs: Tensor) -> Tensor {
-                or_panic(rhs.scalar_like(self as f64).$try(&rhs))
+                or_panic(rhs.scalar_operand(self as f64).$try(&rhs))
             }
         }
         impl std::ops::$trait<&Variable> for $s {
             type Output = Tensor;
             #[track_caller]
             fn $method(self, rhs: &Variable) -> Tensor {
-                or_panic(rhs.scalar_like(self as f64).$try(&**rhs))
+                or_panic(rhs.scalar_operand(self as f64).$try(&**rhs))
             }
         }
     )*};
