@@ -148,6 +148,13 @@ fn integer_half_and_empty_reductions() {
     assert_eq!(h.sum().item(), 100.0);
     let b = full([4], 0.5).cast(DType::BF16);
     assert_eq!(b.mean().item(), 0.5);
+    // a half-precision mean of many elements: the f16 sum 1e5 * 0.5 = 50000 is inexact and
+    // f16(1e5) is inf, so the mean is taken in f32 and rounded once: 0.5, in f16
+    let big = full([100_000], 0.5).cast(DType::F16);
+    assert_eq!((big.mean().dtype(), big.mean().item()), (DType::F16, 0.5));
+    assert_eq!(big.mean_axis(0, true).item(), 0.5);
+    assert_eq!(full([100_000], 3.0).cast(DType::BF16).mean().item(), 3.0);
+    assert_eq!(full([70_000], 1.0).cast(DType::F16).var().item(), 0.0);
     // summing an empty axis gives zeros of the right shape
     let e = zeros([0, 3]);
     assert_tensor(&e.sum_axis(0, false), &[3], &[0.0, 0.0, 0.0], 0.0);

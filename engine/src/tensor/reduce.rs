@@ -140,6 +140,12 @@ impl Tensor {
         if !self.dtype().is_float() {
             return self.try_cast(DType::F32)?.try_mean_axes(axes, keepdims);
         }
+        if self.dtype() != DType::F32 {
+            // f16/bf16: the sum can overflow and n may not be representable (f16(1e5) = inf),
+            // so average in f32 and round once
+            let m = self.try_cast(DType::F32)?.try_mean_axes(axes, keepdims)?;
+            return m.try_cast(self.dtype());
+        }
         let n: usize = if axes.is_empty() {
             self.elem_count()
         } else {
