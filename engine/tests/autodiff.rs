@@ -105,6 +105,10 @@ fn binary_gradients_with_broadcasting() {
     // d(a^b) = (b a^(b-1), a^b ln a)
     check_grad(|a| wsum(&a.pow(&b), 9), &ap, TOL);
     check_grad(|b| wsum(&ap.pow(b), 10), &b, TOL);
+    // d/db a^b = a^b ln a is 0 where a = 0 (TF's convention), not NaN: for a = [0, 2], b = 3,
+    // d/db = [0, 8 ln 2]
+    let g = grad_of(|b| tensor([0.0, 2.0]).pow(b))(&tensor([3.0, 3.0]));
+    assert_close(&g.to_vec::<f32>(), &[0.0, 8.0 * 2f32.ln()], 1e-6);
     // max/min route the gradient to the larger/smaller side (no near-ties: entries of m are
     // multiples of 0.1 and those of n are 0.05 off them)
     let m = distinct(&[3, 1, 4], 5);

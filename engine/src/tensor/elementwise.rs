@@ -172,9 +172,11 @@ impl Tensor {
             });
         }
         let e = p.operand(self);
-        // y = a^b  =>  dy/da = b a^(b-1), dy/db = y ln a
+        // y = a^b  =>  dy/da = b a^(b-1), dy/db = y ln a (taken as 0 where a <= 0, as TF does:
+        // 0^b is 0 for every b > 0, and ln a is undefined below 0)
         self.binary_grad(&e, "pow", BinaryOp::Pow, |g, a, b, y| {
-            (g * b * a.pow(b - 1.0), g * y * a.log())
+            let ln_a = where_(&a.greater(0.0), &a.log(), &a.zeros_like());
+            (g * b * a.pow(b - 1.0), g * y * ln_a)
         })
     }
     /// `x^p` for a number `p`.
