@@ -173,7 +173,15 @@ fn reduction_gradients() {
     check_grad(|x| wsum(&x.softmax(-1), 10), &x, TOL);
     check_grad(|x| wsum(&x.softmax(0), 11), &x, TOL);
     check_grad(|x| wsum(&x.log_softmax(1), 12), &x, TOL);
-    // stable at large inputs: d/dx sum(w * softmax([1000, 1001]))
+    // a -inf (masked) entry gets probability 0 and gradient 0, and the rest stay finite:
+    // d softmax(x)_0 / dx = [s0 (1 - s0), -s0 s1, 0] with s = [1, e] / (1 + e)
+    let masked = tensor([1.0, 2.0, f32::NEG_INFINITY]);
+    let g = grad_of(|x| x.softmax(0).slice(s![0]))(&masked).to_vec::<f32>();
+    let (s0, s1) = (1.0 / (1.0 + 1f32.exp()), 1f32.exp() / (1.0 + 1f32.exp()));
+    assert_close(&g, &[s0 * (1.0 - s0), -s0 * s1, 0.0], 1e-6);
+    let g = grad_of(|x| x.log_softmax(0).slice(s![1]))(&masked).to_vec::<f32>();
+    assert_close(&g, &[-s0, 1.0 - s1, 0.0], 1e-6); // d log s1 = e_1 - s
+                                                   // stable at large inputs: d/dx sum(w * softmax([1000, 1001]))
     check_grad(|x| wsum(&x.softmax(0), 13), &tensor([1000.0, 1001.0]), TOL);
 }
 
