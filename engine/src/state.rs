@@ -87,6 +87,8 @@ pub struct GlobalState {
     pub(crate) display_counter: AtomicU64,
     /// Per-class counters for Keras' automatic layer names (dense, dense_1, ...).
     pub(crate) layer_names: Mutex<std::collections::HashMap<String, usize>>,
+    /// Threads currently inside [`catch_quietly`] (a panic hook runs on the panicking thread).
+    pub(crate) quiet_threads: Mutex<Vec<std::thread::ThreadId>>,
 }
 
 impl GlobalState {
@@ -100,6 +102,7 @@ impl GlobalState {
             num_threads: AtomicUsize::new(0),
             display_counter: AtomicU64::new(0),
             layer_names: Mutex::new(Default::default()),
+            quiet_threads: Mutex::new(Vec::new()),
         }
     }
 }
@@ -193,9 +196,18 @@ pub fn num_threads() -> usize {
 /// Functional API trying a layer on a symbolic input to report a shape error at build time).
 pub fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::result::Result<R, String> {
     let a = anchor();
+    let me = std::thread::current().id();
+    let quiet = &global().quiet_threads;
+    quiet.lock().unwrap_or_else(|e| e.into_inner()).push(me);
     a.quiet_panics.fetch_add(1, Ordering::SeqCst);
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     a.quiet_panics.fetch_sub(1, Ordering::SeqCst);
+    {
+        let mut q = quiet.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = q.iter().position(|t| *t == me) {
+            q.swap_remove(i);
+        }
+    }
     r.map_err(|e| {
         e.downcast_ref::<String>()
             .cloned()
@@ -204,9 +216,17 @@ pub fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::result::Result<R, String>
     })
 }
 
-/// True while [`catch_quietly`] runs: panic hooks should stay silent.
+/// True on a thread that is inside [`catch_quietly`]: its panic hook should stay silent.
 pub fn in_quiet_catch() -> bool {
-    anchor().quiet_panics.load(Ordering::SeqCst) > 0
+    if anchor().quiet_panics.load(Ordering::SeqCst) == 0 {
+        return false;
+    }
+    let me = std::thread::current().id();
+    global()
+        .quiet_threads
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&me)
 }
 
 // ------------------------------------------------------------------------------------------------

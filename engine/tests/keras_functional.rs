@@ -171,7 +171,7 @@ fn a_shared_layer_has_one_set_of_weights_and_one_update_per_step() {
 #[test]
 fn shape_mismatches_are_reported_when_the_model_is_built_naming_the_layer() {
     let x = Input::new([3]);
-    let proj: Arc<dyn Layer> = Arc::new(Dense::new(2).name("proj"));
+    let proj: Arc<dyn Layer> = Arc::new(Dense::new(2).named("proj"));
     try_apply(proj.clone(), &[&x]).unwrap();
     // the same Dense on 5 features: an error at build time, not at fit
     let y = Input::new([5]);
@@ -181,7 +181,7 @@ fn shape_mismatches_are_reported_when_the_model_is_built_naming_the_layer() {
     println!("{err}");
     assert_contains(&err, &["'proj'", "(Dense)", "(None, 5)", "3 features"]);
     // through apply: the panic carries the same message
-    let msg = panic_message(|| Conv2D::new(4, 3).name("stem").apply(&x));
+    let msg = panic_message(|| Conv2D::new(4, 3).named("stem").apply(&x));
     assert_contains(
         &msg,
         &["layer 'stem' (Conv2D) cannot take input shape (None, 3)"],
@@ -210,7 +210,7 @@ fn summary_rows_follow_the_graph() {
     let emb = Arc::new(Embedding::new(50, 8));
     let e = emb.clone().apply(&ids);
     let f = Flatten::new().apply(&e);
-    let d = Arc::new(Dense::new(2).activation("softmax").name("probs"));
+    let d = Arc::new(Dense::new(2).activation("softmax").named("probs"));
     let out = d.clone().apply(&f);
     let model = Model::new(&[&ids], &[&out]);
     let s = model.summary();

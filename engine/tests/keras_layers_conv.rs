@@ -165,7 +165,7 @@ fn conv2d_gradients_match_finite_differences() {
 #[test]
 fn conv1d_uses_keras_kernel_shape_and_matches_a_naive_loop() {
     // Conv1D(filters=3, kernel_size=2) on (batch=2, steps=5, channels=2): kernel (2, 2, 3)
-    let c = Conv1D::new(3, 2).name("conv1d_ref");
+    let c = Conv1D::new(3, 2).named("conv1d_ref");
     let x = rnd(&[2, 5, 2], 5);
     let y = c.call(&x, false);
     assert_eq!(y.dims(), &[2, 4, 3]);
@@ -208,13 +208,13 @@ fn conv1d_uses_keras_kernel_shape_and_matches_a_naive_loop() {
 
 #[test]
 fn conv_errors_name_the_layer_and_the_shapes() {
-    let c = Conv2D::new(4, 3).name("stem");
+    let c = Conv2D::new(4, 3).named("stem");
     let msg = panic_message(|| c.call(&zeros([8, 8, 1]), false));
     assert_contains(&msg, &["Conv2D 'stem'", "(8, 8, 1)"]);
     c.call(&zeros([1, 8, 8, 1]), false);
     let msg = panic_message(|| c.call(&zeros([1, 8, 8, 3]), false));
     assert_contains(&msg, &["stem", "3 channels"]);
-    let c1 = Conv1D::new(4, 3).name("seq");
+    let c1 = Conv1D::new(4, 3).named("seq");
     let msg = panic_message(|| c1.call(&zeros([2, 8]), false));
     assert_contains(&msg, &["Conv1D 'seq'", "(2, 8)"]);
 }

@@ -154,14 +154,14 @@ fn loading_a_mismatched_checkpoint_names_the_tensor_and_both_shapes() {
     let dir = temp_dir("mismatch");
     let path = dir.join("m.safetensors");
     let saved = Sequential::new()
-        .add(Dense::new(8).name("enc"))
-        .add(Dense::new(2).name("out"))
+        .add(Dense::new(8).named("enc"))
+        .add(Dense::new(2).named("out"))
         .input_shape([4]);
     saved.save_weights(path.to_str().unwrap()).unwrap();
     // same layers, but 5 input features: enc/kernel is (5, 8) here and (4, 8) in the file
     let other = Sequential::new()
-        .add(Dense::new(8).name("enc2"))
-        .add(Dense::new(2).name("out2"))
+        .add(Dense::new(8).named("enc2"))
+        .add(Dense::new(2).named("out2"))
         .input_shape([5]);
     let before: Vec<Vec<f32>> = other.weights().iter().map(|w| w.to_vec()).collect();
     let err = other

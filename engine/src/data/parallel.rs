@@ -15,7 +15,6 @@
 //! - A panic in the map function becomes an error element naming the panic.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
@@ -31,13 +30,6 @@ pub fn autotune_workers() -> usize {
         .map(|n| n.get())
         .unwrap_or(1)
         .max(4)
-}
-
-fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 impl<T: Item> Dataset<T> {
@@ -327,12 +319,10 @@ pub(crate) fn parallel_map<T: Item, U: Item>(
                 let job = job_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                 let Ok((seq, item)) = job else { break };
                 let out = item.and_then(|x| {
-                    catch_unwind(AssertUnwindSafe(|| f(x))).map_err(|p| {
-                        Error::Msg(format!(
-                            "map: the map function panicked: {}",
-                            panic_message(p)
-                        ))
-                    })
+                    // The panic becomes an error element (re-raised where the dataset is
+                    // iterated), so the kernel's panic hook must not report it a second time.
+                    crate::state::catch_quietly(|| f(x))
+                        .map_err(|m| Error::Msg(format!("map: the map function panicked: {m}")))
                 });
                 if res_tx.send((seq, out)).is_err() {
                     break;

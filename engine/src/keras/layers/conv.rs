@@ -131,7 +131,7 @@ macro_rules! conv_builders {
                 self.0.kernel_regularizer = Some(r);
                 self
             }
-            pub fn name(mut self, name: &str) -> Self {
+            pub fn named(mut self, name: &str) -> Self {
                 self.0.name = name.to_string();
                 self
             }

@@ -59,7 +59,7 @@ impl Dense {
         self.kernel_regularizer = Some(r);
         self
     }
-    pub fn name(mut self, name: &str) -> Dense {
+    pub fn named(mut self, name: &str) -> Dense {
         self.name = name.to_string();
         self
     }

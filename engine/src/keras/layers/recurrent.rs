@@ -63,7 +63,7 @@ impl Recurrent {
         self.return_sequences = on;
         self
     }
-    pub fn name(mut self, name: &str) -> Recurrent {
+    pub fn named(mut self, name: &str) -> Recurrent {
         self.name = name.to_string();
         self
     }

@@ -140,10 +140,10 @@ impl Summary {
 
     /// What evcxr shows when a summary is a cell's last expression: text and HTML.
     pub fn evcxr_display(&self) {
-        println!(
-            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
-            self.to_html()
-        );
+        crate::display::evcxr_emit(&vec![
+            ("text/plain".to_string(), self.to_string()),
+            ("text/html".to_string(), self.to_html()),
+        ]);
     }
 }
 

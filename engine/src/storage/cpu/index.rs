@@ -54,12 +54,19 @@ pub(super) fn index_select(
 ) -> Result<CpuStorage> {
     let ids = checked_ids("gather", ids, il, l.dims()[axis], axis)?;
     let d = l.dims();
+    // Contiguous sources are read in place; only strided ones are copied first.
+    fn pick<T: Copy>(v: &[T], l: &Layout, d: &[usize], axis: usize, ids: &[usize]) -> Vec<T> {
+        match l.contiguous_range() {
+            Some((s, e)) => select(&v[s..e], d, axis, ids),
+            None => select(&map_layout(v, l, |x| x), d, axis, ids),
+        }
+    }
     Ok(match s {
-        CpuStorage::F32(v) => CpuStorage::F32(select(&map_layout(v, l, |x| x), d, axis, &ids)),
-        CpuStorage::F16(v) => CpuStorage::F16(select(&map_layout(v, l, |x| x), d, axis, &ids)),
-        CpuStorage::BF16(v) => CpuStorage::BF16(select(&map_layout(v, l, |x| x), d, axis, &ids)),
-        CpuStorage::I64(v) => CpuStorage::I64(select(&map_layout(v, l, |x| x), d, axis, &ids)),
-        CpuStorage::Bool(v) => CpuStorage::Bool(select(&map_layout(v, l, |x| x), d, axis, &ids)),
+        CpuStorage::F32(v) => CpuStorage::F32(pick(v, l, d, axis, &ids)),
+        CpuStorage::F16(v) => CpuStorage::F16(pick(v, l, d, axis, &ids)),
+        CpuStorage::BF16(v) => CpuStorage::BF16(pick(v, l, d, axis, &ids)),
+        CpuStorage::I64(v) => CpuStorage::I64(pick(v, l, d, axis, &ids)),
+        CpuStorage::Bool(v) => CpuStorage::Bool(pick(v, l, d, axis, &ids)),
     })
 }
 
