@@ -26,6 +26,11 @@ pub fn run() -> Result<()> {
         return Ok(());
     }
     let work = PathBuf::from(format!("{}.building", template.display()));
+    if !work.exists() && template.exists() {
+        // Start from the old template: only what changed (usually the engine crate) rebuilds.
+        crate::startup::copy_template(&template, &work)?;
+        std::fs::remove_file(work.join(TEMPLATE_STAMP))?;
+    }
     std::fs::create_dir_all(&work)?;
     // Single-threaded here, so setting the environment is sound.
     std::env::set_var("EVCXR_TMPDIR", &work);
