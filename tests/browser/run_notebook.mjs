@@ -3,7 +3,7 @@
 //
 //   node run_notebook.mjs <lab-url-of-notebook> <screenshot.png> <user-data-dir> [timeout-s]
 //
-// Prints one JSON line: {svg, progress, errors, stderr, prompts, passed, text}. Exit code 0
+// Prints one JSON line: {svg, svg_img, progress, stderr, model_errors, execution_counts, passed}. Exit code 0
 // when the run finished (the test decides whether it passed), 1 when the page never got there.
 import { chromium } from "playwright-core";
 
@@ -30,51 +30,72 @@ const log = (msg) => console.error(`[browser ${new Date().toISOString().slice(11
 page.on("pageerror", (e) => log(`page error: ${e.message}`));
 
 let exitCode = 0;
+// The open notebook's model, through the app instance (JupyterLab runs with
+// --LabApp.expose_app_in_browser=True).
+const notebookState = () =>
+  page.evaluate(() => {
+    const widget = window.jupyterapp.shell.currentWidget;
+    const cells = [...widget.content.model.cells];
+    const code = cells.filter((c) => c.type === "code");
+    return {
+      kernel: widget.sessionContext.session?.kernel?.status ?? "none",
+      counts: code.map((c) => c.executionCount),
+      errors: code.flatMap((c) =>
+        [...Array(c.outputs.length).keys()]
+          .map((i) => c.outputs.get(i).toJSON())
+          .filter((o) => o.output_type === "error")
+          .map((o) => `${o.ename}: ${o.evalue}`),
+      ),
+    };
+  });
+
 try {
   await page.goto(url, { waitUntil: "domcontentloaded", timeout: 120000 });
-  // The notebook is open once its cells are rendered.
   await page.locator(".jp-Notebook .jp-Cell").first().waitFor({ timeout: 120000 });
+  await page.waitForFunction(() => window.jupyterapp?.shell?.currentWidget?.sessionContext, null, { timeout: 60000 });
   log("notebook open");
-  // Wait for the kernel (named in the notebook's metadata) to be idle before running.
-  await page
-    .locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-    .first()
-    .waitFor({ timeout: 120000 })
-    .catch(() => log("no idle indicator seen; running anyway"));
-
-  // Run > Run All Cells, through JupyterLab's own menu.
-  await page.locator(".lm-MenuBar-item", { hasText: /^Run$/ }).click();
-  await page.locator(".lm-Menu-item[data-command='notebook:run-all-cells']").click();
-  log("run all cells");
-
-  // Done when no prompt shows [*] and the last code cell has a number.
+  // The kernel named in the notebook's metadata starts by itself; wait until it is idle.
+  await page.waitForFunction(
+    () => window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.status === "idle",
+    null,
+    { timeout: 120000, polling: 500 },
+  );
+  log("kernel idle; Run > Run All Cells");
   const started = Date.now();
+  // Resolves when the cells have run; the loop below checks the outcome and the kernel.
+  await page.evaluate(() => window.jupyterapp.commands.execute("notebook:run-all-cells"));
+
+  // Done when every code cell has an execution count and the kernel is idle again.
+  let state;
   for (;;) {
-    const prompts = await page.locator(".jp-CodeCell .jp-InputPrompt").allInnerTexts();
-    const busy = prompts.some((p) => p.includes("*"));
-    const last = prompts[prompts.length - 1] || "";
-    if (!busy && /\[\d+\]/.test(last)) break;
+    await page.waitForTimeout(1000);
+    state = await notebookState();
+    if (state.kernel === "idle" && state.counts.every((n) => n !== null)) break;
     if (Date.now() - started > timeoutMs) {
-      log(`timed out; prompts: ${prompts.join(" ")}`);
+      log(`timed out; kernel ${state.kernel}, execution counts ${JSON.stringify(state.counts)}`);
       exitCode = 1;
       break;
     }
-    await page.waitForTimeout(1000);
   }
   log(`cells done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
-  // Scroll to the first plot so the screenshot shows one, then take it.
-  const svg = page.locator(".jp-OutputArea-output [data-mime-type='image/svg+xml'], .jp-RenderedSVG");
-  if ((await svg.count()) > 0) await svg.first().scrollIntoViewIfNeeded();
+  // Scroll to fit's progress bar, with the History curves under it, and take the screenshot.
+  const svg = page.locator(".jp-OutputArea-output[data-mime-type='image/svg+xml']");
+  const bars = page.locator(".jp-OutputArea-output .ferrolab-progress");
+  if ((await bars.count()) > 0) await bars.first().evaluate((e) => e.scrollIntoView({ block: "start" }));
+  await page.waitForTimeout(500);
   await page.screenshot({ path: screenshot });
 
+  const outputs = page.locator(".jp-OutputArea-output");
   const report = {
     svg: await svg.count(),
+    svg_img: await page.locator(".jp-OutputArea-output[data-mime-type='image/svg+xml'] img").count(),
     progress: await page.locator(".jp-OutputArea-output .ferrolab-progress").count(),
     // error outputs and stderr streams both render with the stderr mime type
     stderr: await page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").allInnerTexts(),
-    prompts: await page.locator(".jp-CodeCell .jp-InputPrompt").allInnerTexts(),
-    passed: (await page.getByText("All checks passed").count()) > 0,
+    model_errors: state.errors,
+    execution_counts: state.counts,
+    passed: (await outputs.filter({ hasText: "All checks passed" }).count()) > 0,
   };
   console.log(JSON.stringify(report));
 } catch (e) {
