@@ -6,7 +6,8 @@
 #   3. cargo build --release           (the engine and the ferrolab-kernel binary);
 #   4. .venv with the pinned Python packages of requirements.txt (JupyterLab, test clients);
 #   5. the "Rust (Ferrolab)" kernelspec, installed into .venv;
-#   6. the engine pre-built for evcxr, so a new kernel's first engine cell is fast.
+#   6. the engine pre-built for evcxr, so a new kernel's first engine cell is fast;
+#   7. for the browser test: Debian's chromium (apt-get) and playwright-core (npm, tests/browser/).
 #
 # When a step fails, it says which step and what is missing.
 set -euo pipefail
@@ -71,6 +72,31 @@ step "kernelspec 'ferrolab' into .venv" "could not write .venv/share/jupyter/ker
 step "engine pre-built for evcxr (first time: a few minutes)" \
     "the kernel could not build the engine through evcxr; its message is above" \
     "$KERNEL" prebuild
+
+# --- 7. browser test (tests/test_browser.py) -------------------------------------------------
+# Headless Debian chromium, driven by playwright-core from npm (pinned in tests/browser/
+# package-lock.json; playwright-core never downloads a browser). Added for the notebooks issue;
+# skipped quickly when both are already there.
+browser_test_setup() {
+    if [ ! -x /usr/bin/chromium ]; then
+        command -v apt-get >/dev/null || { echo "    no apt-get: install Debian's chromium by hand"; return 1; }
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get install -y chromium || { $sudo apt-get update && $sudo apt-get install -y chromium; }
+    else
+        echo "    chromium already installed"
+    fi
+    command -v npm >/dev/null || { echo "    npm is missing: apt-get install nodejs npm"; return 1; }
+    if [ ! -f tests/browser/node_modules/playwright-core/package.json ] \
+        || [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
+        (cd tests/browser && npm ci --no-audit --no-fund)
+    else
+        echo "    playwright-core already installed"
+    fi
+}
+step "browser test: chromium + playwright-core" \
+    "could not install chromium (apt-get) or playwright-core (npm ci in tests/browser)" \
+    browser_test_setup
 
 mkdir -p notebooks
 say "Ready. JupyterLab:  .venv/bin/jupyter lab notebooks/"
