@@ -30,37 +30,23 @@ fn bytes_of(t: &Tensor) -> Result<Vec<u8>> {
     let c = t.contiguous();
     let l = c.layout();
     let cpu = c.storage().to_cpu()?;
+    fn le<T: crate::dtype::Element, const N: usize>(
+        cpu: &CpuStorage,
+        l: &crate::shape::Layout,
+        f: impl Fn(T) -> [u8; N],
+    ) -> Vec<u8> {
+        cpu.to_vec::<T>(l)
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(f)
+            .collect()
+    }
     Ok(match cpu {
-        CpuStorage::F32(_) => cpu
-            .to_vec::<f32>(l)
-            .unwrap_or_default()
-            .iter()
-            .flat_map(|x| x.to_le_bytes())
-            .collect(),
-        CpuStorage::F16(_) => cpu
-            .to_vec::<half::f16>(l)
-            .unwrap_or_default()
-            .iter()
-            .flat_map(|x| x.to_le_bytes())
-            .collect(),
-        CpuStorage::BF16(_) => cpu
-            .to_vec::<half::bf16>(l)
-            .unwrap_or_default()
-            .iter()
-            .flat_map(|x| x.to_le_bytes())
-            .collect(),
-        CpuStorage::I64(_) => cpu
-            .to_vec::<i64>(l)
-            .unwrap_or_default()
-            .iter()
-            .flat_map(|x| x.to_le_bytes())
-            .collect(),
-        CpuStorage::Bool(_) => cpu
-            .to_vec::<bool>(l)
-            .unwrap_or_default()
-            .iter()
-            .map(|&x| x as u8)
-            .collect(),
+        CpuStorage::F32(_) => le(&cpu, l, f32::to_le_bytes),
+        CpuStorage::F16(_) => le(&cpu, l, half::f16::to_le_bytes),
+        CpuStorage::BF16(_) => le(&cpu, l, half::bf16::to_le_bytes),
+        CpuStorage::I64(_) => le(&cpu, l, i64::to_le_bytes),
+        CpuStorage::Bool(_) => le(&cpu, l, |b: bool| [b as u8]),
     })
 }
 

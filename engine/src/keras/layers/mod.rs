@@ -81,59 +81,38 @@ pub trait Layer: Send + Sync {
     }
 }
 
-impl<L: Layer + ?Sized> Layer for Arc<L> {
-    fn name(&self) -> String {
-        (**self).name()
-    }
-    fn class_name(&self) -> &'static str {
-        (**self).class_name()
-    }
-    fn get_config(&self) -> serde_json::Value {
-        (**self).get_config()
-    }
-    fn call(&self, x: &Tensor, training: bool) -> Tensor {
-        (**self).call(x, training)
-    }
-    fn call_many(&self, xs: &[Tensor], training: bool) -> Tensor {
-        (**self).call_many(xs, training)
-    }
-    fn weights(&self) -> Vec<Variable> {
-        (**self).weights()
-    }
-    fn losses(&self) -> Vec<Tensor> {
-        (**self).losses()
-    }
-    fn layers(&self) -> Vec<Arc<dyn Layer>> {
-        (**self).layers()
-    }
+/// Shared (`Arc`) and boxed layers are layers too.
+macro_rules! forward_layer {
+    ($($ptr:ident),*) => {$(
+        impl<L: Layer + ?Sized> Layer for $ptr<L> {
+            fn name(&self) -> String {
+                (**self).name()
+            }
+            fn class_name(&self) -> &'static str {
+                (**self).class_name()
+            }
+            fn get_config(&self) -> serde_json::Value {
+                (**self).get_config()
+            }
+            fn call(&self, x: &Tensor, training: bool) -> Tensor {
+                (**self).call(x, training)
+            }
+            fn call_many(&self, xs: &[Tensor], training: bool) -> Tensor {
+                (**self).call_many(xs, training)
+            }
+            fn weights(&self) -> Vec<Variable> {
+                (**self).weights()
+            }
+            fn losses(&self) -> Vec<Tensor> {
+                (**self).losses()
+            }
+            fn layers(&self) -> Vec<Arc<dyn Layer>> {
+                (**self).layers()
+            }
+        }
+    )*};
 }
-
-impl<L: Layer + ?Sized> Layer for Box<L> {
-    fn name(&self) -> String {
-        (**self).name()
-    }
-    fn class_name(&self) -> &'static str {
-        (**self).class_name()
-    }
-    fn get_config(&self) -> serde_json::Value {
-        (**self).get_config()
-    }
-    fn call(&self, x: &Tensor, training: bool) -> Tensor {
-        (**self).call(x, training)
-    }
-    fn call_many(&self, xs: &[Tensor], training: bool) -> Tensor {
-        (**self).call_many(xs, training)
-    }
-    fn weights(&self) -> Vec<Variable> {
-        (**self).weights()
-    }
-    fn losses(&self) -> Vec<Tensor> {
-        (**self).losses()
-    }
-    fn layers(&self) -> Vec<Arc<dyn Layer>> {
-        (**self).layers()
-    }
-}
+forward_layer!(Arc, Box);
 
 /// Keras' automatic names: the first Dense is `dense`, then `dense_1`, `dense_2`, ...
 pub fn unique_name(base: &str) -> String {
