@@ -121,12 +121,13 @@ let (plain_acc, resnet_acc) = (plain_history.last("val_accuracy").unwrap(), resn
 println!("test accuracy after 10 epochs: plain {plain_acc:.3}, resnet {resnet_acc:.3}");
 """),
         ("code", r"""
+let epochs: Vec<f64> = (1..=plain_history.len()).map(|e| e as f64).collect();
 plot::subplots(2, [
-    plot::line(plain_history.get("loss").unwrap()).label("plain")
-        .line(resnet_history.get("loss").unwrap()).label("resnet")
+    plot::plot(&epochs, plain_history.get("loss").unwrap()).label("plain")
+        .plot(&epochs, resnet_history.get("loss").unwrap()).label("resnet")
         .title("Training loss").xlabel("epoch"),
-    plot::line(plain_history.get("val_accuracy").unwrap()).label("plain")
-        .line(resnet_history.get("val_accuracy").unwrap()).label("resnet")
+    plot::plot(&epochs, plain_history.get("val_accuracy").unwrap()).label("plain")
+        .plot(&epochs, resnet_history.get("val_accuracy").unwrap()).label("resnet")
         .ylim(0.0, 1.0)
         .title("Test accuracy").xlabel("epoch"),
 ])

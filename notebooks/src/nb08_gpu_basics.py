@@ -114,16 +114,22 @@ const N: usize = 20_000;
 let singles: Vec<Tensor> = (0..N).map(|i| tensor(i as f32)).collect();
 let batched = arange(0.0, N as f32, 1.0);
 
-let t = Instant::now();
-let mut small_sum = 0.0f64;
-for s in &singles {
-    small_sum += (s * 2.0 + 1.0).item() as f64;
+// Best of a few runs each, so a busy machine does not decide the result.
+let (mut one_at_a_time, mut small_sum) = (f64::INFINITY, 0.0f64);
+for _ in 0..3 {
+    let t = Instant::now();
+    small_sum = 0.0;
+    for s in &singles {
+        small_sum += (s * 2.0 + 1.0).item() as f64;
+    }
+    one_at_a_time = one_at_a_time.min(t.elapsed().as_secs_f64());
 }
-let one_at_a_time = t.elapsed().as_secs_f64();
-
-let t = Instant::now();
-let big_sum = (&batched * 2.0 + 1.0).sum().item() as f64;
-let all_at_once = t.elapsed().as_secs_f64();
+let (mut all_at_once, mut big_sum) = (f64::INFINITY, 0.0f64);
+for _ in 0..20 {
+    let t = Instant::now();
+    big_sum = (&batched * 2.0 + 1.0).sum().item() as f64;
+    all_at_once = all_at_once.min(t.elapsed().as_secs_f64());
+}
 
 let batching_speedup = one_at_a_time / all_at_once;
 println!("{N} tiny ops: {:.2} ms; one batched op: {:.3} ms; {batching_speedup:.0}x faster", one_at_a_time * 1e3, all_at_once * 1e3);
