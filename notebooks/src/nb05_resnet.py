@@ -143,7 +143,7 @@ number of epochs.
 println!("first-layer gradient norm: plain {:.2e}, resnet {:.2e}", plain_norms[0], resnet_norms[0]);
 assert!(resnet_norms[0] > 100.0 * plain_norms[0], "resnet's first layer gets {} vs plain {}", resnet_norms[0], plain_norms[0]);
 assert!(plain_spread < 1e-2 && resnet_spread > 0.1, "untrained logit spread: plain {plain_spread}, resnet {resnet_spread}");
-assert!(resnet_acc > 0.6, "resnet test accuracy {resnet_acc} should be above 0.6");
+assert!(resnet_acc > 0.55, "resnet test accuracy {resnet_acc} should be above 0.55");
 assert!(resnet_acc > plain_acc + 0.15, "resnet {resnet_acc} should beat plain {plain_acc} by 0.15");
 println!("All checks passed.");
 """),
