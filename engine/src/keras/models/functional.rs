@@ -254,6 +254,9 @@ impl KerasModel for Model {
     fn training_state(&mut self) -> &mut TrainingState {
         &mut self.state
     }
+    fn output_names(&self) -> Vec<String> {
+        self.outputs.iter().map(|o| o.0.name.clone()).collect()
+    }
     #[track_caller]
     fn forward(&self, xs: &[Tensor], training: bool) -> Vec<Tensor> {
         if xs.len() != self.inputs.len() {

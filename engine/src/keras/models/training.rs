@@ -25,12 +25,15 @@ impl TrainingState {
     pub fn optimizer(&mut self) -> Option<&mut (dyn Optimizer + 'static)> {
         self.optimizer.as_deref_mut()
     }
+    /// Fresh metrics for output `output`; with several outputs they are named after the output
+    /// (`{prefix}{output_name}_accuracy`), as Keras does.
     fn metrics_for(
         &self,
         output: usize,
-        n_outputs: usize,
+        names: &[String],
         prefix: &str,
     ) -> Vec<(String, Box<dyn Metric>)> {
+        let n_outputs = names.len();
         let loss = &self.losses[output.min(self.losses.len() - 1)];
         self.metric_names
             .iter()
@@ -41,7 +44,7 @@ impl TrainingState {
                     loss.from_logits(),
                 ));
                 let name = if n_outputs > 1 {
-                    format!("{prefix}{}_{}", output, metric.name())
+                    format!("{prefix}{}_{}", names[output], metric.name())
                 } else {
                     format!("{prefix}{}", metric.name())
                 };
@@ -69,6 +72,11 @@ pub trait KerasModel: Layer {
     /// The forward pass over all inputs to all outputs (one of each by default).
     fn forward(&self, xs: &[Tensor], training: bool) -> Vec<Tensor> {
         vec![self.call_many(xs, training)]
+    }
+
+    /// Names of the outputs (for metric names like `probs_accuracy`); `output_0`, ... by default.
+    fn output_names(&self) -> Vec<String> {
+        Vec::new()
     }
 
     /// `model.compile(optimizer, loss, metrics)`; `loss` is a loss object or a name like "mse".
@@ -247,6 +255,16 @@ fn batch_loss<M: KerasModel + ?Sized>(
     total
 }
 
+/// Output names for metric names: the model's, or `output_0`, `output_1`, ...
+fn resolved_output_names<M: KerasModel + ?Sized>(model: &M, n_out: usize) -> Vec<String> {
+    let names = model.output_names();
+    if names.len() == n_out {
+        names
+    } else {
+        (0..n_out).map(|i| format!("output_{i}")).collect()
+    }
+}
+
 fn evaluate_impl<M: KerasModel + ?Sized>(
     model: &mut M,
     xs: &[Tensor],
@@ -256,10 +274,11 @@ fn evaluate_impl<M: KerasModel + ?Sized>(
 ) -> Logs {
     let n = xs[0].dims()[0];
     let n_out = ys.len();
+    let names = resolved_output_names(model, n_out);
     let mut mets: Vec<Vec<(String, Box<dyn Metric>)>> = {
         let st = model.training_state();
         (0..n_out)
-            .map(|o| st.metrics_for(o, n_out, prefix))
+            .map(|o| st.metrics_for(o, &names, prefix))
             .collect()
     };
     let (mut loss_sum, mut s) = (0f64, 0);
@@ -401,6 +420,7 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
             None => n.div_ceil(self.batch_size),
         };
         let n_out = ys.len();
+        let names = resolved_output_names(self.model, n_out);
         let mut history = History::default();
         let mut vars: Vec<Variable> = Vec::new();
         let mut all_weights: Vec<Variable> = self.model.weights();
@@ -411,7 +431,7 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
             });
             let mut mets: Vec<Vec<(String, Box<dyn Metric>)>> = {
                 let st = self.model.training_state();
-                (0..n_out).map(|o| st.metrics_for(o, n_out, "")).collect()
+                (0..n_out).map(|o| st.metrics_for(o, &names, "")).collect()
             };
             let mut order: Vec<i64> = (0..n as i64).collect();
             if self.shuffle && dataset.is_none() {
