@@ -61,3 +61,40 @@ fn recurrent_model_round_trips_and_weights_only_files_say_so() {
     let err = Sequential::load(&wpath).err().unwrap().to_string();
     assert!(err.contains("holds weights only"), "{err}");
 }
+
+#[test]
+fn functional_model_with_shared_layer_and_two_outputs_round_trips() {
+    use std::sync::Arc;
+    set_seed(21);
+    let (a, b) = (Input::new([4]), Input::new([4]));
+    let shared = Arc::new(Dense::new(6).activation("relu"));
+    let (ha, hb) = (shared.clone().apply(&a), shared.clone().apply(&b));
+    let cat = Concatenate::default().apply_many(&[&ha, &hb]);
+    let o1 = Dense::new(1).apply(&cat);
+    let o2 = Dense::new(3).activation("softmax").apply(&ha);
+    let model = Model::new(&[&a, &b], &[&o1, &o2]);
+    // the shared layer counts once: 4*6+6, then 12*1+1 and 6*3+3
+    assert_eq!(model.count_params(), 30 + 13 + 21);
+    let (xa, xb) = (
+        normal([5, 4], 0.0, 1.0, Some(1)),
+        normal([5, 4], 0.0, 1.0, Some(2)),
+    );
+    let path = tmp("functional.safetensors");
+    model.save(&path).unwrap();
+    let loaded = Model::load(&path).unwrap();
+    assert_eq!(loaded.count_params(), model.count_params());
+    let (p, q) = (
+        model.predict_multi(&[&xa, &xb]),
+        loaded.predict_multi(&[&xa, &xb]),
+    );
+    assert_eq!(p.len(), 2);
+    for (x, y) in p.iter().zip(&q) {
+        assert_eq!(x.to_vec::<f32>(), y.to_vec::<f32>());
+    }
+    // a Sequential file is refused by Model::load with a clear message
+    let seq = Sequential::new().add(Dense::new(2)).input_shape([3]);
+    let spath = tmp("seq_for_functional.safetensors");
+    seq.save(&spath).unwrap();
+    let err = Model::load(&spath).err().unwrap().to_string();
+    assert!(err.contains("holds a \"Sequential\" model"), "{err}");
+}

@@ -184,6 +184,140 @@ impl Model {
         })
     }
 
+    /// Saves the whole model, graph and weights, to one safetensors file (the graph is JSON
+    /// in its metadata), atomically: `model.save("model.safetensors")`.
+    pub fn save(&self, path: &str) -> crate::Result<()> {
+        let layers = self.graph_layers();
+        let mut ids: Vec<u64> = self.inputs.iter().map(|i| i.0.id).collect();
+        let mut nodes = Vec::new();
+        for n in &self.order {
+            if let Some((l, ins)) = &n.0.producer {
+                let li = layers
+                    .iter()
+                    .position(|x| same_layer(x, l))
+                    .expect("layer of the graph");
+                let refs: Vec<usize> = ins
+                    .iter()
+                    .map(|i| {
+                        ids.iter()
+                            .position(|&id| id == i.0.id)
+                            .expect("node before its use")
+                    })
+                    .collect();
+                nodes.push(serde_json::json!({"layer": li, "inputs": refs}));
+                ids.push(n.0.id);
+            }
+        }
+        let outputs: Vec<usize> = self
+            .outputs
+            .iter()
+            .map(|o| {
+                ids.iter()
+                    .position(|&id| id == o.0.id)
+                    .expect("output node")
+            })
+            .collect();
+        let arch = serde_json::json!({
+            "class_name": "Functional",
+            "name": self.name,
+            "inputs": self.inputs.iter().map(|i| serde_json::json!({"shape": i.0.shape, "dtype": i.0.dtype.as_str()})).collect::<Vec<_>>(),
+            "layers": layers.iter().map(|l| serde_json::json!({"class_name": l.class_name(), "config": l.get_config()})).collect::<Vec<_>>(),
+            "nodes": nodes,
+            "outputs": outputs,
+        });
+        let named: Vec<(String, Tensor)> = self
+            .weights()
+            .iter()
+            .map(|v| (v.name().to_string(), v.as_tensor().clone()))
+            .collect();
+        crate::keras::saving::save_tensors_with_metadata(
+            path,
+            &named,
+            &[("ferrolab.model", arch.to_string())],
+        )
+    }
+
+    /// Rebuilds a model saved with [`Model::save`] (`keras.models.load_model`); not compiled.
+    pub fn load(path: &str) -> crate::Result<Model> {
+        let meta = crate::keras::saving::load_metadata(path)?;
+        let bad = |m: String| crate::error::invalid("load_model", m);
+        let arch = meta.get("ferrolab.model").ok_or_else(|| {
+            bad(format!("{path} holds weights only (no architecture); build the model in code and call load_weights"))
+        })?;
+        let arch: serde_json::Value = serde_json::from_str(arch)
+            .map_err(|e| bad(format!("bad architecture in {path}: {e}")))?;
+        if arch["class_name"] != "Functional" {
+            return Err(bad(format!(
+                "{path} holds a {} model; load it with that class",
+                arch["class_name"]
+            )));
+        }
+        let layers: Vec<Arc<dyn Layer>> = arch["layers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| {
+                crate::keras::layers::layer_from_config(
+                    l["class_name"].as_str().unwrap_or(""),
+                    &l["config"],
+                )
+                .map(Arc::from)
+            })
+            .collect::<crate::Result<_>>()?;
+        let mut syms: Vec<SymbolicTensor> = Vec::new();
+        for i in arch["inputs"].as_array().into_iter().flatten() {
+            let shape: Vec<usize> = i["shape"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|d| d.as_u64().unwrap_or(0) as usize)
+                .collect();
+            let dtype =
+                DType::parse(i["dtype"].as_str().unwrap_or("float32")).unwrap_or(DType::F32);
+            syms.push(Input::with_dtype(shape, dtype));
+        }
+        let n_inputs = syms.len();
+        for node in arch["nodes"].as_array().into_iter().flatten() {
+            let layer = layers
+                .get(node["layer"].as_u64().unwrap_or(u64::MAX) as usize)
+                .ok_or_else(|| bad("a node names a missing layer".into()))?;
+            let ins: Vec<&SymbolicTensor> = node["inputs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    syms.get(r.as_u64().unwrap_or(u64::MAX) as usize)
+                        .ok_or_else(|| bad("a node names a missing input".into()))
+                })
+                .collect::<crate::Result<_>>()?;
+            let out = try_apply(layer.clone(), &ins)?;
+            syms.push(out);
+        }
+        let pick = |k: &str| -> crate::Result<Vec<SymbolicTensor>> {
+            arch[k]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    syms.get(r.as_u64().unwrap_or(u64::MAX) as usize)
+                        .cloned()
+                        .ok_or_else(|| bad(format!("bad {k} reference")))
+                })
+                .collect()
+        };
+        let outputs = pick("outputs")?;
+        let inputs: Vec<SymbolicTensor> = syms[..n_inputs].to_vec();
+        let mut model = Model::try_new(
+            &inputs.iter().collect::<Vec<_>>(),
+            &outputs.iter().collect::<Vec<_>>(),
+        )?;
+        if let Some(n) = arch["name"].as_str() {
+            model.name = n.to_string();
+        }
+        crate::keras::saving::load_variables(path, &model.weights())?;
+        Ok(model)
+    }
+
     /// The distinct layers in graph order.
     fn graph_layers(&self) -> Vec<Arc<dyn Layer>> {
         let mut out: Vec<Arc<dyn Layer>> = Vec::new();
