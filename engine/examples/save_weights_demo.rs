@@ -16,9 +16,9 @@ fn main() {
         .expect("usage: save_weights_demo <path.safetensors>");
     set_seed(7);
     let model = Sequential::new()
-        .add(Dense::new(3).activation("relu").name("dense"))
+        .add(Dense::new(3).activation("relu").named("dense"))
         .add(BatchNormalization::new())
-        .add(Dense::new(2).name("dense_1"))
+        .add(Dense::new(2).named("dense_1"))
         .input_shape([4]);
     model.call(&normal([8, 4], 0.0, 1.0, Some(1)), true);
     model

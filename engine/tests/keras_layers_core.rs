@@ -51,7 +51,7 @@ fn dense_forward_matches_hand_computed_values() {
 #[test]
 fn dense_weights_have_keras_names_shapes_and_init() {
     let _g = seeded(11);
-    let d = Dense::new(5).name("dense_ref");
+    let d = Dense::new(5).named("dense_ref");
     assert!(d.weights().is_empty(), "weights are built lazily");
     d.call(&zeros([2, 7]), false);
     let w = d.weights();
@@ -147,7 +147,7 @@ fn dense_l2_regularizer_adds_factor_times_sum_of_squares() {
 
 #[test]
 fn dense_called_with_another_width_names_the_layer() {
-    let d = Dense::new(2).name("head");
+    let d = Dense::new(2).named("head");
     d.call(&zeros([1, 3]), false);
     let msg = panic_message(|| d.call(&zeros([1, 4]), false));
     assert_contains(&msg, &["Dense 'head'", "3 features", "(1, 4)"]);

@@ -236,7 +236,7 @@ fn weights_shapes_init_and_parameter_counts_match_keras() {
         .add(GRU::new(8).return_sequences(true))
         .input_shape([5, 3]);
     assert_eq!(seq.summary().rows[0].output_shape, "(None, 5, 8)");
-    let msg = panic_message(|| LSTM::new(2).name("enc").call(&zeros([4, 3]), false));
+    let msg = panic_message(|| LSTM::new(2).named("enc").call(&zeros([4, 3]), false));
     assert_contains(
         &msg,
         &["LSTM 'enc'", "(batch, timesteps, features)", "(4, 3)"],

@@ -62,8 +62,8 @@ let a = Dense::new(64).activation("relu").apply(&pixels);
 let b = Dense::new(16).activation("relu").apply(&prof);
 let merged = Concatenate::new(-1).apply_many(&[&a, &b]);
 let trunk = Dense::new(64).activation("relu").apply(&merged);
-let digit = Dense::new(10).name("digit").apply(&trunk);
-let amount = Dense::new(1).name("ink").apply(&trunk);
+let digit = Dense::new(10).named("digit").apply(&trunk);
+let amount = Dense::new(1).named("ink").apply(&trunk);
 let mut model = Model::new(&[&pixels, &prof], &[&digit, &amount]);
 println!("shapes: merged {:?}, digit {:?}, ink {:?}", merged.shape(), digit.shape(), amount.shape());
 model.summary()
@@ -105,11 +105,11 @@ one layer with one kernel, used twice.
         ("code", r"""
 let left = Input::new([64]);
 let right = Input::new([64]);
-let encoder = Arc::new(Dense::new(32).activation("relu").name("shared_encoder"));
+let encoder = Arc::new(Dense::new(32).activation("relu").named("shared_encoder"));
 let el = encoder.clone().apply(&left);
 let er = encoder.clone().apply(&right);
 let both = Concatenate::new(-1).apply_many(&[&el, &er]);
-let same = Dense::new(1).activation("sigmoid").name("same_digit").apply(&both);
+let same = Dense::new(1).activation("sigmoid").named("same_digit").apply(&both);
 let siamese = Model::new(&[&left, &right], &[&same]);
 siamese.summary()
 """),
