@@ -1,7 +1,8 @@
 //! Devices: where a tensor's storage lives.
 //!
-//! `Device::Cpu` always works. `Device::Cuda(n)` names the n-th NVIDIA GPU; until the CUDA
-//! backend lands, moving a tensor there returns [`Error::NoCudaDevice`](crate::Error).
+//! `Device::Cpu` always works. `Device::Cuda(n)` names the n-th NVIDIA GPU; on a machine where
+//! it is not usable (no driver, no libnvrtc, a driver too old for the code NVRTC emits), moving
+//! a tensor there returns [`Error::NoCudaDevice`](crate::Error) with the reason.
 
 use std::fmt;
 
@@ -71,16 +72,42 @@ impl fmt::Display for GpuInfo {
     }
 }
 
-/// The usable GPUs. Empty until the CUDA backend lands, and on machines without a GPU.
+/// The usable GPUs (empty on machines without one). Memory figures are read now.
 pub fn gpu_info() -> Vec<GpuInfo> {
-    Vec::new()
+    let Ok(n) = crate::storage::cuda::device_count() else {
+        return Vec::new();
+    };
+    (0..n)
+        .filter_map(|i| match crate::storage::cuda::backend(i) {
+            Ok(b) => {
+                let mut info = b.info.clone();
+                if let Ok((free, total)) = b.ctx.mem_get_info() {
+                    info.free_memory = free as u64;
+                    info.total_memory = total as u64;
+                }
+                Some(info)
+            }
+            Err(reason) => {
+                crate::storage::cuda::warn_unusable_once(&reason);
+                None
+            }
+        })
+        .collect()
+}
+
+/// Why no GPU is usable, or None when `cuda:0` is.
+pub fn gpu_unavailable_reason() -> Option<String> {
+    crate::storage::cuda::backend(0).err()
 }
 
 /// One line for the kernel's `:gpu` magic and for notebooks.
 pub fn gpu_summary() -> String {
     let gpus = gpu_info();
     if gpus.is_empty() {
-        "no GPU found; running on CPU".to_string()
+        match gpu_unavailable_reason() {
+            Some(r) => format!("no GPU usable ({r}); running on CPU"),
+            None => "no GPU found; running on CPU".to_string(),
+        }
     } else {
         gpus.iter()
             .map(|g| g.to_string())
@@ -89,9 +116,15 @@ pub fn gpu_summary() -> String {
     }
 }
 
-/// True when a CUDA device is usable.
+/// True when a CUDA device is usable (`cuda:0` initialises and runs a kernel).
 pub fn is_gpu_available() -> bool {
-    !gpu_info().is_empty()
+    match crate::storage::cuda::backend(0) {
+        Ok(_) => true,
+        Err(reason) => {
+            crate::storage::cuda::warn_unusable_once(&reason);
+            false
+        }
+    }
 }
 
 /// The device new tensors are created on: `FERROLAB_DEVICE` when set, else `cuda:0` when a GPU
@@ -102,9 +135,15 @@ pub fn default_device() -> Device {
     *d.get_or_insert_with(|| {
         if let Ok(s) = std::env::var("FERROLAB_DEVICE") {
             match Device::parse(&s) {
-                Some(dev) if dev.is_cpu() || is_gpu_available() => return dev,
+                Some(Device::Cpu) => return Device::Cpu,
+                Some(dev @ Device::Cuda(i)) if crate::storage::cuda::backend(i).is_ok() => {
+                    return dev
+                }
                 Some(dev) => eprintln!(
-                    "ferrolab: FERROLAB_DEVICE={s} asks for {dev}, but no GPU is usable; using the CPU"
+                    "ferrolab: FERROLAB_DEVICE={s} asks for {dev}, but it is not usable ({}); using the CPU",
+                    crate::storage::cuda::backend(match dev { Device::Cuda(i) => i, Device::Cpu => 0 })
+                        .err()
+                        .unwrap_or_default()
                 ),
                 None => eprintln!(
                     "ferrolab: FERROLAB_DEVICE={s} is not a device; use cpu or cuda:N. Using the CPU"
@@ -118,6 +157,34 @@ pub fn default_device() -> Device {
             Device::Cpu
         }
     })
+}
+
+pub use crate::storage::cuda::MemoryStats;
+
+/// The GPU allocator's statistics (bytes in use, peak, cached), like
+/// `torch.cuda.memory_stats()`; None for the CPU or an unusable GPU.
+pub fn memory_stats(device: Device) -> Option<MemoryStats> {
+    match device {
+        Device::Cuda(i) => crate::storage::cuda::memory_stats(i),
+        Device::Cpu => None,
+    }
+}
+
+/// Gives the GPU allocator's cached free blocks back to the driver.
+pub fn empty_cache(device: Device) {
+    if let Device::Cuda(i) = device {
+        if let Ok(b) = crate::storage::cuda::backend(i) {
+            crate::storage::cuda::empty_cache(&b);
+        }
+    }
+}
+
+/// Waits until every queued GPU operation on `device` has finished (for timing).
+pub fn synchronize(device: Device) -> crate::Result<()> {
+    match device {
+        Device::Cuda(_) => crate::storage::cuda::backend_for(device)?.synchronize(),
+        Device::Cpu => Ok(()),
+    }
 }
 
 /// Sets the process-wide default device (like `with tf.device(...)`, but until changed).

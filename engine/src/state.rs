@@ -89,6 +89,8 @@ pub struct GlobalState {
     pub(crate) layer_names: Mutex<std::collections::HashMap<String, usize>>,
     /// Threads currently inside [`catch_quietly`] (a panic hook runs on the panicking thread).
     pub(crate) quiet_threads: Mutex<Vec<std::thread::ThreadId>>,
+    /// CUDA: the probe result, one context/stream/kernel cache/memory pool per device.
+    pub(crate) cuda: crate::storage::cuda::CudaRegistry,
 }
 
 impl GlobalState {
@@ -103,6 +105,7 @@ impl GlobalState {
             display_counter: AtomicU64::new(0),
             layer_names: Mutex::new(Default::default()),
             quiet_threads: Mutex::new(Vec::new()),
+            cuda: Default::default(),
         }
     }
 }

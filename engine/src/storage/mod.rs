@@ -228,6 +228,11 @@ impl Storage {
         match device {
             Device::Cpu => Ok(Storage::Cpu(self.copy_strided(l)?.to_cpu()?)),
             Device::Cuda(_) => {
+                if let Storage::Cuda(s) = self {
+                    if s.device() == device {
+                        return Ok(Storage::Cuda(s.copy_strided(l)?));
+                    }
+                }
                 let cpu = match self {
                     Storage::Cpu(s) => s.copy_strided(l)?,
                     Storage::Cuda(s) => s.copy_strided(l)?.to_cpu()?,
@@ -237,10 +242,13 @@ impl Storage {
         }
     }
     pub fn zeros(shape: &Shape, dtype: DType, device: Device) -> Result<Storage> {
-        let cpu = CpuStorage::zeros(shape.elem_count(), dtype);
         match device {
-            Device::Cpu => Ok(Storage::Cpu(cpu)),
-            Device::Cuda(_) => Ok(Storage::Cuda(CudaStorage::from_cpu(&cpu, device)?)),
+            Device::Cpu => Ok(Storage::Cpu(CpuStorage::zeros(shape.elem_count(), dtype))),
+            Device::Cuda(_) => Ok(Storage::Cuda(CudaStorage::zeros_on(
+                device,
+                shape.elem_count(),
+                dtype,
+            )?)),
         }
     }
     pub fn unary(&self, l: &Layout, op: UnaryOp) -> Result<Storage> {

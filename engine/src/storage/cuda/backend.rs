@@ -1,0 +1,227 @@
+//! One CUDA device: its context, stream, cuBLAS handle, kernel cache and memory pool.
+//!
+//! Created lazily and kept in the process-wide [`GlobalState`](crate::state), never in plain
+//! statics (each notebook cell has its own copy of those). Probing never panics: a machine
+//! without libcuda, or with a GPU the driver cannot use, reports why and the engine stays on
+//! the CPU.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use cudarc::cublas::CudaBlas;
+use cudarc::driver::{CudaContext, CudaFunction, CudaStream};
+use cudarc::nvrtc::CompileOptions;
+
+use super::alloc::Pool;
+use crate::device::{Device, GpuInfo};
+use crate::error::{Error, Result};
+
+/// Everything the engine holds for one GPU.
+pub struct CudaBackend {
+    pub ordinal: usize,
+    pub ctx: Arc<CudaContext>,
+    pub stream: Arc<CudaStream>,
+    /// `compute_XY`, from the device's compute capability, passed to NVRTC.
+    pub arch: &'static str,
+    pub info: GpuInfo,
+    pub(super) blas: OnceLock<std::result::Result<Mutex<CudaBlas>, String>>,
+    pub(super) kernels: Mutex<HashMap<String, CudaFunction>>,
+    pub(super) pool: Mutex<Pool>,
+}
+
+impl std::fmt::Debug for CudaBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CudaBackend({})", self.info)
+    }
+}
+
+/// Process-wide CUDA state (a field of `GlobalState`).
+#[derive(Default)]
+pub struct CudaRegistry {
+    /// Number of devices, or why CUDA is unusable.
+    probe: OnceLock<std::result::Result<usize, String>>,
+    devices: Mutex<HashMap<usize, std::result::Result<Arc<CudaBackend>, String>>>,
+    warned: std::sync::atomic::AtomicBool,
+}
+
+fn registry() -> &'static CudaRegistry {
+    &crate::state::global().cuda
+}
+
+pub(crate) fn derr(what: &str, e: impl std::fmt::Debug) -> Error {
+    Error::Msg(format!("CUDA {what}: {e:?}"))
+}
+
+/// Calls into cudarc with a panic guard: a missing symbol panics inside cudarc.
+fn guarded<T>(
+    f: impl FnOnce() -> std::result::Result<T, String>,
+) -> std::result::Result<T, String> {
+    crate::state::catch_quietly(f).unwrap_or_else(|p| Err(format!("CUDA library panicked: {p}")))
+}
+
+/// Number of CUDA devices, or why there are none. Checks that libcuda exists before any call.
+pub fn device_count() -> std::result::Result<usize, String> {
+    registry()
+        .probe
+        .get_or_init(|| {
+            // SAFETY: only tries to dlopen libcuda.
+            if !unsafe { cudarc::driver::sys::is_culib_present() } {
+                return Err("libcuda not found (no NVIDIA driver on this machine)".into());
+            }
+            guarded(|| {
+                let n =
+                    CudaContext::device_count().map_err(|e| format!("cuDeviceGetCount: {e:?}"))?;
+                if n <= 0 {
+                    Err("the NVIDIA driver reports no CUDA device".into())
+                } else {
+                    Ok(n as usize)
+                }
+            })
+        })
+        .clone()
+}
+
+/// The backend of `cuda:ordinal`, created on first use.
+pub fn backend(ordinal: usize) -> std::result::Result<Arc<CudaBackend>, String> {
+    let n = device_count()?;
+    if ordinal >= n {
+        return Err(format!(
+            "cuda:{ordinal} does not exist ({n} device(s) found)"
+        ));
+    }
+    let mut devs = registry().devices.lock().unwrap_or_else(|e| e.into_inner());
+    devs.entry(ordinal)
+        .or_insert_with(|| guarded(|| create(ordinal)).map(Arc::new))
+        .clone()
+}
+
+/// The backend for `device`, as an engine error.
+pub fn backend_for(device: Device) -> Result<Arc<CudaBackend>> {
+    let Device::Cuda(i) = device else {
+        return Err(Error::Msg(format!("{device} is not a CUDA device")));
+    };
+    backend(i).map_err(|reason| Error::NoCudaDevice {
+        requested: device,
+        reason,
+    })
+}
+
+/// Prints one warning when a GPU exists but cannot be used.
+pub fn warn_unusable_once(reason: &str) {
+    use std::sync::atomic::Ordering;
+    if device_count().is_ok() && !registry().warned.swap(true, Ordering::Relaxed) {
+        eprintln!("ferrolab: a GPU is present but unusable ({reason}); running on the CPU");
+    }
+}
+
+fn create(ordinal: usize) -> std::result::Result<CudaBackend, String> {
+    let ctx = CudaContext::new(ordinal).map_err(|e| format!("cannot create a context: {e:?}"))?;
+    // One stream, used by every op: no cross-stream events needed.
+    // SAFETY: called before the first allocation on this context.
+    unsafe { ctx.disable_event_tracking() };
+    let stream = ctx.default_stream();
+    let name = ctx.name().map_err(|e| format!("{e:?}"))?;
+    let (maj, min) = ctx
+        .compute_capability()
+        .map_err(|e| format!("compute capability: {e:?}"))?;
+    let (free, total) = ctx.mem_get_info().map_err(|e| format!("{e:?}"))?;
+    let mut drv = 0i32;
+    // SAFETY: writes one int.
+    unsafe { cudarc::driver::sys::cuDriverGetVersion(&mut drv) };
+    let info = GpuInfo {
+        index: ordinal,
+        name,
+        total_memory: total as u64,
+        free_memory: free as u64,
+        driver_version: format!("{}.{}", drv / 1000, (drv % 1000) / 10),
+        compute_capability: (maj as u32, min as u32),
+    };
+    // SAFETY: only tries to dlopen libnvrtc.
+    if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+        return Err("libnvrtc not found: install the CUDA runtime (pip install \
+                    nvidia-cuda-nvrtc-cu12) or add its folder to LD_LIBRARY_PATH"
+            .into());
+    }
+    let arch: &'static str = Box::leak(format!("compute_{maj}{min}").into_boxed_str());
+    let b = CudaBackend {
+        ordinal,
+        ctx,
+        stream,
+        arch,
+        info,
+        blas: OnceLock::new(),
+        kernels: Mutex::new(HashMap::new()),
+        pool: Mutex::new(Pool::default()),
+    };
+    // A tiny kernel proves that NVRTC's PTX loads with this driver.
+    b.function(
+        "ferrolab_probe",
+        "extern \"C\" __global__ void ferrolab_probe(float* p) { if (p) *p = 1.0f; }",
+    )
+    .map_err(|e| format!("the driver cannot load NVRTC's code ({e}); update the NVIDIA driver"))?;
+    Ok(b)
+}
+
+impl CudaBackend {
+    pub fn device(&self) -> Device {
+        Device::Cuda(self.ordinal)
+    }
+
+    /// The kernel `name` compiled from `src` (NVRTC, for this device's arch), cached by name.
+    pub fn function(&self, name: &str, src: &str) -> Result<CudaFunction> {
+        if let Some(f) = self
+            .kernels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            return Ok(f.clone());
+        }
+        let opts = CompileOptions {
+            arch: Some(self.arch),
+            ..Default::default()
+        };
+        let ptx = cudarc::nvrtc::compile_ptx_with_opts(src, opts)
+            .map_err(|e| Error::Msg(format!("NVRTC could not compile `{name}`: {e:?}")))?;
+        let module = self
+            .ctx
+            .load_module(ptx)
+            .map_err(|e| derr("load_module", e))?;
+        let f = module
+            .load_function(name)
+            .map_err(|e| derr("load_function", e))?;
+        self.kernels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string(), f.clone());
+        Ok(f)
+    }
+
+    /// The cuBLAS handle, bound to this backend's stream.
+    pub fn blas(&self) -> Result<std::sync::MutexGuard<'_, CudaBlas>> {
+        match self.blas.get_or_init(|| {
+            // SAFETY: only tries to dlopen libcublas.
+            if !unsafe { cudarc::cublas::sys::is_culib_present() } {
+                return Err(
+                    "libcublas not found: install it (pip install nvidia-cublas-cu12) \
+                            or add its folder to LD_LIBRARY_PATH"
+                        .into(),
+                );
+            }
+            guarded(|| {
+                CudaBlas::new(self.stream.clone())
+                    .map(Mutex::new)
+                    .map_err(|e| format!("{e:?}"))
+            })
+        }) {
+            Ok(m) => Ok(m.lock().unwrap_or_else(|e| e.into_inner())),
+            Err(e) => Err(Error::Msg(format!("matmul on CUDA: {e}"))),
+        }
+    }
+
+    pub fn synchronize(&self) -> Result<()> {
+        self.stream
+            .synchronize()
+            .map_err(|e| derr("synchronize", e))
+    }
+}

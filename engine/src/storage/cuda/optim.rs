@@ -1,0 +1,124 @@
+//! Fused optimizer updates (SGD, Adam/AdamW, RMSprop): one kernel per step and parameter,
+//! the same formulas as `cpu/optim.rs`. Parameters and slots are float32 (mixed precision
+//! keeps float32 master weights); the gradient may be any float dtype and any layout.
+
+use super::kernels::{ctype, load, run, Arg, KLayout};
+use super::{not_yet, CudaStorage};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::shape::Layout;
+use crate::storage::UpdateRule;
+
+fn f32_check(s: &CudaStorage, what: &str) -> Result<()> {
+    if s.dtype != DType::F32 {
+        return Err(Error::DTypeMismatch {
+            op: "apply_gradients",
+            expected: format!("a float32 {what} (mixed precision keeps float32 master weights)"),
+            got: s.dtype,
+        });
+    }
+    Ok(())
+}
+
+pub fn apply_update(
+    p: &mut CudaStorage,
+    g: &CudaStorage,
+    gl: &Layout,
+    slots: &mut [&mut CudaStorage],
+    rule: UpdateRule,
+) -> Result<()> {
+    if p.dtype != DType::F32 {
+        return Err(not_yet(&format!(
+            "apply_gradients on a {} variable",
+            p.dtype
+        )));
+    }
+    if !g.dtype.is_float() {
+        return Err(Error::DTypeMismatch {
+            op: "apply_gradients",
+            expected: "a float gradient".into(),
+            got: g.dtype,
+        });
+    }
+    let n = p.len;
+    if gl.elem_count() != n {
+        return Err(Error::Msg(format!(
+            "apply_gradients: gradient has {} elements, the variable {n}",
+            gl.elem_count()
+        )));
+    }
+    for s in slots.iter() {
+        f32_check(s, "slot")?;
+        if s.len != n {
+            return Err(Error::Msg(
+                "apply_gradients: slot size differs from the variable".into(),
+            ));
+        }
+    }
+    // (tag, body, scalar params a0..a4, number of slots)
+    let (tag, body, a, nslots): (&str, &str, [f32; 5], usize) = match rule {
+        UpdateRule::Sgd {
+            lr, momentum: 0.0, ..
+        } => ("sgd", "p[i] -= a0 * gv;", [lr, 0.0, 0.0, 0.0, 0.0], 0),
+        UpdateRule::Sgd { lr, momentum, nesterov } => (
+            "sgd_momentum",
+            "float v = a1 * s0[i] - a0 * gv; s0[i] = v; p[i] += a2 != 0.f ? a1 * v - a0 * gv : v;",
+            [lr, momentum, nesterov as u8 as f32, 0.0, 0.0],
+            1,
+        ),
+        UpdateRule::Adam { lr, beta1, beta2, epsilon, t, weight_decay } => {
+            let t = t as i32;
+            let alpha = lr * (1.0 - beta2.powi(t)).sqrt() / (1.0 - beta1.powi(t));
+            (
+                "adam",
+                "float pv = p[i]; if (a4 != 0.f) pv -= pv * a4;
+    float m = s0[i]; m += (gv - m) * (1.f - a1); s0[i] = m;
+    float v = s1[i]; v += (gv * gv - v) * (1.f - a2); s1[i] = v;
+    p[i] = pv - a0 * m / (sqrtf(v) + a3);",
+                [alpha, beta1, beta2, epsilon, lr * weight_decay],
+                2,
+            )
+        }
+        UpdateRule::RmsProp { lr, rho, epsilon, .. } if slots.len() == 1 => (
+            "rmsprop",
+            "float v = a1 * s0[i] + (1.f - a1) * gv * gv; s0[i] = v; p[i] -= a0 * gv / sqrtf(v + a2);",
+            [lr, rho, epsilon, 0.0, 0.0],
+            1,
+        ),
+        UpdateRule::RmsProp { lr, rho, epsilon, momentum } => (
+            "rmsprop_momentum",
+            "float v = a1 * s0[i] + (1.f - a1) * gv * gv; s0[i] = v;
+    float mo = a3 * s1[i] + a0 * gv / sqrtf(v + a2); s1[i] = mo; p[i] -= mo;",
+            [lr, rho, epsilon, momentum, 0.0],
+            2,
+        ),
+    };
+    if slots.len() != nslots {
+        return Err(Error::Msg(format!(
+            "apply_gradients: this optimizer needs {nslots} slot(s), got {}",
+            slots.len()
+        )));
+    }
+    let name = format!("update_{tag}_{}", g.dtype.as_str());
+    let src = format!(
+        "extern \"C\" __global__ void {name}(long long n, float* p, L lg, const {gt}* g, float* s0, float* s1, float a0, float a1, float a2, float a3, float a4) {{
+  GRID_LOOP(i, n) {{
+    float gv = {gv};
+    {body}
+  }}
+}}",
+        gt = ctype(g.dtype),
+        gv = load(g.dtype, "g[off(lg, i)]"),
+    );
+    let slot_ptr = |i: usize| slots.get(i).map(|s| s.ptr()).unwrap_or(0);
+    let mut args = vec![
+        Arg::I64(n as i64),
+        Arg::Ptr(p.ptr()),
+        Arg::L(KLayout::new(gl)?),
+        Arg::Ptr(g.ptr()),
+        Arg::Ptr(slot_ptr(0)),
+        Arg::Ptr(slot_ptr(1)),
+    ];
+    args.extend(a.iter().map(|&x| Arg::F32(x)));
+    run(p.backend(), &name, &src, n, &args)
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# GPU check for the CUDA backend (issue 7). Two halves:
+#
+#   tests/gpu_check.sh build   # here, no GPU needed: builds the test and bench binaries
+#                              # (cargo test --no-run, cargo bench --no-run) and copies the
+#                              # ones the device needs into target-gpu/ (~20 MB, git-ignored)
+#   tests/gpu_check.sh run     # on the device machine, from the repo root, with target-gpu/
+#                              # carried: finds libnvrtc/libcublas, runs the CUDA tests, the
+#                              # engine suites with cuda:0 as the default device, the benches
+#                              # and (when torch imports) the same figures in PyTorch. < 5 min.
+#
+# With no argument it builds, then runs when `nvidia-smi` works. Exit status: 0 only when the
+# build (build half) or every CUDA test (run half) passed. Suites other than cuda_ops are
+# reported but informative: they were written for the CPU and may need GPU tolerances.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=target-gpu
+TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target-cuda}
+SUITES="cuda_ops math reduce linalg_conv autodiff keras_train"
+
+build() {
+    echo "== build (CARGO_TARGET_DIR=$TARGET_DIR)"
+    export CARGO_TARGET_DIR=$TARGET_DIR
+    local tests=() s
+    for s in $SUITES; do tests+=(--test "$s"); done
+    if ! cargo test --release -p ferrolab --no-run; then
+        echo "!! some test target does not build; building the ones the device runs: $SUITES"
+        cargo test --release -p ferrolab --no-run "${tests[@]}" || return 1
+    fi
+    cargo bench -p ferrolab --no-run || return 1
+    mkdir -p "$OUT"
+    rm -f "$OUT"/*
+    # executables from cargo's JSON messages: test suites by name, the cuda bench
+    { cargo test --release -p ferrolab --no-run --message-format=json "${tests[@]}" 2>/dev/null
+      cargo bench -p ferrolab --bench cuda --no-run --message-format=json 2>/dev/null; } |
+    python3 -c '
+import json, shutil, sys
+want = set(sys.argv[1].split())
+for line in sys.stdin:
+    try: m = json.loads(line)
+    except ValueError: continue
+    if m.get("reason") != "compiler-artifact" or not m.get("executable"): continue
+    t = m["target"]
+    if t["kind"] == ["bench"] and t["name"] == "cuda": dst = "cuda_bench"
+    elif t["kind"] == ["test"] and t["name"] in want: dst = t["name"]
+    else: continue
+    shutil.copy2(m["executable"], sys.argv[2] + "/" + dst)
+    print("  ", dst)
+' "$SUITES" "$OUT" || return 1
+    du -sh "$OUT"
+}
+
+find_libs() {
+    local dirs=() d
+    for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-*/lib64 \
+             /usr/lib/x86_64-linux-gnu /usr/lib64 ${CONDA_PREFIX:+$CONDA_PREFIX/lib} /opt/conda/lib; do
+        [ -d "$d" ] && dirs+=("$d")
+    done
+    # pip wheels: site-packages/nvidia/*/lib (nvidia-cuda-nvrtc-cu12, nvidia-cublas-cu12, torch's deps)
+    for py in python3 /opt/conda/bin/python3 /usr/bin/python3; do
+        command -v "$py" >/dev/null 2>&1 || continue
+        while IFS= read -r d; do [ -n "$d" ] && dirs+=("$d"); done < <("$py" - 2>/dev/null <<'PY'
+import glob, os, site, sys
+roots = set(site.getsitepackages() + [site.getusersitepackages()] + sys.path)
+for r in roots:
+    for d in glob.glob(os.path.join(r, "nvidia", "*", "lib")):
+        print(d)
+PY
+)
+    done
+    local found=""
+    for lib in libnvrtc.so libcublas.so; do
+        local hit=""
+        for d in "${dirs[@]}"; do
+            if ls "$d"/$lib* >/dev/null 2>&1; then hit=$d; found="$found:$d"; break; fi
+        done
+        if [ -z "$hit" ]; then
+            hit=$(find / -xdev -name "$lib*" -not -path '*/proc/*' 2>/dev/null | head -1)
+            [ -n "$hit" ] && found="$found:$(dirname "$hit")"
+        fi
+        echo "   $lib: ${hit:-NOT FOUND}"
+    done
+    export LD_LIBRARY_PATH="${found#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    echo "   LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+}
+
+run() {
+    [ -x "$OUT/cuda_ops" ] || { echo "no $OUT/cuda_ops: run 'tests/gpu_check.sh build' and carry $OUT"; return 1; }
+    echo "== device"
+    nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader 2>&1 | head -4
+    find_libs
+    local status=0
+    echo "== CUDA tests (cuda_ops vs the CPU reference)"
+    timeout 90 "$OUT/cuda_ops" --test-threads=1 --nocapture 2>&1 | grep -v '^$' | tail -60
+    [ "${PIPESTATUS[0]}" = 0 ] || status=1
+    echo "== engine suites with cuda:0 as the default device (informative)"
+    for s in $SUITES; do
+        [ "$s" = cuda_ops ] && continue
+        [ -x "$OUT/$s" ] || continue
+        local r
+        r=$(timeout 15 "$OUT/$s" --test-threads=2 2>&1 | grep -E '^test result|panicked|^test .* FAILED' | head -6)
+        echo "-- $s: ${r:-timed out or crashed}"
+    done
+    echo "== benches"
+    timeout 75 "$OUT/cuda_bench" 2>&1 | tail -20
+    if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
+        echo "== PyTorch on the same GPU"
+        timeout 50 python3 - <<'PY'
+import time, torch
+d = "cuda"
+def t(f, reps):
+    f(); torch.cuda.synchronize(); s = time.perf_counter()
+    for _ in range(reps): f()
+    torch.cuda.synchronize(); return (time.perf_counter() - s) / reps
+n = 8192
+a = torch.full((n, n), 0.5, device=d, dtype=torch.bfloat16)
+print(f"torch_matmul_bf16_8192_tflops {2 * n**3 / t(lambda: a @ a, 10) / 1e12:.1f} TFLOP/s")
+del a
+x = torch.zeros(256 << 20, device=d); y = torch.zeros_like(x)
+print(f"torch_add_f32_256M_gbps {3 * x.numel() * 4 / t(lambda: x + y, 10) / 1e9:.0f} GB/s")
+print(f"torch_copy_d2d_256M_gbps {2 * x.numel() * 4 / t(lambda: x.clone(), 10) / 1e9:.0f} GB/s")
+del x, y
+p = torch.ones(1, device=d); q = torch.ones(1, device=d)
+print(f"torch_eager_op_overhead_us {t(lambda: p + q, 20000) * 1e6:.2f} us")
+def mlp(sizes, batch, n, steps):
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2: layers.append(torch.nn.ReLU())
+    m = torch.nn.Sequential(*layers).to(d); opt = torch.optim.Adam(m.parameters(), 1e-3)
+    X = torch.randn(n, sizes[0], device=d); Y = torch.randint(0, 10, (n,), device=d)
+    lossf = torch.nn.CrossEntropyLoss()
+    def step(i):
+        j = (i * batch) % (n - batch + 1)
+        opt.zero_grad(); l = lossf(m(X[j:j + batch]), Y[j:j + batch]); l.backward(); opt.step()
+    for i in range(20): step(i)
+    torch.cuda.synchronize(); s = time.perf_counter()
+    for i in range(steps): step(i)
+    torch.cuda.synchronize(); return steps / (time.perf_counter() - s)
+print(f"torch_digits_mlp_gpu_steps_per_s {mlp([64, 128, 64, 10], 32, 1500, 500):.0f} steps/s")
+print(f"torch_mlp_784_1024_1024_10_b256_steps_per_s {mlp([784, 1024, 1024, 10], 256, 10240, 200):.0f} steps/s")
+PY
+    else
+        echo "== PyTorch: not importable with CUDA here; no comparison"
+    fi
+    echo "== targets: bf16 matmul >= 85% of torch; add >= 70% of copy bandwidth; overhead <= 10 us;"
+    echo "   digits MLP >= 2x torch eager; 784-1024-1024-10 >= torch"
+    [ $status = 0 ] && echo "GPU CHECK: CUDA tests passed" || echo "GPU CHECK: CUDA tests FAILED"
+    return $status
+}
+
+case "${1:-auto}" in
+    build) build ;;
+    run) run ;;
+    auto)
+        if [ -x "$OUT/cuda_ops" ] && ! command -v cargo >/dev/null; then run; exit $?; fi
+        build || exit 1
+        if nvidia-smi >/dev/null 2>&1; then run; else echo "no GPU here: built $OUT/ for the device machine"; fi ;;
+    *) echo "usage: $0 [build|run]"; exit 2 ;;
+esac
