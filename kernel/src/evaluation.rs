@@ -9,6 +9,7 @@ use crate::pump::{Pump, Sink};
 use evcxr::{CommandContext, Error as EvcxrError};
 use jupyter_protocol::{ErrorOutput, ExpressionResult, Media};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -27,6 +28,9 @@ pub struct ExecOutcome {
     pub payload: Vec<jupyter_protocol::Payload>,
 }
 
+/// What `Evaluator::start`'s preparation yields: the template used, and a notice for the learner.
+pub type Prepared = (Option<PathBuf>, Option<String>);
+
 /// Completion matches and the (char) range they replace.
 pub type CompleteOut = Option<(Vec<String>, usize, usize)>;
 
@@ -40,24 +44,46 @@ enum Job {
 pub struct Evaluator {
     jobs: mpsc::Sender<Job>,
     pub control: Arc<Control>,
+    /// Set once the build dir is prepared, with a notice for the first cell: why that cell
+    /// will be slow (see `kernel.rs`).
+    prepared: tokio::sync::watch::Receiver<Option<Option<String>>>,
 }
 
 impl Evaluator {
-    /// Starts the evaluation thread; `prepare` runs first on it (copying the template).
-    pub fn start(prepare: impl FnOnce() -> Option<std::path::PathBuf> + Send + 'static) -> Self {
+    /// Starts the evaluation thread; `prepare` runs first on it (copying the template) and
+    /// returns the template used and a notice to show with the first cell.
+    pub fn start(prepare: impl FnOnce() -> Prepared + Send + 'static) -> Self {
         let (jobs, rx) = mpsc::channel();
         let control = Arc::new(Control::default());
         let ctl = control.clone();
+        let (prepared_tx, prepared) = tokio::sync::watch::channel(None);
         std::thread::Builder::new()
             .name("evaluator".into())
             .spawn(move || {
                 let t = std::time::Instant::now();
-                let template = prepare();
+                let (template, notice) = prepare();
+                if let Some(notice) = &notice {
+                    eprintln!("{notice}");
+                }
                 crate::startup::trace("build dir from template", t);
+                let _ = prepared_tx.send(Some(notice));
                 thread_main(rx, ctl, template)
             })
             .expect("spawn evaluator");
-        Evaluator { jobs, control }
+        Evaluator {
+            jobs,
+            control,
+            prepared,
+        }
+    }
+
+    /// The start-up notice, if any (waits briefly for the build dir to be prepared).
+    pub async fn startup_notice(&self) -> Option<String> {
+        let mut rx = self.prepared.clone();
+        let wait = std::time::Duration::from_secs(10);
+        let _ = tokio::time::timeout(wait, rx.wait_for(Option::is_some)).await;
+        let notice = rx.borrow().clone();
+        notice.flatten()
     }
 
     /// Queues a cell; its outcome arrives on `job.done`.
@@ -87,11 +113,7 @@ pub struct Session {
     needs_setup: bool,
 }
 
-fn thread_main(
-    rx: mpsc::Receiver<Job>,
-    control: Arc<Control>,
-    template: Option<std::path::PathBuf>,
-) {
+fn thread_main(rx: mpsc::Receiver<Job>, control: Arc<Control>, template: Option<PathBuf>) {
     let lock = template.map(|t| t.join("Cargo.lock"));
     let started = crate::startup::start_context(lock.as_deref());
     let mut session = match started {

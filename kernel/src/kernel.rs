@@ -35,26 +35,31 @@ pub fn run(connection_file: &Path) -> Result<()> {
     runtime.block_on(serve(info, evaluator))
 }
 
-/// Fills this kernel's build dir from the pre-built template; returns the template if used.
-fn prepare_build_dir(dir: &Path) -> Option<PathBuf> {
+/// Fills this kernel's build dir from the pre-built template. Returns the template if used,
+/// and a notice for the learner when the engine will be built (or rebuilt) by this kernel.
+fn prepare_build_dir(dir: &Path) -> (Option<PathBuf>, Option<String>) {
     std::thread::spawn(remove_stale_build_dirs);
     let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).ok()?;
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return (None, Some(format!("cannot create {}: {e}", dir.display())));
+    }
     let template = crate::cli::template_dir();
-    if !template.join(TEMPLATE_STAMP).exists() {
-        eprintln!(
-            "ferrolab-kernel: no pre-built engine at {}; the first cell builds it (minutes). \
-             Run ./install.sh to pre-build it.",
+    let Ok(stamp) = std::fs::read_to_string(template.join(TEMPLATE_STAMP)) else {
+        let notice = format!(
+            "ferrolab: the engine is not pre-built ({} is missing), so this kernel builds it \
+             first: that takes minutes. Run ./install.sh to pre-build it once for all kernels.",
             template.display()
         );
-        return None;
-    }
+        return (None, Some(notice));
+    };
+    let notice = (stamp != crate::prebuild::sources_stamp(&crate::cli::engine_dir())).then(|| {
+        "ferrolab: the engine changed since it was pre-built, so this kernel rebuilds what \
+         changed first. Run ./install.sh to refresh the pre-built engine for all kernels."
+            .to_string()
+    });
     match crate::startup::copy_template(&template, dir) {
-        Ok(()) => Some(template),
-        Err(e) => {
-            eprintln!("ferrolab-kernel: {e:#}");
-            None
-        }
+        Ok(()) => (Some(template), notice),
+        Err(e) => (None, Some(format!("ferrolab: {e:#}"))),
     }
 }
 

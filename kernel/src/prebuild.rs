@@ -69,7 +69,7 @@ pub fn run() -> Result<()> {
 
 /// A fingerprint of the engine's sources and manifest (paths, sizes, modification times) and of
 /// this kernel's version.
-fn sources_stamp(engine: &Path) -> String {
+pub fn sources_stamp(engine: &Path) -> String {
     let mut files = Vec::new();
     collect(engine, &mut files);
     files.push(engine.join("../Cargo.lock"));

@@ -20,6 +20,8 @@ pub struct Shell {
     pending: VecDeque<Incoming>,
     /// Execute requests that were queued behind a failed cell, to answer with `aborted`.
     to_abort: Vec<Incoming>,
+    /// The start-up notice goes with the first cell only.
+    notice_shown: bool,
 }
 
 impl Shell {
@@ -32,6 +34,7 @@ impl Shell {
             execution_count: 0,
             pending: VecDeque::new(),
             to_abort: Vec::new(),
+            notice_shown: false,
         }
     }
 
@@ -153,6 +156,12 @@ impl Shell {
                 execution_count: count,
             };
             self.publish(input, msg);
+            if !self.notice_shown {
+                self.notice_shown = true;
+                if let Some(notice) = self.evaluator.startup_notice().await {
+                    self.publish(StreamContent::stderr(&format!("{notice}\n")), msg);
+                }
+            }
         }
         let (done, outcome) = tokio::sync::oneshot::channel();
         self.evaluator.submit(ExecJob {
