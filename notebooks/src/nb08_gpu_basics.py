@@ -14,10 +14,10 @@ TensorFlow 2 puts tensors on the GPU automatically when there is one; you rarely
 `with tf.device(...)`. Ferrolab does the same: `default_device()` is `cuda:0` when an NVIDIA GPU is
 usable and the CPU otherwise, and `FERROLAB_DEVICE=cpu` (or `cuda:1`) overrides it.
 
-**Status.** Ferrolab's CUDA backend is not built yet, so today every tensor lives on the CPU and
-`:gpu` says "no GPU found; running on CPU". This notebook is written so that it runs everywhere:
-the GPU measurements are skipped when there is no GPU, and everything else, including the lesson
-about keeping a device busy, is measured on the CPU.
+**No GPU? Nothing to change.** On a machine without a usable NVIDIA GPU (or a Ferrolab build
+without its CUDA backend) every tensor lives on the CPU and `:gpu` says "no GPU found; running on
+CPU". This notebook runs either way: the GPU measurements are skipped when there is no GPU, and
+everything else, including the lesson about keeping a device busy, is measured on the CPU.
 
 You will:
 
