@@ -10,7 +10,7 @@
 #                              # and (when torch imports) the same figures in PyTorch. < 5 min.
 #
 # With no argument it builds, then runs when `nvidia-smi` works. Exit status: 0 only when the
-# build (build half) or every CUDA test (run half) passed. Suites other than cuda_ops are
+# build (build half) or every CUDA test on a real GPU (run half) passed; 2 when no GPU was usable. Suites other than cuda_ops are
 # reported but informative: they were written for the CPU and may need GPU tolerances.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -91,8 +91,14 @@ run() {
     find_libs
     local status=0
     echo "== CUDA tests (cuda_ops vs the CPU reference)"
-    timeout 90 "$OUT/cuda_ops" --test-threads=1 --nocapture 2>&1 | grep -v '^$' | tail -60
-    [ "${PIPESTATUS[0]}" = 0 ] || status=1
+    local log
+    log=$(timeout 90 "$OUT/cuda_ops" --test-threads=1 --nocapture 2>&1)
+    [ $? = 0 ] || status=1
+    echo "$log" | grep -v '^$' | tail -60
+    if echo "$log" | grep -q '^skipped: no CUDA device'; then
+        echo "GPU CHECK: NOT RUN: $(echo "$log" | grep -m1 '^skipped: no CUDA device')"
+        status=2
+    fi
     echo "== engine suites with cuda:0 as the default device (informative)"
     for s in $SUITES; do
         [ "$s" = cuda_ops ] && continue
@@ -145,7 +151,11 @@ PY
     fi
     echo "== targets: bf16 matmul >= 85% of torch; add >= 70% of copy bandwidth; overhead <= 10 us;"
     echo "   digits MLP >= 2x torch eager; 784-1024-1024-10 >= torch"
-    [ $status = 0 ] && echo "GPU CHECK: CUDA tests passed" || echo "GPU CHECK: CUDA tests FAILED"
+    case $status in
+        0) echo "GPU CHECK: CUDA tests passed" ;;
+        2) echo "GPU CHECK: no usable GPU, nothing was tested (see the reason above)" ;;
+        *) echo "GPU CHECK: CUDA tests FAILED" ;;
+    esac
     return $status
 }
 

@@ -154,10 +154,9 @@ fn create(ordinal: usize) -> std::result::Result<CudaBackend, String> {
         pool: Mutex::new(Pool::default()),
     };
     // A tiny kernel proves that NVRTC's PTX loads with this driver.
-    b.function(
-        "ferrolab_probe",
-        "extern \"C\" __global__ void ferrolab_probe(float* p) { if (p) *p = 1.0f; }",
-    )
+    b.function("ferrolab_probe", || {
+        "extern \"C\" __global__ void ferrolab_probe(float* p) { if (p) *p = 1.0f; }".into()
+    })
     .map_err(|e| format!("the driver cannot load NVRTC's code ({e}); update the NVIDIA driver"))?;
     Ok(b)
 }
@@ -167,8 +166,9 @@ impl CudaBackend {
         Device::Cuda(self.ordinal)
     }
 
-    /// The kernel `name` compiled from `src` (NVRTC, for this device's arch), cached by name.
-    pub fn function(&self, name: &str, src: &str) -> Result<CudaFunction> {
+    /// The kernel `name` compiled from `src()` (NVRTC, for this device's arch), cached by name:
+    /// `src` runs only on a cache miss.
+    pub fn function(&self, name: &str, src: impl FnOnce() -> String) -> Result<CudaFunction> {
         if let Some(f) = self
             .kernels
             .lock()
@@ -181,7 +181,7 @@ impl CudaBackend {
             arch: Some(self.arch),
             ..Default::default()
         };
-        let ptx = cudarc::nvrtc::compile_ptx_with_opts(src, opts)
+        let ptx = cudarc::nvrtc::compile_ptx_with_opts(src(), opts)
             .map_err(|e| Error::Msg(format!("NVRTC could not compile `{name}`: {e:?}")))?;
         let module = self
             .ctx

@@ -95,13 +95,15 @@ pub fn unary(s: &CudaStorage, l: &Layout, op: UnaryOp) -> Result<CudaStorage> {
     let (tag, e, p0, p1) = unary_expr(op, d)?;
     let name = format!("unary_{tag}_{}", dt(d));
     let (t, c) = (ctype(d), compute_type(d));
-    let src = format!(
+    let src = || {
+        format!(
         "extern \"C\" __global__ void {name}(long long n, L la, const {t}* a, {t}* out, float p0, float p1) {{
   GRID_LOOP(i, n) {{ {c} x = {lx}; out[i] = {st}; }}
 }}",
         lx = load(d, "a[off(la, i)]"),
         st = store(d, &format!("({c})({e})")),
-    );
+    )
+    };
     let n = l.elem_count();
     let out = CudaStorage::alloc(&s.buf.backend, n, d)?;
     let args = [
@@ -112,7 +114,7 @@ pub fn unary(s: &CudaStorage, l: &Layout, op: UnaryOp) -> Result<CudaStorage> {
         Arg::F32(p0),
         Arg::F32(p1),
     ];
-    run(&s.buf.backend, &name, &src, n, &args)?;
+    run(&s.buf.backend, &name, src, n, &args)?;
     Ok(out)
 }
 
@@ -174,13 +176,15 @@ fn zip_kernel(
 ) -> Result<CudaStorage> {
     let d = a.dtype;
     let (t, c, to) = (ctype(d), compute_type(d), ctype(out_dtype));
-    let src = format!(
+    let src = || {
+        format!(
         "{IPOW}\nextern \"C\" __global__ void {name}(long long n, L la, const {t}* a, L lb, const {t}* b, {to}* out) {{
   GRID_LOOP(i, n) {{ {c} x = {lx}; {c} y = {ly}; out[i] = {body}; }}
 }}",
         lx = load(d, "a[off(la, i)]"),
         ly = load(d, "b[off(lb, i)]"),
-    );
+    )
+    };
     let n = la.elem_count();
     let out = CudaStorage::alloc(&a.buf.backend, n, out_dtype)?;
     let args = [
@@ -191,7 +195,7 @@ fn zip_kernel(
         Arg::Ptr(b.ptr()),
         Arg::Ptr(out.ptr()),
     ];
-    run(&a.buf.backend, name, &src, n, &args)?;
+    run(&a.buf.backend, name, src, n, &args)?;
     Ok(out)
 }
 
@@ -261,11 +265,13 @@ pub fn where_cond(
     same_dtype("where", t, f)?;
     let ty = ctype(t.dtype);
     let name = format!("where_{}", dt(t.dtype));
-    let src = format!(
+    let src = || {
+        format!(
         "extern \"C\" __global__ void {name}(long long n, L lc, const unsigned char* c, L lt, const {ty}* t, L lf, const {ty}* f, {ty}* out) {{
   GRID_LOOP(i, n) {{ out[i] = c[off(lc, i)] ? t[off(lt, i)] : f[off(lf, i)]; }}
 }}"
-    );
+    )
+    };
     let n = l.elem_count();
     let out = CudaStorage::alloc(&c.buf.backend, n, t.dtype)?;
     let args = [
@@ -278,7 +284,7 @@ pub fn where_cond(
         Arg::Ptr(f.ptr()),
         Arg::Ptr(out.ptr()),
     ];
-    run(&c.buf.backend, &name, &src, n, &args)?;
+    run(&c.buf.backend, &name, src, n, &args)?;
     Ok(out)
 }
 
@@ -304,13 +310,15 @@ pub fn cast(s: &CudaStorage, l: &Layout, to: DType) -> Result<CudaStorage> {
     let from = s.dtype;
     let name = format!("cast_{}_{}", dt(from), dt(to));
     let e = cast_expr(from, to);
-    let src = format!(
-        "extern \"C\" __global__ void {name}(long long n, L la, const {ti}* a, {to_}* out) {{
+    let src = || {
+        format!(
+            "extern \"C\" __global__ void {name}(long long n, L la, const {ti}* a, {to_}* out) {{
   GRID_LOOP(i, n) {{ {ti} x = a[off(la, i)]; out[i] = {e}; }}
 }}",
-        ti = ctype(from),
-        to_ = ctype(to),
-    );
+            ti = ctype(from),
+            to_ = ctype(to),
+        )
+    };
     let n = l.elem_count();
     let out = CudaStorage::alloc(&s.buf.backend, n, to)?;
     let args = [
@@ -319,7 +327,7 @@ pub fn cast(s: &CudaStorage, l: &Layout, to: DType) -> Result<CudaStorage> {
         Arg::Ptr(s.ptr()),
         Arg::Ptr(out.ptr()),
     ];
-    run(&s.buf.backend, &name, &src, n, &args)?;
+    run(&s.buf.backend, &name, src, n, &args)?;
     Ok(out)
 }
 
@@ -338,11 +346,13 @@ pub fn copy_into(d: &mut CudaStorage, dl: &Layout, s: &CudaStorage, sl: &Layout)
     same_dtype("copy", d, s)?;
     let t = ctype(s.dtype);
     let name = format!("copy_into_{}", dt(s.dtype));
-    let src = format!(
-        "extern \"C\" __global__ void {name}(long long n, L ld, {t}* d, L ls, const {t}* s) {{
+    let src = || {
+        format!(
+            "extern \"C\" __global__ void {name}(long long n, L ld, {t}* d, L ls, const {t}* s) {{
   GRID_LOOP(i, n) {{ d[off(ld, i)] = s[off(ls, i)]; }}
 }}"
-    );
+        )
+    };
     let n = sl.elem_count();
     let args = [
         Arg::I64(n as i64),
@@ -351,5 +361,5 @@ pub fn copy_into(d: &mut CudaStorage, dl: &Layout, s: &CudaStorage, sl: &Layout)
         Arg::L(KLayout::new(sl)?),
         Arg::Ptr(s.ptr()),
     ];
-    run(&s.buf.backend, &name, &src, n, &args)
+    run(&s.buf.backend, &name, src, n, &args)
 }

@@ -66,7 +66,8 @@ pub fn index_select(
     let n: usize = od.iter().product();
     let t = ctype(s.dtype);
     let name = format!("index_select_{}", s.dtype.as_str());
-    let src = format!(
+    let src = || {
+        format!(
         "extern \"C\" __global__ void {name}(long long n, long long nids, long long size, long long post, L la, const {t}* a, L li, const long long* ids, {t}* out) {{
   GRID_LOOP(i, n) {{
     long long p = i / (nids * post), r = i % (nids * post), j = r / post, q = r % post;
@@ -74,7 +75,8 @@ pub fn index_select(
     out[i] = a[off(la, (p * size + id) * post + q)];
   }}
 }}"
-    );
+    )
+    };
     let out = CudaStorage::alloc(s.backend(), n, s.dtype)?;
     let args = [
         Arg::I64(n as i64),
@@ -87,7 +89,7 @@ pub fn index_select(
         Arg::Ptr(ids.ptr()),
         Arg::Ptr(out.ptr()),
     ];
-    run(s.backend(), &name, &src, n, &args)?;
+    run(s.backend(), &name, src, n, &args)?;
     Ok(out)
 }
 
@@ -125,7 +127,8 @@ pub fn index_add(
     let n = sl.elem_count();
     let t = ctype(d.dtype);
     let name = format!("index_add_{}", d.dtype.as_str());
-    let src_code = format!(
+    let src_code = || {
+        format!(
         "extern \"C\" __global__ void {name}(long long n, long long nids, long long size, long long post, {t}* d, L li, const long long* ids, L ls, const {t}* s) {{
   GRID_LOOP(i, n) {{
     long long p = i / (nids * post), r = i % (nids * post), j = r / post, q = r % post;
@@ -134,7 +137,8 @@ pub fn index_add(
     {add}
   }}
 }}"
-    );
+    )
+    };
     let args = [
         Arg::I64(n as i64),
         Arg::I64(nids as i64),
@@ -146,7 +150,7 @@ pub fn index_add(
         Arg::L(KLayout::new(sl)?),
         Arg::Ptr(src.ptr()),
     ];
-    run(src.backend(), &name, &src_code, n, &args)
+    run(src.backend(), &name, src_code, n, &args)
 }
 
 fn patch_args(p: &PatchParams) -> Vec<Arg> {
@@ -186,7 +190,8 @@ pub fn im2col(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorag
     }
     let t = ctype(d);
     let name = format!("im2col_{}", d.as_str());
-    let src = format!(
+    let src = || {
+        format!(
         "extern \"C\" __global__ void {name}(long long n, {PATCH_PARAMS}, float pad, L la, const {t}* a, {t}* out) {{
   GRID_LOOP(i, n) {{
     {PATCH_INDEX}
@@ -194,7 +199,8 @@ pub fn im2col(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorag
   }}
 }}",
         padv = store(d, "pad"),
-    );
+    )
+    };
     let n = p.n * p.oh * p.ow * p.kh * p.kw * p.c;
     let out = CudaStorage::alloc(s.backend(), n, d)?;
     let mut args = vec![Arg::I64(n as i64)];
@@ -205,7 +211,7 @@ pub fn im2col(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorag
         Arg::Ptr(s.ptr()),
         Arg::Ptr(out.ptr()),
     ]);
-    run(s.backend(), &name, &src, n, &args)?;
+    run(s.backend(), &name, src, n, &args)?;
     Ok(out)
 }
 
@@ -216,7 +222,8 @@ pub fn col2im(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorag
         return Err(not_yet(&format!("conv/pooling gradient of {d}")));
     }
     let name = format!("col2im_{}", d.as_str());
-    let src = format!(
+    let src = || {
+        format!(
         "extern \"C\" __global__ void {name}(long long n, {PATCH_PARAMS}, L la, const {t}* a, float* out) {{
   GRID_LOOP(i, n) {{
     {PATCH_INDEX}
@@ -225,7 +232,8 @@ pub fn col2im(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorag
 }}",
         t = ctype(d),
         v = load(d, "a[off(la, i)]"),
-    );
+    )
+    };
     let n = l.elem_count();
     let total = p.n * p.h * p.w * p.c;
     let acc = CudaStorage::zeros(s.backend(), total, DType::F32)?;
@@ -236,7 +244,7 @@ pub fn col2im(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorag
         Arg::Ptr(s.ptr()),
         Arg::Ptr(acc.ptr()),
     ]);
-    run(s.backend(), &name, &src, n, &args)?;
+    run(s.backend(), &name, src, n, &args)?;
     if d == DType::F32 {
         Ok(acc)
     } else {

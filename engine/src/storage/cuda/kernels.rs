@@ -154,10 +154,17 @@ pub fn launch(b: &CudaBackend, f: &CudaFunction, cfg: LaunchConfig, args: &[Arg]
 }
 
 /// Compiles (once) and launches a grid-stride kernel over `n` elements.
-pub fn run(b: &CudaBackend, name: &str, src: &str, n: usize, args: &[Arg]) -> Result<()> {
+/// `src` builds the kernel's source only on a cache miss (formatting it costs microseconds).
+pub fn run(
+    b: &CudaBackend,
+    name: &str,
+    src: impl FnOnce() -> String,
+    n: usize,
+    args: &[Arg],
+) -> Result<()> {
     if n == 0 {
         return Ok(());
     }
-    let f = b.function(name, &format!("{PRELUDE}\n{src}"))?;
+    let f = b.function(name, || format!("{PRELUDE}\n{}", src()))?;
     launch(b, &f, grid(n), args)
 }

@@ -100,7 +100,8 @@ pub fn apply_update(
         )));
     }
     let name = format!("update_{tag}_{}", g.dtype.as_str());
-    let src = format!(
+    let src = || {
+        format!(
         "extern \"C\" __global__ void {name}(long long n, float* p, L lg, const {gt}* g, float* s0, float* s1, float a0, float a1, float a2, float a3, float a4) {{
   GRID_LOOP(i, n) {{
     float gv = {gv};
@@ -109,7 +110,8 @@ pub fn apply_update(
 }}",
         gt = ctype(g.dtype),
         gv = load(g.dtype, "g[off(lg, i)]"),
-    );
+    )
+    };
     let slot_ptr = |i: usize| slots.get(i).map(|s| s.ptr()).unwrap_or(0);
     let mut args = vec![
         Arg::I64(n as i64),
@@ -120,5 +122,5 @@ pub fn apply_update(
         Arg::Ptr(slot_ptr(1)),
     ];
     args.extend(a.iter().map(|&x| Arg::F32(x)));
-    run(p.backend(), &name, &src, n, &args)
+    run(p.backend(), &name, src, n, &args)
 }

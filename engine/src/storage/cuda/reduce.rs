@@ -109,8 +109,9 @@ pub fn reduce(s: &CudaStorage, l: &Layout, axes: &[usize], op: ReduceOp) -> Resu
     } else {
         "acc".to_string()
     };
-    let src = format!(
-        "{PRELUDE}
+    let src = || {
+        format!(
+            "{PRELUDE}
 extern \"C\" __global__ void {name}(long long outer, long long red, L l, const {t}* a, {to}* out) {{
   __shared__ {acc_t} sv[256];
   __shared__ long long si[256];
@@ -133,16 +134,17 @@ extern \"C\" __global__ void {name}(long long outer, long long red, L l, const {
     __syncthreads();
   }}
 }}",
-        t = ctype(d),
-        to = ctype(out_dtype),
-        lx = load(d, "a[off(l, o * red + j)]"),
-        // sums add partial sums; the others combine like single elements
-        tree = if op == ReduceOp::Sum {
-            "acc += x;"
-        } else {
-            update
-        },
-    );
+            t = ctype(d),
+            to = ctype(out_dtype),
+            lx = load(d, "a[off(l, o * red + j)]"),
+            // sums add partial sums; the others combine like single elements
+            tree = if op == ReduceOp::Sum {
+                "acc += x;"
+            } else {
+                update
+            },
+        )
+    };
     let b = s.backend().clone();
     let out = CudaStorage::alloc(&b, outer, out_dtype)?;
     if outer == 0 {
@@ -154,7 +156,7 @@ extern \"C\" __global__ void {name}(long long outer, long long red, L l, const {
         block_dim: (threads, 1, 1),
         shared_mem_bytes: 0,
     };
-    let f = b.function(&name, &src)?;
+    let f = b.function(&name, src)?;
     let args = [
         Arg::I64(outer as i64),
         Arg::I64(red as i64),
