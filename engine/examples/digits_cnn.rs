@@ -12,7 +12,12 @@ use ferrolab::prelude::*;
 fn main() {
     ferrolab::state::set_num_threads(1);
     // Weight-init seed (the data split is fixed at 42); SEED=n overrides it.
-    set_seed(std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0));
+    set_seed(
+        std::env::var("SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
+    );
     let (train, test) = datasets::digits().split(1500, 42);
     let (xtr, xte) = (train.images(), test.images());
     let mut model = Sequential::new()
@@ -23,14 +28,27 @@ fn main() {
         .add(Dense::new(10))
         .input_shape([8, 8, 1]);
     println!("{}", model.summary());
-    model.compile(Adam::new(1e-3), SparseCategoricalCrossentropy::from_logits(), &["accuracy"]);
+    model.compile(
+        Adam::new(1e-3),
+        SparseCategoricalCrossentropy::from_logits(),
+        &["accuracy"],
+    );
     let epochs = 20;
     let t = Instant::now();
-    let history = model.fit(&xtr, &train.y).epochs(epochs).batch_size(32).verbose(0).run();
+    let history = model
+        .fit(&xtr, &train.y)
+        .epochs(epochs)
+        .batch_size(32)
+        .verbose(0)
+        .run();
     let secs = t.elapsed().as_secs_f64();
     let steps = epochs * 1500usize.div_ceil(32);
     let acc = model.evaluate(&xte, &test.y).get("accuracy").unwrap();
-    println!("final train loss {:.4}, train accuracy {:.4}", history.last("loss").unwrap(), history.last("accuracy").unwrap());
+    println!(
+        "final train loss {:.4}, train accuracy {:.4}",
+        history.last("loss").unwrap(),
+        history.last("accuracy").unwrap()
+    );
     println!("steps_per_second {:.0}", steps as f64 / secs);
     println!("train_seconds {:.3}", secs);
     println!("test_accuracy {:.4}", acc);

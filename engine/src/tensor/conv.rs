@@ -57,7 +57,12 @@ fn out_size(
             "kernel size, strides and dilation must be at least 1",
         ));
     }
-    let too_big = || invalid(op, format!("a window of {k} with dilation {dil} is too large"));
+    let too_big = || {
+        invalid(
+            op,
+            format!("a window of {k} with dilation {dil} is too large"),
+        )
+    };
     let eff = (k - 1)
         .checked_mul(dil)
         .and_then(|e| e.checked_add(1))

@@ -67,7 +67,12 @@ impl History {
     pub fn plot(&self) -> crate::plot::Figure {
         let epochs: Vec<f64> = self.epoch.iter().map(|e| (*e + 1) as f64).collect();
         let mut fig = crate::plot::Figure::new();
-        let bases: Vec<&str> = self.history.iter().map(|(n, _)| n.as_str()).filter(|n| !n.starts_with("val_")).collect();
+        let bases: Vec<&str> = self
+            .history
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| !n.starts_with("val_"))
+            .collect();
         for (i, base) in bases.iter().enumerate() {
             if i > 0 {
                 fig = fig.subplot();
@@ -75,7 +80,10 @@ impl History {
             let train = self.get(base).unwrap_or(&[]);
             fig = fig.plot(&epochs, train).label(*base).marker("o");
             if let Some(v) = self.get(&format!("val_{base}")) {
-                fig = fig.plot(&epochs, v).label(format!("val_{base}")).marker("o");
+                fig = fig
+                    .plot(&epochs, v)
+                    .label(format!("val_{base}"))
+                    .marker("o");
             }
             fig = fig.title(*base).xlabel("epoch");
         }
