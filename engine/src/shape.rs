@@ -231,6 +231,26 @@ impl Layout {
         })
     }
 
+    /// This layout with the `axes` to reduce moved last (a view), plus (outer count, reduced
+    /// count): each output element then reduces one run. Used by every backend's reduce.
+    pub fn split_reduced(&self, axes: &[usize]) -> (Layout, usize, usize) {
+        let rank = self.dims().len();
+        let mut order: Vec<usize> = (0..rank).filter(|a| !axes.contains(a)).collect();
+        order.extend_from_slice(axes);
+        let red: usize = axes.iter().map(|&a| self.dims()[a]).product();
+        // not elem_count / red: reducing an empty axis still gives one output per outer position
+        let outer: usize = order[..rank - axes.len()]
+            .iter()
+            .map(|&a| self.dims()[a])
+            .product();
+        let layout = Layout {
+            shape: Shape(order.iter().map(|&a| self.dims()[a]).collect()),
+            strides: order.iter().map(|&a| self.strides[a]).collect(),
+            offset: self.offset,
+        };
+        (layout, outer, red)
+    }
+
     /// Storage offsets of all elements in row-major order.
     pub fn offsets(&self) -> Vec<usize> {
         let mut v = Vec::with_capacity(self.elem_count());

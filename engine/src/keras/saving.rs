@@ -117,30 +117,54 @@ pub fn save_tensors_with_metadata(
     })
 }
 
-/// Reads every tensor of a safetensors file, in saved order.
-pub fn load_tensors(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>> {
-    let path = path.as_ref();
-    let bytes = std::fs::read(path)
+fn not_safetensors(path: &Path, m: &str) -> Error {
+    Error::Io(format!(
+        "load: {} is not a valid safetensors file: {m}",
+        path.display()
+    ))
+}
+
+/// The parsed header object and the data bytes after it.
+fn read_safetensors(path: &Path) -> Result<(serde_json::Map<String, serde_json::Value>, Vec<u8>)> {
+    let mut bytes = std::fs::read(path)
         .map_err(|e| Error::Io(format!("load: cannot read {}: {e}", path.display())))?;
-    let bad = |m: &str| {
-        Error::Io(format!(
-            "load: {} is not a valid safetensors file: {m}",
-            path.display()
-        ))
-    };
-    if bytes.len() < 8 {
-        return Err(bad("too short"));
-    }
-    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+    let bad = |m: &str| not_safetensors(path, m);
+    let n = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+        .ok_or_else(|| bad("too short"))?;
     let body = bytes
         .get(8..8usize.saturating_add(n))
         .ok_or_else(|| bad("header runs past the end"))?;
     let header: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| bad(&e.to_string()))?;
-    let obj = header
-        .as_object()
-        .ok_or_else(|| bad("header is not an object"))?;
-    let data = &bytes[8 + n..];
+    let serde_json::Value::Object(obj) = header else {
+        return Err(bad("header is not an object"));
+    };
+    Ok((obj, bytes.split_off(8 + n)))
+}
+
+/// Little-endian elements of `N` bytes each, or None when the byte count is wrong.
+fn decode<T: crate::dtype::Element, const N: usize>(
+    raw: &[u8],
+    n_el: usize,
+    shape: Vec<usize>,
+    from: fn([u8; N]) -> T,
+) -> Option<Result<Tensor>> {
+    (raw.len() == n_el * N).then(|| {
+        let v: Vec<T> = raw
+            .chunks(N)
+            .map(|c| from(c.try_into().expect("N bytes")))
+            .collect();
+        from_vec(v, shape)
+    })
+}
+
+/// Reads every tensor of a safetensors file, in saved order.
+pub fn load_tensors(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>> {
+    let path = path.as_ref();
+    let bad = |m: &str| not_safetensors(path, m);
+    let (obj, data) = read_safetensors(path)?;
     let mut names: Vec<String> = match obj
         .get("__metadata__")
         .and_then(|m| m.get("ferrolab.order"))
@@ -166,48 +190,25 @@ pub fn load_tensors(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>> {
         let off = e["data_offsets"]
             .as_array()
             .ok_or_else(|| bad("missing data_offsets"))?;
-        let (s, t) = (
-            off[0].as_u64().unwrap_or(0) as usize,
-            off[1].as_u64().unwrap_or(0) as usize,
-        );
+        let at = |i: usize| off.get(i).and_then(|v| v.as_u64()).unwrap_or(0) as usize;
         let raw = data
-            .get(s..t)
+            .get(at(0)..at(1))
             .ok_or_else(|| bad(&format!("tensor {name} runs past the end")))?;
         let n_el: usize = shape.iter().product();
         let tensor = match e["dtype"].as_str().unwrap_or("") {
-            "F32" if raw.len() == n_el * 4 => from_vec(
-                raw.chunks(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
-                    .collect::<Vec<_>>(),
-                shape,
-            )?,
-            "F16" if raw.len() == n_el * 2 => from_vec(
-                raw.chunks(2)
-                    .map(|c| half::f16::from_le_bytes(c.try_into().expect("2")))
-                    .collect::<Vec<_>>(),
-                shape,
-            )?,
-            "BF16" if raw.len() == n_el * 2 => from_vec(
-                raw.chunks(2)
-                    .map(|c| half::bf16::from_le_bytes(c.try_into().expect("2")))
-                    .collect::<Vec<_>>(),
-                shape,
-            )?,
-            "I64" if raw.len() == n_el * 8 => from_vec(
-                raw.chunks(8)
-                    .map(|c| i64::from_le_bytes(c.try_into().expect("8")))
-                    .collect::<Vec<_>>(),
-                shape,
-            )?,
-            "BOOL" if raw.len() == n_el => {
-                from_vec(raw.iter().map(|&b| b != 0).collect::<Vec<_>>(), shape)?
-            }
-            d => {
-                return Err(bad(&format!(
-                    "tensor {name}: unsupported dtype {d} or wrong byte count"
-                )))
-            }
-        };
+            "F32" => decode(raw, n_el, shape, f32::from_le_bytes),
+            "F16" => decode(raw, n_el, shape, half::f16::from_le_bytes),
+            "BF16" => decode(raw, n_el, shape, half::bf16::from_le_bytes),
+            "I64" => decode(raw, n_el, shape, i64::from_le_bytes),
+            "BOOL" => decode(raw, n_el, shape, |[b]: [u8; 1]| b != 0),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            bad(&format!(
+                "tensor {name}: unsupported dtype {} or wrong byte count",
+                e["dtype"]
+            ))
+        })??;
         out.push((name, tensor));
     }
     Ok(out)
@@ -251,30 +252,64 @@ pub fn load_variables(path: impl AsRef<Path>, vars: &[Variable]) -> Result<()> {
 
 /// The `__metadata__` string entries of a safetensors file.
 pub fn load_metadata(path: impl AsRef<Path>) -> Result<std::collections::HashMap<String, String>> {
-    let path = path.as_ref();
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::Io(format!("load: cannot read {}: {e}", path.display())))?;
-    let bad = |m: &str| {
-        Error::Io(format!(
-            "load: {} is not a valid safetensors file: {m}",
-            path.display()
-        ))
-    };
-    let n = bytes
-        .get(..8)
-        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
-        .ok_or_else(|| bad("too short"))?;
-    let body = bytes
-        .get(8..8usize.saturating_add(n))
-        .ok_or_else(|| bad("header runs past the end"))?;
-    let header: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| bad(&e.to_string()))?;
-    Ok(header["__metadata__"]
-        .as_object()
+    let (obj, _) = read_safetensors(path.as_ref())?;
+    Ok(obj
+        .get("__metadata__")
+        .and_then(|m| m.as_object())
         .map(|m| {
             m.iter()
                 .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
                 .collect()
         })
         .unwrap_or_default())
+}
+
+/// The architecture a whole-model save stored, checked to be a `class_name` model.
+pub(crate) fn load_architecture(path: &str, class_name: &str) -> Result<serde_json::Value> {
+    let bad = |m: String| crate::error::invalid("load_model", m);
+    let meta = load_metadata(path)?;
+    let arch = meta.get("ferrolab.model").ok_or_else(|| {
+        bad(format!("{path} holds weights only (no architecture); build the model in code and call load_weights"))
+    })?;
+    let arch: serde_json::Value =
+        serde_json::from_str(arch).map_err(|e| bad(format!("bad architecture in {path}: {e}")))?;
+    if arch["class_name"] != class_name {
+        return Err(bad(format!(
+            "{path} holds a {} model; load it with that class",
+            arch["class_name"]
+        )));
+    }
+    Ok(arch)
+}
+
+/// The layers of a saved architecture, rebuilt from their configs.
+pub(crate) fn rebuild_layers(
+    arch: &serde_json::Value,
+) -> Result<Vec<std::sync::Arc<dyn crate::keras::layers::Layer>>> {
+    arch["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            crate::keras::layers::layer_from_config(
+                l["class_name"].as_str().unwrap_or(""),
+                &l["config"],
+            )
+            .map(std::sync::Arc::from)
+        })
+        .collect()
+}
+
+/// The entry a whole-model save writes for each layer.
+pub(crate) fn layer_entry(l: &dyn crate::keras::layers::Layer) -> serde_json::Value {
+    serde_json::json!({"class_name": l.class_name(), "config": l.get_config()})
+}
+
+/// Saves `vars` under their names with the architecture in the metadata.
+pub(crate) fn save_model(path: &str, vars: &[Variable], arch: &serde_json::Value) -> Result<()> {
+    let named: Vec<(String, Tensor)> = vars
+        .iter()
+        .map(|v| (v.name().to_string(), v.as_tensor().clone()))
+        .collect();
+    save_tensors_with_metadata(path, &named, &[("ferrolab.model", arch.to_string())])
 }

@@ -13,6 +13,7 @@ use super::{KerasModel, Summary, TrainingState};
 use crate::autodiff::Variable;
 use crate::dtype::DType;
 use crate::keras::layers::{unique_name, Layer};
+use crate::keras::saving;
 use crate::shape::Shape;
 use crate::tensor::create::zeros_dtype;
 use crate::tensor::Tensor;
@@ -221,49 +222,18 @@ impl Model {
             "class_name": "Functional",
             "name": self.name,
             "inputs": self.inputs.iter().map(|i| serde_json::json!({"shape": i.0.shape, "dtype": i.0.dtype.as_str()})).collect::<Vec<_>>(),
-            "layers": layers.iter().map(|l| serde_json::json!({"class_name": l.class_name(), "config": l.get_config()})).collect::<Vec<_>>(),
+            "layers": layers.iter().map(|l| saving::layer_entry(&**l)).collect::<Vec<_>>(),
             "nodes": nodes,
             "outputs": outputs,
         });
-        let named: Vec<(String, Tensor)> = self
-            .weights()
-            .iter()
-            .map(|v| (v.name().to_string(), v.as_tensor().clone()))
-            .collect();
-        crate::keras::saving::save_tensors_with_metadata(
-            path,
-            &named,
-            &[("ferrolab.model", arch.to_string())],
-        )
+        saving::save_model(path, &self.weights(), &arch)
     }
 
     /// Rebuilds a model saved with [`Model::save`] (`keras.models.load_model`); not compiled.
     pub fn load(path: &str) -> crate::Result<Model> {
-        let meta = crate::keras::saving::load_metadata(path)?;
         let bad = |m: String| crate::error::invalid("load_model", m);
-        let arch = meta.get("ferrolab.model").ok_or_else(|| {
-            bad(format!("{path} holds weights only (no architecture); build the model in code and call load_weights"))
-        })?;
-        let arch: serde_json::Value = serde_json::from_str(arch)
-            .map_err(|e| bad(format!("bad architecture in {path}: {e}")))?;
-        if arch["class_name"] != "Functional" {
-            return Err(bad(format!(
-                "{path} holds a {} model; load it with that class",
-                arch["class_name"]
-            )));
-        }
-        let layers: Vec<Arc<dyn Layer>> = arch["layers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|l| {
-                crate::keras::layers::layer_from_config(
-                    l["class_name"].as_str().unwrap_or(""),
-                    &l["config"],
-                )
-                .map(Arc::from)
-            })
-            .collect::<crate::Result<_>>()?;
+        let arch = saving::load_architecture(path, "Functional")?;
+        let layers = saving::rebuild_layers(&arch)?;
         let mut syms: Vec<SymbolicTensor> = Vec::new();
         for i in arch["inputs"].as_array().into_iter().flatten() {
             let shape: Vec<usize> = i["shape"]
@@ -314,7 +284,7 @@ impl Model {
         if let Some(n) = arch["name"].as_str() {
             model.name = n.to_string();
         }
-        crate::keras::saving::load_variables(path, &model.weights())?;
+        saving::load_variables(path, &model.weights())?;
         Ok(model)
     }
 

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use super::{KerasModel, Summary, TrainingState};
 use crate::autodiff::Variable;
 use crate::keras::layers::{unique_name, Layer};
+use crate::keras::saving;
 use crate::tensor::create::zeros;
 use crate::tensor::Tensor;
 
@@ -67,41 +68,20 @@ impl Sequential {
             "class_name": "Sequential",
             "name": self.name,
             "input_shape": shape,
-            "layers": self.layers.iter().map(|l| serde_json::json!({"class_name": l.class_name(), "config": l.get_config()})).collect::<Vec<_>>(),
+            "layers": self.layers.iter().map(|l| saving::layer_entry(&**l)).collect::<Vec<_>>(),
         });
-        let named: Vec<(String, Tensor)> = self
-            .weights()
-            .iter()
-            .map(|v| (v.name().to_string(), v.as_tensor().clone()))
-            .collect();
-        crate::keras::saving::save_tensors_with_metadata(
-            path,
-            &named,
-            &[("ferrolab.model", arch.to_string())],
-        )
+        saving::save_model(path, &self.weights(), &arch)
     }
 
     /// Rebuilds a model saved with [`Sequential::save`] (`keras.models.load_model`). It is not
     /// compiled: call `compile` before training it further.
     pub fn load(path: &str) -> crate::Result<Sequential> {
-        let meta = crate::keras::saving::load_metadata(path)?;
-        let arch = meta.get("ferrolab.model").ok_or_else(|| {
-            crate::error::invalid("load_model", format!("{path} holds weights only (no architecture); build the model in code and call load_weights"))
-        })?;
-        let arch: serde_json::Value = serde_json::from_str(arch).map_err(|e| {
-            crate::Error::Io(format!("load_model: bad architecture in {path}: {e}"))
-        })?;
+        let arch = saving::load_architecture(path, "Sequential")?;
         let mut model = Sequential::new();
         if let Some(n) = arch["name"].as_str() {
             model.name = n.to_string();
         }
-        for l in arch["layers"].as_array().into_iter().flatten() {
-            let layer = crate::keras::layers::layer_from_config(
-                l["class_name"].as_str().unwrap_or(""),
-                &l["config"],
-            )?;
-            model.layers.push(Arc::from(layer));
-        }
+        model.layers = saving::rebuild_layers(&arch)?;
         if let Some(shape) = arch["input_shape"].as_array() {
             let dims: Vec<usize> = shape
                 .iter()
@@ -111,7 +91,7 @@ impl Sequential {
                 crate::error::invalid("load_model", format!("rebuilding the layers failed: {m}"))
             })?;
         }
-        crate::keras::saving::load_variables(path, &model.weights())?;
+        saving::load_variables(path, &model.weights())?;
         Ok(model)
     }
 

@@ -4,35 +4,11 @@
 use super::{dtype_err, s_dtype_pub as s_dtype, CpuStorage};
 use crate::dtype::DType;
 use crate::error::Result;
-use crate::shape::{Layout, Shape};
+use crate::shape::Layout;
 use crate::storage::ReduceOp;
 
-/// The layout with reduced axes moved to the end, and (outer count, reduced count).
-fn split_layout(l: &Layout, axes: &[usize]) -> (Layout, usize, usize) {
-    let rank = l.dims().len();
-    let mut order: Vec<usize> = (0..rank).filter(|a| !axes.contains(a)).collect();
-    order.extend_from_slice(axes);
-    let shape: Vec<usize> = order.iter().map(|&a| l.dims()[a]).collect();
-    let strides: Vec<usize> = order.iter().map(|&a| l.strides[a]).collect();
-    let red: usize = axes.iter().map(|&a| l.dims()[a]).product();
-    // not elem_count / red: reducing an empty axis still gives one output per outer position
-    let outer: usize = order[..rank - axes.len()]
-        .iter()
-        .map(|&a| l.dims()[a])
-        .product();
-    (
-        Layout {
-            shape: Shape(shape),
-            strides,
-            offset: l.offset,
-        },
-        outer,
-        red,
-    )
-}
-
 fn reduce_f32(v: &[f32], l: &Layout, axes: &[usize], op: ReduceOp) -> Vec<f32> {
-    let (pl, outer, red) = split_layout(l, axes);
+    let (pl, outer, red) = l.split_reduced(axes);
     // Fast path: leading axes summed over contiguous data (bias gradients): accumulate rows,
     // in f64 like the general path (an f32 running sum of 1e6 values is off by ~1%).
     let lead = axes.iter().enumerate().all(|(i, &a)| a == i);
@@ -82,7 +58,7 @@ fn nan_min(a: f32, b: f32) -> f32 {
 }
 
 fn arg_reduce<T: Copy + PartialOrd>(v: &[T], l: &Layout, axes: &[usize], max: bool) -> Vec<i64> {
-    let (pl, outer, red) = split_layout(l, axes);
+    let (pl, outer, red) = l.split_reduced(axes);
     let data = super::map_layout(v, &pl, |x| x);
     (0..outer)
         .map(|o| {
@@ -100,7 +76,7 @@ fn arg_reduce<T: Copy + PartialOrd>(v: &[T], l: &Layout, axes: &[usize], max: bo
 }
 
 fn reduce_i64(v: &[i64], l: &Layout, axes: &[usize], op: ReduceOp) -> Vec<i64> {
-    let (pl, outer, red) = split_layout(l, axes);
+    let (pl, outer, red) = l.split_reduced(axes);
     let data = super::map_layout(v, &pl, |x| x);
     (0..outer)
         .map(|o| {

@@ -7,31 +7,8 @@ use super::kernels::{compute_type, ctype, launch, load, store, Arg, KLayout, PRE
 use super::CudaStorage;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::shape::{Layout, Shape};
+use crate::shape::Layout;
 use crate::storage::ReduceOp;
-
-/// The layout with reduced axes moved to the end, and (outer count, reduced count).
-fn split_layout(l: &Layout, axes: &[usize]) -> (Layout, usize, usize) {
-    let rank = l.dims().len();
-    let mut order: Vec<usize> = (0..rank).filter(|a| !axes.contains(a)).collect();
-    order.extend_from_slice(axes);
-    let shape: Vec<usize> = order.iter().map(|&a| l.dims()[a]).collect();
-    let strides: Vec<usize> = order.iter().map(|&a| l.strides[a]).collect();
-    let red: usize = axes.iter().map(|&a| l.dims()[a]).product();
-    let outer: usize = order[..rank - axes.len()]
-        .iter()
-        .map(|&a| l.dims()[a])
-        .product();
-    (
-        Layout {
-            shape: Shape::new(shape),
-            strides,
-            offset: l.offset,
-        },
-        outer,
-        red,
-    )
-}
 
 /// (accumulator type, init, per-element update, combine of `sh[t]` with `sh[t + s]`).
 fn parts(op: ReduceOp, d: DType) -> Result<(&'static str, &'static str, &'static str)> {
@@ -98,7 +75,7 @@ pub fn reduce(s: &CudaStorage, l: &Layout, axes: &[usize], op: ReduceOp) -> Resu
     let (acc_t, init, update) = parts(op, d)?;
     let arg = matches!(op, ReduceOp::ArgMax | ReduceOp::ArgMin);
     let out_dtype = if arg { DType::I64 } else { d };
-    let (pl, outer, red) = split_layout(l, axes);
+    let (pl, outer, red) = l.split_reduced(axes);
     let name = format!("reduce_{op:?}_{}", d.as_str()).to_lowercase();
     let c = compute_type(d);
     // The tree step reuses `update` with x = the other thread's value and j = its index.
