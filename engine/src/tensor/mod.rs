@@ -170,13 +170,8 @@ impl Tensor {
             ));
         }
         let cpu = self.storage().to_cpu()?;
-        let l = if self.device().is_cpu() {
-            self.layout().clone()
-        } else {
-            // to_cpu of non-CPU storage returns the whole buffer; the layout still applies
-            self.layout().clone()
-        };
-        cpu.to_vec::<T>(&l)
+        // to_cpu returns the whole buffer on every device, so the layout applies as it is
+        cpu.to_vec::<T>(self.layout())
             .ok_or_else(|| Error::Msg("to_vec: storage dtype mismatch".into()))
     }
     /// The elements as f32, whatever the dtype (bools become 0/1).
