@@ -170,13 +170,26 @@ pub fn memory_stats(device: Device) -> Option<MemoryStats> {
     }
 }
 
-/// Gives the GPU allocator's cached free blocks back to the driver.
+/// Gives cached free blocks back: the GPU allocator's to the driver, or for `Device::Cpu` the
+/// host buffer cache's to the system (see [`host_cache_stats`]).
 pub fn empty_cache(device: Device) {
-    if let Device::Cuda(i) = device {
-        if let Ok(b) = crate::storage::cuda::backend(i) {
-            crate::storage::cuda::empty_cache(&b);
+    match device {
+        Device::Cuda(i) => {
+            if let Ok(b) = crate::storage::cuda::backend(i) {
+                crate::storage::cuda::empty_cache(&b);
+            }
         }
+        Device::Cpu => crate::storage::cpu::cache::clear(),
     }
+}
+
+pub use crate::storage::cpu::HostCacheStats;
+
+/// The host buffer cache: freed buffers of 4 MiB or more are kept (up to 1 GiB, or
+/// `FERROLAB_CPU_CACHE_MB`) and reused for the next allocation of the same size, so loops over
+/// big tensors do not map and zero fresh memory every step.
+pub fn host_cache_stats() -> HostCacheStats {
+    crate::storage::cpu::cache::stats()
 }
 
 /// Waits until every queued GPU operation on `device` has finished (for timing).

@@ -91,6 +91,8 @@ pub struct GlobalState {
     pub(crate) quiet_threads: Mutex<Vec<std::thread::ThreadId>>,
     /// CUDA: the probe result, one context/stream/kernel cache/memory pool per device.
     pub(crate) cuda: crate::storage::cuda::CudaRegistry,
+    /// Freed large host buffers kept for reuse (see `storage/cpu/cache.rs`).
+    pub(crate) host_cache: Mutex<crate::storage::cpu::cache::HostCache>,
 }
 
 impl GlobalState {
@@ -106,6 +108,7 @@ impl GlobalState {
             layer_names: Mutex::new(Default::default()),
             quiet_threads: Mutex::new(Vec::new()),
             cuda: Default::default(),
+            host_cache: Default::default(),
         }
     }
 }

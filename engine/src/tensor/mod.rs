@@ -48,6 +48,17 @@ pub(crate) struct TensorInner {
     pub(crate) var: Option<VarInfo>,
 }
 
+impl Drop for TensorInner {
+    /// The last tensor over a large host buffer hands it to the host cache for reuse.
+    fn drop(&mut self) {
+        if let Some(lock) = Arc::get_mut(&mut self.storage) {
+            if let Ok(Storage::Cpu(s)) = lock.get_mut() {
+                crate::storage::cpu::cache::recycle(s);
+            }
+        }
+    }
+}
+
 /// An n-dimensional array on a device, like `tf.Tensor`. Cloning is cheap (shares the data).
 #[derive(Clone)]
 pub struct Tensor(pub(crate) Arc<TensorInner>);

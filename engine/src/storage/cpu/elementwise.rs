@@ -8,12 +8,16 @@ use crate::error::{Error, Result};
 use crate::shape::Layout;
 use crate::storage::{BinaryOp, CmpOp, UnaryOp};
 
-/// An empty Vec with room for `n` elements. Large buffers ask the kernel for transparent huge
+/// An empty Vec with room for `n` elements. Large buffers come from the host cache when a freed
+/// one of the same size is there (see `cache.rs`); fresh ones ask the kernel for transparent huge
 /// pages (as NumPy does): first-touch page faults otherwise dominate big elementwise ops.
 pub(crate) fn alloc<T>(n: usize) -> Vec<T> {
+    if let Some(v) = super::cache::take(n) {
+        return v;
+    }
     let v = Vec::with_capacity(n);
     let bytes = n * std::mem::size_of::<T>();
-    if bytes >= 4 << 20 {
+    if bytes >= super::cache::MIN_BYTES {
         let page = 4096;
         let start = (v.as_ptr() as usize).div_ceil(page) * page;
         let end = (v.as_ptr() as usize + bytes) / page * page;

@@ -4,6 +4,7 @@
 //! Elementwise loops have fast paths for contiguous and scalar-broadcast operands so that the
 //! compiler vectorises them; everything else walks the strided layout block by block.
 
+pub(crate) mod cache;
 mod elementwise;
 mod index;
 mod matmul;
@@ -19,6 +20,7 @@ use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::shape::{Layout, Shape};
 
+pub use cache::HostCacheStats;
 pub(crate) use elementwise::map_layout;
 use elementwise::s_dtype as s_dtype_pub;
 
