@@ -5,7 +5,7 @@
 #                              # (cargo test --no-run, cargo bench --no-run) and copies the
 #                              # ones the device needs into target-gpu/ (~20 MB, git-ignored)
 #   tests/gpu_check.sh run     # on the device machine, from the repo root, with target-gpu/
-#                              # carried: finds libnvrtc/libcublas, runs the CUDA tests, the
+#                              # carried: finds libnvrtc/libcublas/libcurand, runs the CUDA tests, the
 #                              # engine suites with cuda:0 as the default device, the benches
 #                              # and (when torch imports) the same figures in PyTorch. < 5 min.
 #
@@ -56,7 +56,8 @@ find_libs() {
              /usr/lib/x86_64-linux-gnu /usr/lib64 ${CONDA_PREFIX:+$CONDA_PREFIX/lib} /opt/conda/lib; do
         [ -d "$d" ] && dirs+=("$d")
     done
-    # pip wheels: site-packages/nvidia/*/lib (nvidia-cuda-nvrtc-cu12, nvidia-cublas-cu12, torch's deps)
+    # pip wheels: site-packages/nvidia/*/lib (nvidia-cuda-nvrtc-cu12, nvidia-cublas-cu12,
+    # nvidia-curand-cu12, torch's deps)
     for py in python3 /opt/conda/bin/python3 /usr/bin/python3; do
         command -v "$py" >/dev/null 2>&1 || continue
         while IFS= read -r d; do [ -n "$d" ] && dirs+=("$d"); done < <("$py" - 2>/dev/null <<'PY'
@@ -69,7 +70,7 @@ PY
 )
     done
     local found=""
-    for lib in libnvrtc.so libcublas.so; do
+    for lib in libnvrtc.so libcublas.so libcurand.so; do
         local hit=""
         for d in "${dirs[@]}"; do
             if ls "$d"/$lib* >/dev/null 2>&1; then hit=$d; found="$found:$d"; break; fi
@@ -92,7 +93,7 @@ run() {
     local status=0
     echo "== CUDA tests (cuda_ops vs the CPU reference)"
     local log
-    log=$(timeout 90 "$OUT/cuda_ops" --test-threads=1 --nocapture 2>&1)
+    log=$(timeout 150 "$OUT/cuda_ops" --test-threads=1 --nocapture 2>&1)
     [ $? = 0 ] || status=1
     echo "$log" | grep -v '^$' | tail -60
     if echo "$log" | grep -q 'skipped: no CUDA device'; then
@@ -108,7 +109,7 @@ run() {
         echo "-- $s: ${r:-timed out or crashed}"
     done
     echo "== benches"
-    timeout 75 "$OUT/cuda_bench" 2>&1 | tail -20
+    timeout 90 "$OUT/cuda_bench" 2>&1 | tail -30
     if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
         echo "== PyTorch on the same GPU"
         timeout 50 python3 - <<'PY'

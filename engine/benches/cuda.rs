@@ -5,6 +5,9 @@
 //! - bf16 matmul 8192x8192x8192 (TFLOP/s);
 //! - f32 add of 256M elements (GB/s, 2 reads + 1 write) vs a device-to-device copy (GB/s);
 //! - eager op overhead: `a + b` on 1-element GPU tensors, queued (median us per op);
+//! - cuRAND: 64M normal and uniform float32 draws (Gsamples/s);
+//! - host-to-device copies of 256 MB through the pinned staging buffers (GB/s), and how long
+//!   the calling thread is held per copy (the rest overlaps);
 //! - the digits MLP (64-128-64-10, batch 32, Adam) and a 784-1024-1024-10 MLP at batch 256 on
 //!   synthetic data, trained with `fit` on the GPU (steps/s).
 
@@ -86,6 +89,41 @@ fn overhead(d: Device) {
         std::hint::black_box(&a + &b);
     });
     println!("eager_op_overhead_us {:.2} us", s * 1e6);
+}
+
+fn random(d: Device) {
+    use ferrolab::tensor::create::{normal_on, uniform_on};
+    let n = 64usize << 20;
+    let s = time_gpu(d, 10, || {
+        normal_on([n], 0.0, 1.0, Some(1), d).unwrap();
+    });
+    println!("randn_f32_64M_gsamples_per_s {:.1} G/s", n as f64 / s / 1e9);
+    let s = time_gpu(d, 10, || {
+        uniform_on([n], 0.0, 1.0, Some(1), d).unwrap();
+    });
+    println!("rand_f32_64M_gsamples_per_s {:.1} G/s", n as f64 / s / 1e9);
+    match ferrolab::storage::cuda::random::status(d) {
+        Ok(()) => println!("random_on_gpu curand"),
+        Err(e) => println!("random_on_gpu host fallback ({e})"),
+    }
+}
+
+fn upload(d: Device) {
+    let n = 64usize << 20;
+    let c = CpuStorage::F32(vec![1.0; n]);
+    let bytes = (n * 4) as f64;
+    let reps = 5;
+    let mut held = 0.0;
+    let s = time_gpu(d, reps, || {
+        let t = Instant::now();
+        std::hint::black_box(CudaStorage::from_cpu(&c, d).unwrap());
+        held += t.elapsed().as_secs_f64();
+    });
+    println!("h2d_upload_256MB_gbps {:.1} GB/s", bytes / s / 1e9);
+    println!(
+        "h2d_upload_256MB_host_ms {:.1} ms per copy on the calling thread",
+        held / (reps + 1) as f64 * 1e3
+    );
 }
 
 fn digits_mlp(d: Device) {
@@ -174,6 +212,8 @@ fn main() {
     section("matmul_bf16", || matmul_bf16(d));
     section("bandwidth", || bandwidth(d));
     section("overhead", || overhead(d));
+    section("random", || random(d));
+    section("upload", || upload(d));
     section("digits_mlp", || digits_mlp(d));
     section("big_mlp", || big_mlp(d));
     if let Some(s) = ferrolab::device::memory_stats(d) {
@@ -182,5 +222,6 @@ fn main() {
             s.peak_allocated as f64 / (1u64 << 30) as f64
         );
         println!("device_allocs {}", s.device_allocs);
+        println!("pinned_staging_mib {}", s.pinned_staging >> 20);
     }
 }

@@ -114,13 +114,20 @@ pub fn with_global_rng<R>(f: impl FnOnce(&mut Rng) -> R) -> R {
     f(&mut rng)
 }
 
+/// The 64-bit seed of one random op: `Some(seed)` is used as is (like TF's op seed), `None`
+/// takes the next value of the global generator (so after `set_seed` the sequence of ops is
+/// reproducible). Every random op draws exactly one value here, on every device.
+pub fn seed_for(seed: Option<u64>) -> u64 {
+    match seed {
+        Some(s) => s,
+        None => with_global_rng(|r| r.next_u64()),
+    }
+}
+
 /// A generator for an op-level seed: `Some(seed)` gives a fixed stream (like TF's op seed),
 /// `None` draws a fresh one from the global generator.
 pub fn rng_for(seed: Option<u64>) -> Rng {
-    match seed {
-        Some(s) => Rng::seed_from_u64(s),
-        None => with_global_rng(|r| Rng::seed_from_u64(r.next_u64())),
-    }
+    Rng::seed_from_u64(seed_for(seed))
 }
 
 #[cfg(test)]

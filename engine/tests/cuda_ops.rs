@@ -433,6 +433,88 @@ fn matmuls(d: Device) {
 }
 test_device!(cuda_matmul, matmuls);
 
+fn int_matmuls(d: Device) {
+    // int64 has no cuBLAS path: a tiled kernel with wrapping multiply-adds, exact like the CPU
+    for (b, m, k, n) in [
+        (1, 1, 1, 1),
+        (1, 33, 65, 17),
+        (3, 40, 16, 70),
+        (2, 5, 300, 7),
+    ] {
+        let a = rand_storage(b * m * k, DType::I64, 71);
+        let w = rand_storage(b * k * n, DType::I64, 72);
+        let (ga, gw) = (up(&a, d), up(&w, d));
+        let la = Layout::contiguous([b, m, k]);
+        let lw = Layout::contiguous([b, k, n]);
+        let lat = Layout {
+            shape: Shape::new(vec![b, m, k]),
+            strides: vec![m * k, 1, m],
+            offset: 0,
+        };
+        let lwt = Layout {
+            shape: Shape::new(vec![b, k, n]),
+            strides: vec![k * n, 1, k],
+            offset: 0,
+        };
+        let lwb = Layout {
+            shape: Shape::new(vec![b, k, n]),
+            strides: vec![0, n, 1],
+            offset: 0,
+        };
+        for (what, l, r) in [
+            ("contiguous", &la, &lw),
+            ("transposed", &lat, &lwt),
+            ("rhs broadcast", &la, &lwb),
+        ] {
+            let want = a.matmul(l, &w, r).unwrap();
+            let got = ga.matmul(l, &gw, r).unwrap();
+            assert_eq!(
+                got.to_cpu()
+                    .unwrap()
+                    .to_vec::<i64>(&Layout::contiguous([b * m * n])),
+                want.to_vec::<i64>(&Layout::contiguous([b * m * n])),
+                "matmul i64 {what} {b}x{m}x{k}x{n}"
+            );
+        }
+    }
+    // products and sums that overflow wrap around as on the CPU (exact comparison)
+    let big = CpuStorage::I64(
+        (0..6 * 5)
+            .map(|i| (i as i64 - 13).wrapping_mul(0x0123_4567_89ab_cdef))
+            .collect(),
+    );
+    let (l, r) = (Layout::contiguous([1, 6, 5]), Layout::contiguous([1, 5, 6]));
+    let want = big.matmul(&l, &big, &r).unwrap();
+    let got = up(&big, d).matmul(&l, &up(&big, d), &r).unwrap();
+    assert_eq!(
+        got.to_cpu()
+            .unwrap()
+            .to_vec::<i64>(&Layout::contiguous([36])),
+        want.to_vec::<i64>(&Layout::contiguous([36])),
+        "matmul i64 wrapping"
+    );
+    // an empty inner dimension gives zeros; bool is an error, as on the CPU
+    let e = up(&CpuStorage::I64(vec![]), d);
+    let z = e
+        .matmul(
+            &Layout::contiguous([1, 2, 0]),
+            &e,
+            &Layout::contiguous([1, 0, 3]),
+        )
+        .unwrap();
+    assert_eq!(
+        z.to_cpu().unwrap().to_vec::<i64>(&Layout::contiguous([6])),
+        Some(vec![0i64; 6])
+    );
+    let bl = up(&CpuStorage::Bool(vec![true; 4]), d);
+    let l2 = Layout::contiguous([1, 2, 2]);
+    assert!(
+        bl.matmul(&l2, &bl, &l2).is_err(),
+        "bool matmul must be an error"
+    );
+}
+test_device!(cuda_matmul_i64, int_matmuls);
+
 fn gather_scatter(d: Device) {
     let ids = CpuStorage::I64(vec![3, 0, 4, 4, 1, 2, 0]);
     let il = Layout::contiguous([7]);
@@ -470,7 +552,9 @@ fn gather_scatter(d: Device) {
         .is_err(),
         "index 9 of 5 must be an error"
     );
-    for dt in [DType::F32, DType::I64] {
+    // index_add (scatter-add) with repeated ids; f16/bf16 accumulate in f32 and round once
+    for dt in [DType::F32, DType::F16, DType::BF16, DType::I64] {
+        let rtol = if dt == DType::F32 { 1e-6 } else { tol(dt) };
         let dst = rand_storage(5 * 3, dt, 42);
         let src = rand_storage(7 * 3, dt, 43);
         let shape = Shape::new(vec![5, 3]);
@@ -479,8 +563,37 @@ fn gather_scatter(d: Device) {
         want.index_add(&shape, &ids, &il, &src, &sl, 0).unwrap();
         got.index_add(&shape, &up(&ids, d), &il, &up(&src, d), &sl, 0)
             .unwrap();
-        assert_close(&format!("index_add {dt}"), &got, &want, 1e-6);
+        assert_eq!(got.len(), want.len(), "index_add {dt}: length");
+        assert_close(&format!("index_add {dt}"), &got, &want, rtol);
+        // axis 1 of a (4, 5, 6) destination, from a transposed (4, 7, 6) view of (6, 7, 4) data
+        let dst = rand_storage(4 * 5 * 6, dt, 44);
+        let src = rand_storage(6 * 7 * 4, dt, 45);
+        let shape = Shape::new(vec![4, 5, 6]);
+        let sl = Layout {
+            shape: Shape::new(vec![4, 7, 6]),
+            strides: vec![1, 4, 28],
+            offset: 0,
+        };
+        let (mut want, mut got) = (dst.clone(), up(&dst, d));
+        want.index_add(&shape, &ids, &il, &src, &sl, 1).unwrap();
+        got.index_add(&shape, &up(&ids, d), &il, &up(&src, d), &sl, 1)
+            .unwrap();
+        assert_close(&format!("index_add axis 1 {dt}"), &got, &want, rtol);
     }
+    let mut b = up(&rand_storage(5 * 3, DType::Bool, 46), d);
+    let bs = up(&rand_storage(7 * 3, DType::Bool, 47), d);
+    assert!(
+        b.index_add(
+            &Shape::new(vec![5, 3]),
+            &up(&ids, d),
+            &il,
+            &bs,
+            &Layout::contiguous([7, 3]),
+            0
+        )
+        .is_err(),
+        "index_add of bool must be an error (as on the CPU)"
+    );
 }
 test_device!(cuda_gather_scatter, gather_scatter);
 
@@ -525,6 +638,28 @@ fn patches(d: Device) {
             &up(&cols, d).col2im(&cl, &p).unwrap(),
             &cols.col2im(&cl, &p).unwrap(),
             tol(dt) * 4.0,
+        );
+    }
+    // int64 and bool go through float32 like the CPU; small ints sum exactly
+    for dt in [DType::I64, DType::Bool] {
+        let x = rand_storage(p.n * p.h * p.w * p.c, dt, 53);
+        let l = Layout::contiguous([p.n, p.h, p.w, p.c]);
+        for pad_value in [0.0, f32::NEG_INFINITY] {
+            let q = PatchParams { pad_value, ..p };
+            assert_close(
+                &format!("im2col {dt} pad {pad_value}"),
+                &up(&x, d).im2col(&l, &q).unwrap(),
+                &x.im2col(&l, &q).unwrap(),
+                0.0,
+            );
+        }
+        let cols = rand_storage(p.n * p.oh * p.ow * p.kh * p.kw * p.c, dt, 54);
+        let cl = Layout::contiguous([p.n, p.oh, p.ow, p.kh, p.kw, p.c]);
+        assert_close(
+            &format!("col2im {dt}"),
+            &up(&cols, d).col2im(&cl, &p).unwrap(),
+            &cols.col2im(&cl, &p).unwrap(),
+            0.0,
         );
     }
 }
@@ -590,8 +725,15 @@ fn optimizers(d: Device) {
         ),
     ];
     for (rule, nslots) in rules {
-        for gdt in [DType::F32, DType::BF16] {
-            let p = rand_storage(n, DType::F32, 61);
+        for (pdt, gdt) in [
+            (DType::F32, DType::F32),
+            (DType::F32, DType::BF16),
+            (DType::F16, DType::F16),
+            (DType::F16, DType::F32),
+            (DType::BF16, DType::BF16),
+            (DType::BF16, DType::F32),
+        ] {
+            let p = rand_storage(n, pdt, 61);
             let g = rand_storage(n, gdt, 62);
             let mut slots: Vec<CpuStorage> = (0..nslots)
                 .map(|i| {
@@ -612,17 +754,244 @@ fn optimizers(d: Device) {
                 rule,
             )
             .unwrap();
-            assert_close(&format!("{rule:?} param"), &got, &want, 1e-5);
+            // f16/bf16 parameters are rounded once from the same f32 result (1 ulp at most)
+            let ptol = if pdt == DType::F32 { 1e-5 } else { tol(pdt) };
+            assert_close(&format!("{rule:?} {pdt} param"), &got, &want, ptol);
+            assert_eq!(got.dtype(), pdt, "the parameter keeps its dtype");
             for (a, b) in gslots.iter().zip(&slots) {
-                assert_close(&format!("{rule:?} slot"), a, b, 1e-5);
+                assert_close(&format!("{rule:?} {pdt} slot"), a, b, 1e-5);
             }
         }
     }
 }
 test_device!(cuda_optimizers, optimizers);
 
+/// Tests that set the global seed or draw from the global generator hold this, so that
+/// parallel test threads do not interleave their draws.
+static GLOBAL_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn global_rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// (mean, standard deviation) of `v`.
+fn mean_std(v: &[f32]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+    let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+fn random_draws(d: Device) {
+    use ferrolab::random::set_seed;
+    use ferrolab::tensor::create::{normal_on, uniform_on};
+    let _g = global_rng_lock();
+    let curand = ferrolab::storage::cuda::random::status(d);
+    if let Err(reason) = &curand {
+        println!("note: cuRAND is not usable ({reason}); checking the host fallback instead");
+    }
+    // op seeds: the same seed gives the same numbers, another seed other numbers
+    let n = 1_000_000;
+    let u = uniform_on([1000, 1000], -2.0, 3.0, Some(7), d).unwrap();
+    assert_eq!(u.device(), d, "drawn for the GPU");
+    assert_eq!(u.dtype(), DType::F32);
+    let uv = u.to_vec::<f32>();
+    assert_eq!(uv.len(), n);
+    assert_eq!(
+        uv,
+        uniform_on([1000, 1000], -2.0, 3.0, Some(7), d)
+            .unwrap()
+            .to_vec::<f32>(),
+        "same op seed, same numbers"
+    );
+    let other = uniform_on([1000, 1000], -2.0, 3.0, Some(8), d)
+        .unwrap()
+        .to_vec::<f32>();
+    let same = uv.iter().zip(&other).filter(|(a, b)| a == b).count();
+    assert!(same < n / 1000, "seeds 7 and 8 share {same} of {n} values");
+    if curand.is_ok() {
+        let cpu = uniform_on([1000, 1000], -2.0, 3.0, Some(7), Device::Cpu)
+            .unwrap()
+            .to_vec::<f32>();
+        assert_ne!(
+            uv, cpu,
+            "cuRAND draws on the GPU (not the CPU generator's numbers)"
+        );
+    }
+    // uniform statistics: range, mean, std, and a flat histogram
+    assert!(
+        uv.iter().all(|&x| (-2.0..3.0).contains(&x)),
+        "uniform in [-2, 3)"
+    );
+    let (mean, std) = mean_std(&uv);
+    assert!((mean - 0.5).abs() < 0.01, "uniform mean {mean}");
+    assert!((std - 5.0 / 12f64.sqrt()).abs() < 0.01, "uniform std {std}");
+    let mut bins = [0usize; 10];
+    for &x in &uv {
+        bins[(((x + 2.0) / 5.0 * 10.0) as usize).min(9)] += 1;
+    }
+    assert!(
+        bins.iter().all(|&c| c.abs_diff(n / 10) < 2000),
+        "uniform histogram {bins:?}"
+    );
+    // normal statistics, with an odd count (cuRAND's Box-Muller makes pairs)
+    let m = 1_000_001;
+    let z = normal_on([m], 1.5, 2.0, Some(3), d).unwrap();
+    assert_eq!(z.device(), d);
+    let zv = z.to_vec::<f32>();
+    assert_eq!(zv.len(), m);
+    assert!(zv.iter().all(|x| x.is_finite()), "normal draws are finite");
+    let (mean, std) = mean_std(&zv);
+    assert!((mean - 1.5).abs() < 0.01, "normal mean {mean}");
+    assert!((std - 2.0).abs() < 0.01, "normal std {std}");
+    let within = zv.iter().filter(|&&x| (x - 1.5).abs() < 2.0).count() as f64 / m as f64;
+    assert!((within - 0.6827).abs() < 0.005, "P(|z| < 1 sd) = {within}");
+    assert_eq!(
+        zv,
+        normal_on([m], 1.5, 2.0, Some(3), d)
+            .unwrap()
+            .to_vec::<f32>(),
+        "same op seed, same normals"
+    );
+    // tiny and empty shapes
+    assert_eq!(
+        normal_on([1], 0.0, 1.0, Some(1), d)
+            .unwrap()
+            .to_vec::<f32>()
+            .len(),
+        1
+    );
+    assert_eq!(
+        uniform_on([0, 3], 0.0, 1.0, None, d).unwrap().elem_count(),
+        0
+    );
+    // global seed (TF semantics): after set_seed the same sequence of ops repeats, and
+    // consecutive ops differ
+    set_seed(11);
+    let x1 = normal_on([4096], 0.0, 1.0, None, d)
+        .unwrap()
+        .to_vec::<f32>();
+    let x2 = normal_on([4096], 0.0, 1.0, None, d)
+        .unwrap()
+        .to_vec::<f32>();
+    let x3 = uniform_on([4096], 0.0, 1.0, None, d)
+        .unwrap()
+        .to_vec::<f32>();
+    assert_ne!(x1, x2, "two draws after one set_seed differ");
+    set_seed(11);
+    assert_eq!(
+        x1,
+        normal_on([4096], 0.0, 1.0, None, d)
+            .unwrap()
+            .to_vec::<f32>()
+    );
+    assert_eq!(
+        x2,
+        normal_on([4096], 0.0, 1.0, None, d)
+            .unwrap()
+            .to_vec::<f32>()
+    );
+    assert_eq!(
+        x3,
+        uniform_on([4096], 0.0, 1.0, None, d)
+            .unwrap()
+            .to_vec::<f32>()
+    );
+    set_seed(12);
+    assert_ne!(
+        x1,
+        normal_on([4096], 0.0, 1.0, None, d)
+            .unwrap()
+            .to_vec::<f32>()
+    );
+    // the op seed comes from the global generator exactly as on the CPU: one value per op
+    // without an op seed, none with one
+    let cpu_next = |first: Device, op_seed: Option<u64>| {
+        set_seed(5);
+        let _ = uniform_on([3], 0.0, 1.0, op_seed, first).unwrap();
+        uniform_on([4], 0.0, 1.0, None, Device::Cpu)
+            .unwrap()
+            .to_vec::<f32>()
+    };
+    assert_eq!(cpu_next(d, None), cpu_next(Device::Cpu, None));
+    assert_eq!(cpu_next(d, Some(9)), cpu_next(Device::Cpu, Some(9)));
+    set_seed(5);
+    let first = uniform_on([4], 0.0, 1.0, None, Device::Cpu)
+        .unwrap()
+        .to_vec::<f32>();
+    assert_eq!(
+        cpu_next(d, Some(9)),
+        first,
+        "an op seed leaves the global generator alone"
+    );
+}
+test_device!(cuda_random, random_draws);
+
+fn pinned_uploads(d: Device) {
+    use ferrolab::storage::cuda::{STAGING_CHUNK_BYTES, STAGING_MIN_BYTES};
+    // large: two full staging chunks and a partial one (of 4-byte elements, plus a few)
+    let big = (STAGING_CHUNK_BYTES * 5 / 2) / 4 + 3;
+    let small = STAGING_MIN_BYTES / 8;
+    for dt in [DType::F32, DType::F16, DType::BF16, DType::I64, DType::Bool] {
+        for n in [big, small] {
+            let c = rand_storage(n, dt, 81 + n as u64);
+            assert_close(&format!("upload {dt} x {n}"), &up(&c, d), &c, 0.0);
+        }
+    }
+    let stats = ferrolab::device::memory_stats(d).expect("stats");
+    assert!(
+        stats.pinned_staging > 0,
+        "large uploads go through pinned staging buffers: {stats:?}"
+    );
+    // back-to-back uploads reuse the staging buffers: each keeps its own data, and the source
+    // may be overwritten as soon as from_cpu returns
+    let mut pairs = Vec::new();
+    for k in 0..6 {
+        let v = rand_vec(big, 90 + k, 100.0);
+        let mut c = CpuStorage::F32(v.clone());
+        let g = up(&c, d);
+        if let CpuStorage::F32(h) = &mut c {
+            h.iter_mut().for_each(|x| *x = f32::NAN);
+        }
+        pairs.push((CpuStorage::F32(v), g));
+    }
+    for (k, (want, got)) in pairs.iter().enumerate() {
+        assert_close(&format!("upload {k} of 6"), got, want, 0.0);
+    }
+    // several threads upload at once (as prefetch workers and the main thread do)
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            s.spawn(move || {
+                for k in 0..3 {
+                    let c = rand_storage(big / 2 + k, DType::F32, 100 + t * 10 + k as u64);
+                    assert_close(&format!("thread {t} upload {k}"), &up(&c, d), &c, 0.0);
+                }
+            });
+        }
+    });
+    // the data pipeline: prefetch_to_device batches arrive on the GPU with the right values
+    use ferrolab::prelude::*;
+    let (rows, cols) = (3 * 1024 + 17, 256);
+    let v = rand_vec(rows * cols, 7, 10.0);
+    let x = from_vec(v.clone(), [rows, cols]).unwrap().to(Device::Cpu);
+    let batches: Vec<Tensor> = Dataset::from_tensor_slices(&x)
+        .batch(1024)
+        .prefetch_to_device(d, 2)
+        .iter()
+        .collect();
+    assert_eq!(batches.len(), 4);
+    let mut seen = Vec::new();
+    for b in &batches {
+        assert_eq!(b.device(), d);
+        seen.extend(b.to_vec::<f32>());
+    }
+    assert!(seen == v, "prefetched batches equal the source rows");
+}
+test_device!(cuda_pinned_uploads, pinned_uploads);
+
 fn end_to_end(d: Device) {
     use ferrolab::prelude::*;
+    let _g = global_rng_lock();
     // A tape gradient computed on the GPU matches the CPU one.
     let x = randn([16, 8]);
     let w = randn([8, 4]);

@@ -6,7 +6,7 @@
 use crate::device::{default_device, Device};
 use crate::dtype::{DType, Element, Scalar};
 use crate::error::{invalid, or_panic, Result};
-use crate::random::rng_for;
+use crate::random::{rng_for, Rng};
 use crate::shape::Shape;
 use crate::storage::{CpuStorage, Storage};
 use crate::tensor::Tensor;
@@ -260,32 +260,83 @@ pub fn eye(n: usize) -> Tensor {
     or_panic(from_vec(v, [n, n]))
 }
 
-/// Uniform in [0, 1), from the global generator (`tf.random.uniform(shape)`).
+/// Uniform in [0, 1), from the global generator (`tf.random.uniform(shape)`), on the default
+/// device. See [`uniform_on`] for how seeds and devices work.
 pub fn rand(shape: impl Into<Shape>) -> Tensor {
     uniform(shape, 0.0, 1.0, None)
 }
-/// Standard normal, from the global generator (`tf.random.normal(shape)`).
+/// Standard normal, from the global generator (`tf.random.normal(shape)`), on the default
+/// device. See [`normal_on`].
 pub fn randn(shape: impl Into<Shape>) -> Tensor {
     normal(shape, 0.0, 1.0, None)
 }
-/// `tf.random.uniform(shape, minval, maxval, seed)`; `seed: None` draws from the global generator.
+/// `tf.random.uniform(shape, minval, maxval, seed)` (float32, in `[minval, maxval)`) on the
+/// default device; `seed: None` draws from the global generator. See [`uniform_on`].
 pub fn uniform(shape: impl Into<Shape>, minval: f32, maxval: f32, seed: Option<u64>) -> Tensor {
+    or_panic(uniform_on(shape, minval, maxval, seed, default_device()))
+}
+/// `tf.random.normal(shape, mean, stddev, seed)` (float32) on the default device. See
+/// [`normal_on`].
+pub fn normal(shape: impl Into<Shape>, mean: f32, stddev: f32, seed: Option<u64>) -> Tensor {
+    or_panic(normal_on(shape, mean, stddev, seed, default_device()))
+}
+
+/// [`uniform`] on `device`: float32 values in `[minval, maxval)`.
+///
+/// Seeds follow TF 2: `Some(seed)` always gives the same tensor; `None` takes the op's seed from
+/// the global generator, so after `set_seed(s)` the same sequence of random ops gives the same
+/// tensors. Each random op takes exactly one value from the global generator, on every device.
+///
+/// On a CUDA device the numbers are drawn on the GPU by cuRAND (no host work, no copy). They are
+/// reproducible on the GPU, but **not equal to the CPU's numbers for the same seed** (different
+/// generators); move a CPU tensor with `.to(device)` when both devices must see the same values.
+/// Where libcurand cannot be loaded, they are drawn on the CPU and copied (with a warning).
+pub fn uniform_on(
+    shape: impl Into<Shape>,
+    minval: f32,
+    maxval: f32,
+    seed: Option<u64>,
+    device: Device,
+) -> Result<Tensor> {
     let shape = shape.into();
-    let mut rng = rng_for(seed);
-    let v: Vec<f32> = (0..shape.elem_count())
+    let n = shape.elem_count();
+    let seed = crate::random::seed_for(seed);
+    if device.is_cuda() {
+        if let Some(s) = crate::storage::cuda::random::uniform(device, n, minval, maxval, seed)? {
+            return Ok(Tensor::from_storage(Storage::Cuda(s), shape));
+        }
+    }
+    let mut rng = Rng::seed_from_u64(seed);
+    let v: Vec<f32> = (0..n)
         .map(|_| minval + (maxval - minval) * rng.next_f32())
         .collect();
-    or_panic(from_vec(v, shape))
+    Tensor::from_cpu(CpuStorage::F32(v), shape, device)
 }
-/// `tf.random.normal(shape, mean, stddev, seed)`.
-pub fn normal(shape: impl Into<Shape>, mean: f32, stddev: f32, seed: Option<u64>) -> Tensor {
+
+/// [`normal`] on `device`: float32 values from N(mean, stddev²). Seeds work as in
+/// [`uniform_on`]; on a CUDA device cuRAND draws them on the GPU (reproducible there, but not
+/// the CPU's numbers for the same seed).
+pub fn normal_on(
+    shape: impl Into<Shape>,
+    mean: f32,
+    stddev: f32,
+    seed: Option<u64>,
+    device: Device,
+) -> Result<Tensor> {
     let shape = shape.into();
-    let mut rng = rng_for(seed);
-    let mut v = vec![0f32; shape.elem_count()];
-    rng.fill_normal(&mut v, mean, stddev);
-    or_panic(from_vec(v, shape))
+    let n = shape.elem_count();
+    let seed = crate::random::seed_for(seed);
+    if device.is_cuda() {
+        if let Some(s) = crate::storage::cuda::random::normal(device, n, mean, stddev, seed)? {
+            return Ok(Tensor::from_storage(Storage::Cuda(s), shape));
+        }
+    }
+    let mut v = vec![0f32; n];
+    Rng::seed_from_u64(seed).fill_normal(&mut v, mean, stddev);
+    Tensor::from_cpu(CpuStorage::F32(v), shape, device)
 }
 /// `tf.random.truncated_normal`: normal draws re-drawn until within two standard deviations.
+/// Drawn on the host (then copied to the default device), the same numbers on every device.
 pub fn truncated_normal(
     shape: impl Into<Shape>,
     mean: f32,

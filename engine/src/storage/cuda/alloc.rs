@@ -20,6 +20,8 @@ pub struct MemoryStats {
     pub cached: u64,
     /// Calls to the driver's allocator (cache misses).
     pub device_allocs: u64,
+    /// Page-locked host bytes held to stage large host-to-device copies.
+    pub pinned_staging: u64,
 }
 
 #[derive(Default)]
@@ -121,7 +123,8 @@ pub fn empty_cache(b: &CudaBackend) {
 /// Memory statistics of `cuda:ordinal`, or None when it is not usable.
 pub fn memory_stats(ordinal: usize) -> Option<MemoryStats> {
     let b = super::backend::backend(ordinal).ok()?;
-    let s = b.pool.lock().unwrap_or_else(|e| e.into_inner()).stats;
+    let mut s = b.pool.lock().unwrap_or_else(|e| e.into_inner()).stats;
+    s.pinned_staging = super::upload::staging_bytes(&b);
     Some(s)
 }
 

@@ -1,4 +1,5 @@
-//! One CUDA device: its context, stream, cuBLAS handle, kernel cache and memory pool.
+//! One CUDA device: its context, stream, cuBLAS handle, cuRAND generator, kernel cache, memory
+//! pool and pinned staging buffers.
 //!
 //! Created lazily and kept in the process-wide [`GlobalState`](crate::state), never in plain
 //! statics (each notebook cell has its own copy of those). Probing never panics: a machine
@@ -13,6 +14,8 @@ use cudarc::driver::{CudaContext, CudaFunction, CudaStream};
 use cudarc::nvrtc::CompileOptions;
 
 use super::alloc::Pool;
+use super::random::DeviceRng;
+use super::upload::Staging;
 use crate::device::{Device, GpuInfo};
 use crate::error::{Error, Result};
 
@@ -27,6 +30,12 @@ pub struct CudaBackend {
     pub(super) blas: OnceLock<std::result::Result<Mutex<CudaBlas>, String>>,
     pub(super) kernels: Mutex<HashMap<String, CudaFunction>>,
     pub(super) pool: Mutex<Pool>,
+    /// The cuRAND generator (created on the first random draw), or why there is none.
+    pub(super) rng: OnceLock<std::result::Result<Mutex<DeviceRng>, String>>,
+    /// Page-locked buffers that large host-to-device copies go through (see `upload.rs`).
+    pub(super) staging: Mutex<Staging>,
+    /// Set once the "cuRAND is not usable" warning was printed.
+    pub(super) rng_warned: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for CudaBackend {
@@ -53,7 +62,7 @@ pub(crate) fn derr(what: &str, e: impl std::fmt::Debug) -> Error {
 }
 
 /// Calls into cudarc with a panic guard: a missing symbol panics inside cudarc.
-fn guarded<T>(
+pub(super) fn guarded<T>(
     f: impl FnOnce() -> std::result::Result<T, String>,
 ) -> std::result::Result<T, String> {
     crate::state::catch_quietly(f).unwrap_or_else(|p| Err(format!("CUDA library panicked: {p}")))
@@ -152,6 +161,9 @@ fn create(ordinal: usize) -> std::result::Result<CudaBackend, String> {
         blas: OnceLock::new(),
         kernels: Mutex::new(HashMap::new()),
         pool: Mutex::new(Pool::default()),
+        rng: OnceLock::new(),
+        staging: Mutex::new(Staging::default()),
+        rng_warned: Default::default(),
     };
     // A tiny kernel proves that NVRTC's PTX loads with this driver.
     b.function("ferrolab_probe", || {

@@ -2,10 +2,12 @@
 //! pooling (im2col, col2im), NHWC, following `cpu/index.rs` and `cpu/patches.rs`.
 //!
 //! Indices are checked on the host (a small copy), so a bad index is the same error as on the
-//! CPU. Scatter-adds use atomicAdd (f32, int64); f16/bf16 scatter via f32 and a cast.
+//! CPU. Scatter-adds use atomicAdd (f32, int64); f16/bf16 add into a float32 copy of the
+//! destination and round back once, like the CPU. Patches of int64/bool go through float32 as
+//! on the CPU.
 
 use super::kernels::{ctype, load, run, store, Arg, KLayout};
-use super::{not_yet, CudaStorage};
+use super::CudaStorage;
 use crate::dtype::DType;
 use crate::error::{invalid, Error, Result};
 use crate::shape::{Layout, Shape};
@@ -93,12 +95,16 @@ pub fn index_select(
     Ok(out)
 }
 
-/// The C statement adding `v` at `d[k]` atomically, for dtypes with a native atomicAdd.
-fn atomic_add(d: DType) -> Option<&'static str> {
+/// (C type of the accumulator `d`, C statement adding `v` at `d[k]` atomically). f16 and bf16
+/// accumulate in a float32 copy of the destination, rounded back once, like the CPU.
+fn atomic_add(d: DType) -> Option<(&'static str, &'static str)> {
     match d {
-        DType::F32 => Some("atomicAdd(&d[k], v);"),
-        DType::I64 => Some("atomicAdd((unsigned long long*)&d[k], (unsigned long long)v);"),
-        _ => None,
+        DType::F32 | DType::F16 | DType::BF16 => Some(("float", "atomicAdd(&d[k], v);")),
+        DType::I64 => Some((
+            "long long",
+            "atomicAdd((unsigned long long*)&d[k], (unsigned long long)v);",
+        )),
+        DType::Bool => None,
     }
 }
 
@@ -120,23 +126,37 @@ pub fn index_add(
     }
     let (_, size, post) = split(dst_shape.dims(), axis);
     check_ids("index_add", ids, il, size, axis)?;
-    let Some(add) = atomic_add(d.dtype) else {
-        return Err(not_yet(&format!("index_add of {}", d.dtype)));
+    let dt = d.dtype;
+    let Some((acc_t, add)) = atomic_add(dt) else {
+        return Err(Error::DTypeMismatch {
+            op: "index_add",
+            expected: "a numeric tensor".into(),
+            got: dt,
+        });
     };
     let nids = il.elem_count();
     let n = sl.elem_count();
-    let t = ctype(d.dtype);
-    let name = format!("index_add_{}", d.dtype.as_str());
+    let total = dst_shape.elem_count();
+    let half = matches!(dt, DType::F16 | DType::BF16);
+    // f16/bf16: a float32 copy of the destination takes the sums
+    let acc = if half {
+        Some(d.cast(&Layout::contiguous([total]), DType::F32)?)
+    } else {
+        None
+    };
+    let t = ctype(dt);
+    let name = format!("index_add_{}", dt.as_str());
     let src_code = || {
         format!(
-        "extern \"C\" __global__ void {name}(long long n, long long nids, long long size, long long post, {t}* d, L li, const long long* ids, L ls, const {t}* s) {{
+        "extern \"C\" __global__ void {name}(long long n, long long nids, long long size, long long post, {acc_t}* d, L li, const long long* ids, L ls, const {t}* s) {{
   GRID_LOOP(i, n) {{
     long long p = i / (nids * post), r = i % (nids * post), j = r / post, q = r % post;
     long long k = (p * size + ids[off(li, j)]) * post + q;
-    {t} v = s[off(ls, i)];
+    {acc_t} v = {lv};
     {add}
   }}
-}}"
+}}",
+        lv = load(dt, "s[off(ls, i)]"),
     )
     };
     let args = [
@@ -144,13 +164,17 @@ pub fn index_add(
         Arg::I64(nids as i64),
         Arg::I64(size as i64),
         Arg::I64(post as i64),
-        Arg::Ptr(d.ptr()),
+        Arg::Ptr(acc.as_ref().unwrap_or(&*d).ptr()),
         Arg::L(KLayout::new(il)?),
         Arg::Ptr(ids.ptr()),
         Arg::L(KLayout::new(sl)?),
         Arg::Ptr(src.ptr()),
     ];
-    run(src.backend(), &name, src_code, n, &args)
+    run(src.backend(), &name, src_code, n, &args)?;
+    if let Some(acc) = acc {
+        *d = acc.cast(&Layout::contiguous([total]), dt)?;
+    }
+    Ok(())
 }
 
 fn patch_args(p: &PatchParams) -> Vec<Arg> {
@@ -185,9 +209,12 @@ const PATCH_INDEX: &str = "long long t = i, c = t % C; t /= C; long long kx = t 
 
 pub fn im2col(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorage> {
     let d = s.dtype;
-    if !d.is_float() {
-        return Err(not_yet(&format!("conv/pooling of {d}")));
-    }
+    // int64 goes through float32 as on the CPU (`x as f32 as i64`); bool patches are copies
+    let (val, padv) = match d {
+        DType::I64 => ("f2i((float)x)".to_string(), "f2i(pad)".to_string()),
+        DType::Bool => ("x".to_string(), "(unsigned char)(pad != 0.f)".to_string()),
+        _ => ("x".to_string(), store(d, "pad")),
+    };
     let t = ctype(d);
     let name = format!("im2col_{}", d.as_str());
     let src = || {
@@ -195,10 +222,10 @@ pub fn im2col(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorag
         "extern \"C\" __global__ void {name}(long long n, {PATCH_PARAMS}, float pad, L la, const {t}* a, {t}* out) {{
   GRID_LOOP(i, n) {{
     {PATCH_INDEX}
-    out[i] = inside ? a[off(la, ((nn * H + iy) * W + ix) * C + c)] : {padv};
+    if (inside) {{ {t} x = a[off(la, ((nn * H + iy) * W + ix) * C + c)]; out[i] = {val}; }}
+    else out[i] = {padv};
   }}
-}}",
-        padv = store(d, "pad"),
+}}"
     )
     };
     let n = p.n * p.oh * p.ow * p.kh * p.kw * p.c;
@@ -215,12 +242,14 @@ pub fn im2col(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorag
     Ok(out)
 }
 
-/// Sums patches back into (N,H,W,C): f32 atomics, then a cast for f16/bf16.
+/// Sums patches back into (N,H,W,C): f32 atomics, then a cast for the other dtypes (int64 and
+/// bool sum as float32, like the CPU).
 pub fn col2im(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorage> {
     let d = s.dtype;
-    if !d.is_float() {
-        return Err(not_yet(&format!("conv/pooling gradient of {d}")));
-    }
+    let v = match d {
+        DType::I64 | DType::Bool => "(float)a[off(la, i)]".to_string(),
+        _ => load(d, "a[off(la, i)]"),
+    };
     let name = format!("col2im_{}", d.as_str());
     let src = || {
         format!(
@@ -231,7 +260,6 @@ pub fn col2im(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorag
   }}
 }}",
         t = ctype(d),
-        v = load(d, "a[off(la, i)]"),
     )
     };
     let n = l.elem_count();

@@ -2,6 +2,7 @@
 //! row-major product C = A·B is computed as Cᵀ = Bᵀ·Aᵀ by swapping the operands. Transposed
 //! views are passed as transposed operands (no copy); other strided operands are made
 //! contiguous first. f16 and bf16 accumulate in f32. `FERROLAB_TF32=1` lets f32 use TF32.
+//! int64 (which cuBLAS lacks) is a tiled NVRTC kernel with wrapping arithmetic, like the CPU.
 
 use std::ffi::c_void;
 
@@ -9,7 +10,10 @@ use cudarc::cublas::sys::{
     cublasComputeType_t as Compute, cublasGemmAlgo_t, cublasOperation_t as Op, cudaDataType,
 };
 
+use cudarc::driver::LaunchConfig;
+
 use super::backend::derr;
+use super::kernels::{launch, Arg, KLayout, PRELUDE};
 use super::CudaStorage;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -26,13 +30,7 @@ struct Operand {
 }
 
 fn batch_offsets(l: &Layout) -> Vec<usize> {
-    let rank = l.dims().len();
-    Layout {
-        shape: Shape::new(l.dims()[..rank - 2].to_vec()),
-        strides: l.strides[..rank - 2].to_vec(),
-        offset: l.offset,
-    }
-    .offsets()
+    batch_layout(l).offsets()
 }
 
 /// The operand for a (B.., rows, cols) view: row-major, transposed, or a contiguous copy.
@@ -104,10 +102,13 @@ pub fn matmul(a: &CudaStorage, l: &Layout, b: &CudaStorage, r: &Layout) -> Resul
         }
         DType::F16 => (cudaDataType::CUDA_R_16F, Compute::CUBLAS_COMPUTE_32F),
         DType::BF16 => (cudaDataType::CUDA_R_16BF, Compute::CUBLAS_COMPUTE_32F),
+        DType::I64 => return matmul_i64(a, l, b, r),
         d => {
-            return Err(Error::Msg(format!(
-                "matmul of {d} is not implemented on CUDA yet; cast to float32 first"
-            )))
+            return Err(Error::DTypeMismatch {
+                op: "matmul",
+                expected: "a numeric tensor".into(),
+                got: d,
+            })
         }
     };
     let rank = l.dims().len();
@@ -167,5 +168,97 @@ pub fn matmul(a: &CudaStorage, l: &Layout, b: &CudaStorage, r: &Layout) -> Resul
             "cuBLAS gemm ({m}x{k} @ {k}x{n}, batch {batch}): {e:?}"
         ))
     })?;
+    Ok(out)
+}
+
+/// Tile edge of the int64 kernel (TILE x TILE threads per block).
+const TILE: usize = 16;
+
+/// The batch dims of a (B.., rows, cols) layout as a layout of their own: `off(lb, z)` in a
+/// kernel is then the offset of matrix `z`.
+fn batch_layout(l: &Layout) -> Layout {
+    let rank = l.dims().len();
+    Layout {
+        shape: Shape::new(l.dims()[..rank - 2].to_vec()),
+        strides: l.strides[..rank - 2].to_vec(),
+        offset: l.offset,
+    }
+}
+
+/// int64 batched matmul with wrapping multiply-adds (exact, so the order of the sum does not
+/// matter and the result equals the CPU's). Any strides, including broadcast batches.
+fn matmul_i64(a: &CudaStorage, l: &Layout, b: &CudaStorage, r: &Layout) -> Result<CudaStorage> {
+    let rank = l.dims().len();
+    let (m, k, n) = (l.dims()[rank - 2], l.dims()[rank - 1], r.dims()[rank - 1]);
+    let batch: usize = l.dims()[..rank - 2].iter().product();
+    let be = a.backend().clone();
+    if k == 0 {
+        return CudaStorage::zeros(&be, batch * m * n, DType::I64);
+    }
+    let out = CudaStorage::alloc(&be, batch * m * n, DType::I64)?;
+    if batch * m * n == 0 {
+        return Ok(out);
+    }
+    let name = "matmul_i64";
+    let src = || {
+        format!(
+            "{PRELUDE}
+#define TS {TILE}
+extern \"C\" __global__ void {name}(long long M, long long N, long long K, long long batch,
+    L la, long long ars, long long acs, const long long* a,
+    L lb, long long brs, long long bcs, const long long* b, long long* out) {{
+  __shared__ unsigned long long As[TS][TS + 1];
+  __shared__ unsigned long long Bs[TS][TS + 1];
+  const int tx = threadIdx.x, ty = threadIdx.y;
+  const long long rowTiles = (M + TS - 1) / TS, colTiles = (N + TS - 1) / TS;
+  for (long long z = blockIdx.z; z < batch; z += gridDim.z) {{
+    const long long ao = off(la, z), bo = off(lb, z);
+    for (long long by = blockIdx.y; by < rowTiles; by += gridDim.y) {{
+      for (long long bx = blockIdx.x; bx < colTiles; bx += gridDim.x) {{
+        const long long row = by * TS + ty, col = bx * TS + tx;
+        unsigned long long acc = 0ull;
+        for (long long k0 = 0; k0 < K; k0 += TS) {{
+          const long long ka = k0 + tx, kb = k0 + ty;
+          As[ty][tx] = (row < M && ka < K) ? (unsigned long long)a[ao + row * ars + ka * acs] : 0ull;
+          Bs[ty][tx] = (kb < K && col < N) ? (unsigned long long)b[bo + kb * brs + col * bcs] : 0ull;
+          __syncthreads();
+          #pragma unroll
+          for (int t = 0; t < TS; ++t) acc += As[ty][t] * Bs[t][tx];
+          __syncthreads();
+        }}
+        if (row < M && col < N) out[(z * M + row) * N + col] = (long long)acc;
+      }}
+    }}
+  }}
+}}"
+        )
+    };
+    let f = be.function(name, src)?;
+    let tiles = |x: usize| x.div_ceil(TILE).min(65535) as u32;
+    let cfg = LaunchConfig {
+        grid_dim: (
+            n.div_ceil(TILE).min(1 << 30) as u32,
+            tiles(m),
+            batch.min(65535) as u32,
+        ),
+        block_dim: (TILE as u32, TILE as u32, 1),
+        shared_mem_bytes: 0,
+    };
+    let args = [
+        Arg::I64(m as i64),
+        Arg::I64(n as i64),
+        Arg::I64(k as i64),
+        Arg::I64(batch as i64),
+        Arg::L(KLayout::new(&batch_layout(l))?),
+        Arg::I64(l.strides[rank - 2] as i64),
+        Arg::I64(l.strides[rank - 1] as i64),
+        Arg::Ptr(a.ptr()),
+        Arg::L(KLayout::new(&batch_layout(r))?),
+        Arg::I64(r.strides[rank - 2] as i64),
+        Arg::I64(r.strides[rank - 1] as i64),
+        Arg::Ptr(b.ptr()),
+        Arg::Ptr(out.ptr()),
+    ];
+    launch(&be, &f, cfg, &args)?;
     Ok(out)
 }

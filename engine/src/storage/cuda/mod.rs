@@ -6,6 +6,8 @@
 //! - `alloc.rs`: the caching allocator and memory stats; out of memory is an error.
 //! - `kernels.rs`: the CUDA C prelude (layouts up to rank 8, f16/bf16 conversions) and launches.
 //! - `elementwise.rs`, `reduce.rs`, `matmul.rs`, `index.rs`, `optim.rs`: the primitives.
+//! - `random.rs`: uniform and normal draws with cuRAND (one Philox generator per device).
+//! - `upload.rs`: host-to-device copies, staged through reusable pinned buffers when large.
 //!
 //! Every buffer is raw bytes plus a dtype; bool is stored as one byte (0/1), f16/bf16 as their
 //! 16-bit patterns. All work is queued on one stream; the host waits only when it reads data.
@@ -17,7 +19,9 @@ mod index;
 mod kernels;
 mod matmul;
 mod optim;
+pub mod random;
 mod reduce;
+mod upload;
 
 use std::sync::Arc;
 
@@ -26,13 +30,14 @@ use half::{bf16, f16};
 pub use alloc::{empty_cache, memory_stats, MemoryStats};
 pub(crate) use backend::CudaRegistry;
 pub use backend::{backend, backend_for, device_count, warn_unusable_once, CudaBackend};
+pub use upload::{STAGING_BUFFERS, STAGING_CHUNK_BYTES, STAGING_MIN_BYTES};
 
 use super::{
     BackendStorage, BinaryOp, CmpOp, CpuStorage, PatchParams, ReduceOp, UnaryOp, UpdateRule,
 };
 use crate::device::Device;
 use crate::dtype::DType;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::shape::{Layout, Shape};
 use alloc::DevBuf;
 use backend::derr;
@@ -113,7 +118,9 @@ impl CudaStorage {
         self.len == 0
     }
 
-    /// Copies CPU data to `device`.
+    /// Copies CPU data to `device`. The copy is queued on the device's stream and `cpu` may be
+    /// dropped as soon as this returns; large buffers go through pinned staging memory, so the
+    /// DMA runs asynchronously (see `upload.rs`).
     pub fn from_cpu(cpu: &CpuStorage, device: Device) -> Result<CudaStorage> {
         let b = backend_for(device)?;
         let bools: Vec<u8>;
@@ -128,15 +135,8 @@ impl CudaStorage {
             }
         };
         let s = Self::alloc(&b, cpu.len(), cpu.dtype())?;
-        if !bytes.is_empty() {
-            b.ctx.bind_to_thread().map_err(|e| derr("bind", e))?;
-            // SAFETY: the block holds at least bytes.len() bytes; pageable host memory is
-            // staged before the call returns, so `bytes` may be dropped afterwards.
-            unsafe {
-                cudarc::driver::result::memcpy_htod_async(s.ptr(), bytes, b.stream.cu_stream())
-            }
-            .map_err(|e| derr("host-to-device copy", e))?;
-        }
+        // the block holds at least bytes.len() bytes
+        upload::htod(&b, s.ptr(), bytes)?;
         Ok(s)
     }
 
@@ -164,12 +164,6 @@ impl CudaStorage {
         }
         .map_err(|e| derr("device-to-device copy", e))
     }
-}
-
-fn not_yet(what: &str) -> Error {
-    Error::Msg(format!(
-        "{what} is not implemented on CUDA yet; move the tensor to the CPU"
-    ))
 }
 
 impl BackendStorage for CudaStorage {

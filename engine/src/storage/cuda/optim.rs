@@ -1,9 +1,10 @@
 //! Fused optimizer updates (SGD, Adam/AdamW, RMSprop): one kernel per step and parameter,
-//! the same formulas as `cpu/optim.rs`. Parameters and slots are float32 (mixed precision
-//! keeps float32 master weights); the gradient may be any float dtype and any layout.
+//! the same formulas as `cpu/optim.rs`. Slots are float32. Parameters are float32 (mixed
+//! precision keeps float32 master weights) or f16/bf16, which are loaded to float32, updated and
+//! rounded back once, as the CPU reference does. The gradient may be any float dtype and layout.
 
-use super::kernels::{ctype, load, run, Arg, KLayout};
-use super::{not_yet, CudaStorage};
+use super::kernels::{ctype, load, run, store, Arg, KLayout};
+use super::CudaStorage;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::Layout;
@@ -27,11 +28,12 @@ pub fn apply_update(
     slots: &mut [&mut CudaStorage],
     rule: UpdateRule,
 ) -> Result<()> {
-    if p.dtype != DType::F32 {
-        return Err(not_yet(&format!(
-            "apply_gradients on a {} variable",
-            p.dtype
-        )));
+    if !p.dtype.is_float() {
+        return Err(Error::DTypeMismatch {
+            op: "apply_gradients",
+            expected: "a float variable".into(),
+            got: p.dtype,
+        });
     }
     if !g.dtype.is_float() {
         return Err(Error::DTypeMismatch {
@@ -59,10 +61,10 @@ pub fn apply_update(
     let (tag, body, a, nslots): (&str, &str, [f32; 5], usize) = match rule {
         UpdateRule::Sgd {
             lr, momentum: 0.0, ..
-        } => ("sgd", "p[i] -= a0 * gv;", [lr, 0.0, 0.0, 0.0, 0.0], 0),
+        } => ("sgd", "pv -= a0 * gv;", [lr, 0.0, 0.0, 0.0, 0.0], 0),
         UpdateRule::Sgd { lr, momentum, nesterov } => (
             "sgd_momentum",
-            "float v = a1 * s0[i] - a0 * gv; s0[i] = v; p[i] += a2 != 0.f ? a1 * v - a0 * gv : v;",
+            "float v = a1 * s0[i] - a0 * gv; s0[i] = v; pv += a2 != 0.f ? a1 * v - a0 * gv : v;",
             [lr, momentum, nesterov as u8 as f32, 0.0, 0.0],
             1,
         ),
@@ -71,24 +73,24 @@ pub fn apply_update(
             let alpha = lr * (1.0 - beta2.powi(t)).sqrt() / (1.0 - beta1.powi(t));
             (
                 "adam",
-                "float pv = p[i]; if (a4 != 0.f) pv -= pv * a4;
+                "if (a4 != 0.f) pv -= pv * a4;
     float m = s0[i]; m += (gv - m) * (1.f - a1); s0[i] = m;
     float v = s1[i]; v += (gv * gv - v) * (1.f - a2); s1[i] = v;
-    p[i] = pv - a0 * m / (sqrtf(v) + a3);",
+    pv -= a0 * m / (sqrtf(v) + a3);",
                 [alpha, beta1, beta2, epsilon, lr * weight_decay],
                 2,
             )
         }
         UpdateRule::RmsProp { lr, rho, epsilon, .. } if slots.len() == 1 => (
             "rmsprop",
-            "float v = a1 * s0[i] + (1.f - a1) * gv * gv; s0[i] = v; p[i] -= a0 * gv / sqrtf(v + a2);",
+            "float v = a1 * s0[i] + (1.f - a1) * gv * gv; s0[i] = v; pv -= a0 * gv / sqrtf(v + a2);",
             [lr, rho, epsilon, 0.0, 0.0],
             1,
         ),
         UpdateRule::RmsProp { lr, rho, epsilon, momentum } => (
             "rmsprop_momentum",
             "float v = a1 * s0[i] + (1.f - a1) * gv * gv; s0[i] = v;
-    float mo = a3 * s1[i] + a0 * gv / sqrtf(v + a2); s1[i] = mo; p[i] -= mo;",
+    float mo = a3 * s1[i] + a0 * gv / sqrtf(v + a2); s1[i] = mo; pv -= mo;",
             [lr, rho, epsilon, momentum, 0.0],
             2,
         ),
@@ -99,17 +101,22 @@ pub fn apply_update(
             slots.len()
         )));
     }
-    let name = format!("update_{tag}_{}", g.dtype.as_str());
+    let name = format!("update_{tag}_{}_{}", p.dtype.as_str(), g.dtype.as_str());
     let src = || {
         format!(
-        "extern \"C\" __global__ void {name}(long long n, float* p, L lg, const {gt}* g, float* s0, float* s1, float a0, float a1, float a2, float a3, float a4) {{
+        "extern \"C\" __global__ void {name}(long long n, {pt}* p, L lg, const {gt}* g, float* s0, float* s1, float a0, float a1, float a2, float a3, float a4) {{
   GRID_LOOP(i, n) {{
     float gv = {gv};
+    float pv = {pv};
     {body}
+    p[i] = {st};
   }}
 }}",
+        pt = ctype(p.dtype),
         gt = ctype(g.dtype),
         gv = load(g.dtype, "g[off(lg, i)]"),
+        pv = load(p.dtype, "p[i]"),
+        st = store(p.dtype, "pv"),
     )
     };
     let slot_ptr = |i: usize| slots.get(i).map(|s| s.ptr()).unwrap_or(0);
