@@ -46,3 +46,27 @@ def test_cancel_flag_is_the_kernels(kernel):
     assert value(kernel, "ferrolab::state::is_cancelled()") == "false"
     # The kernel's SIGINT handler sets the same flag every cell's engine reads: see
     # test_robustness.py::test_interrupt_stops_an_engine_loop_and_keeps_state.
+
+
+def test_host_buffer_cache_is_one_per_process(kernel):
+    # A large tensor freed in one cell leaves its buffer in the process-wide cache, and an
+    # allocation of the same size in the next cell (another copy of the engine) reuses it.
+    assert run(kernel, "ferrolab::device::empty_cache(Device::Cpu);").status == "ok"
+    run(kernel, "{ let big = zeros([2_000_000]); drop(big); }")
+    cached = value(kernel, "ferrolab::device::host_cache_stats().cached")
+    assert int(cached) == 8_000_000
+    hits = int(value(kernel, "ferrolab::device::host_cache_stats().hits"))
+    assert run(kernel, "let again = zeros([2_000_000]).exp();").status == "ok"
+    assert int(value(kernel, "ferrolab::device::host_cache_stats().hits")) == hits + 1
+    assert value(kernel, "again.sum().to_vec::<f32>()[0]") == "2000000.0"
+
+
+def test_variable_types_are_inferred_for_engine_and_half_types(kernel):
+    # rust-analyzer sees a lean copy of the engine (kernel/src/startup.rs); variables of engine
+    # types and of the re-exported f16/bf16 still get their types without annotations.
+    assert run(kernel, "let h = f16::from_f32(1.5);\nlet b = bf16::from_f32(2.0);").status == "ok"
+    assert value(kernel, "h.to_f32() + b.to_f32()") == "3.5"
+    code = ("let ds = Dataset::from_tensor_slices(tensor([1.0f32, 2.0, 3.0])).batch(2);\n"
+            "let model = Sequential::new();\nlet w = tensor([1i64, 2]).cast(DType::F16);")
+    assert run(kernel, code).status == "ok"
+    assert value(kernel, "w.dtype() == DType::F16") == "true"

@@ -5,12 +5,15 @@
 //! (run by install.sh) builds the engine once in a *template* directory. Each kernel copies the
 //! template into a directory of its own, so several kernels never share a mutable build dir.
 //!
-//! One trap: evcxr's context init compiles `42` with no dependencies, and cargo then prunes the
-//! engine's entries from `Cargo.lock`. We put the template's lock back before `:dep`, so cargo
-//! resolves nothing and rebuilds nothing.
+//! The context starts through a patched evcxr (kernel/vendor/evcxr, see FERROLAB_PATCH.md there):
+//! its very first compile already has the engine dependency, the prelude and the panic hook (plain
+//! evcxr compiles `42`, then the `:dep` in a second build, and rust-analyzer loads everything
+//! twice). The template's `Cargo.lock` is put in place first, so cargo resolves nothing and
+//! rebuilds nothing. rust-analyzer, which evcxr runs on every cell to learn variable types, is
+//! shown a lean copy of the engine's package (see [`write_analysis_package`]).
 
 use anyhow::{bail, Context, Result};
-use evcxr::{CommandContext, EvalContextOutputs};
+use evcxr::{CommandContext, EvalContext, EvalContextOutputs};
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -18,8 +21,17 @@ use std::time::Instant;
 /// With `FERROLAB_TRACE=1`, start-up steps print their times to the kernel's stderr.
 pub fn trace(step: &str, since: Instant) {
     if std::env::var_os("FERROLAB_TRACE").is_some() {
+        // SAFETY: getrusage fills the struct it is given.
+        let cpu = unsafe {
+            let mut u: libc::rusage = std::mem::zeroed();
+            libc::getrusage(libc::RUSAGE_THREAD, &mut u);
+            u.ru_utime.tv_sec as f64
+                + u.ru_utime.tv_usec as f64 * 1e-6
+                + u.ru_stime.tv_sec as f64
+                + u.ru_stime.tv_usec as f64 * 1e-6
+        };
         eprintln!(
-            "ferrolab-kernel: {step}: {:.2} s",
+            "ferrolab-kernel: {step}: {:.2} s (this thread's CPU so far {cpu:.2} s)",
             since.elapsed().as_secs_f64()
         );
     }
@@ -39,12 +51,98 @@ pub const CHILD_SETUP: &str = r#"std::panic::set_hook(Box::new(|info| {
     println!("\u{1}FERROLAB_PANIC\u{1}{}\u{1}{}", m.replace('\\', "\\\\").replace('\n', "\\n"), l);
 }));"#;
 
-/// The `:dep` line and prelude import every context starts with.
-pub fn engine_setup_code() -> String {
-    format!(
-        ":dep ferrolab = {{ path = {:?} }}\nuse ferrolab::prelude::*;\n{CHILD_SETUP}",
-        crate::cli::engine_dir().display().to_string()
+/// The engine dependency every context starts with: `(name, cargo config)`.
+pub fn engine_dep() -> (&'static str, String) {
+    (
+        "ferrolab",
+        format!(
+            "{{ path = {:?} }}",
+            crate::cli::engine_dir().display().to_string()
+        ),
     )
+}
+
+/// What rust-analyzer is shown of the `half` crate: the two types the prelude re-exports, with
+/// their common methods and operators. Never compiled; it only gives type inference their names.
+const HALF_FOR_ANALYSIS: &str = r#"//! Stand-in for `half`, read only by rust-analyzer in the Ferrolab kernel.
+#![allow(non_camel_case_types)]
+macro_rules! half_type {
+    ($($t:ident)*) => {$(
+        #[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
+        pub struct $t(u16);
+        impl $t {
+            pub const ZERO: $t = $t(0);
+            pub const ONE: $t = $t(0);
+            pub const NEG_ONE: $t = $t(0);
+            pub const MIN: $t = $t(0);
+            pub const MAX: $t = $t(0);
+            pub const EPSILON: $t = $t(0);
+            pub const INFINITY: $t = $t(0);
+            pub const NEG_INFINITY: $t = $t(0);
+            pub const NAN: $t = $t(0);
+            pub const fn from_bits(bits: u16) -> $t { $t(bits) }
+            pub const fn to_bits(self) -> u16 { self.0 }
+            pub fn from_f32(_: f32) -> $t { $t(0) }
+            pub fn from_f64(_: f64) -> $t { $t(0) }
+            pub fn to_f32(self) -> f32 { 0.0 }
+            pub fn to_f64(self) -> f64 { 0.0 }
+            pub fn is_nan(self) -> bool { false }
+            pub fn is_finite(self) -> bool { false }
+        }
+        impl core::fmt::Display for $t {
+            fn fmt(&self, _: &mut core::fmt::Formatter<'_>) -> core::fmt::Result { Ok(()) }
+        }
+        impl From<$t> for f32 { fn from(_: $t) -> f32 { 0.0 } }
+        impl From<$t> for f64 { fn from(_: $t) -> f64 { 0.0 } }
+        impl core::ops::Add for $t { type Output = $t; fn add(self, _: $t) -> $t { self } }
+        impl core::ops::Sub for $t { type Output = $t; fn sub(self, _: $t) -> $t { self } }
+        impl core::ops::Mul for $t { type Output = $t; fn mul(self, _: $t) -> $t { self } }
+        impl core::ops::Div for $t { type Output = $t; fn div(self, _: $t) -> $t { self } }
+        impl core::ops::Neg for $t { type Output = $t; fn neg(self) -> $t { self } }
+    )*};
+}
+half_type!(f16 bf16);
+"#;
+
+/// Writes the packages rust-analyzer sees in place of the engine, under `dir`:
+/// `ferrolab-analysis` (the engine's sources, through a symlink) and `ferrolab-analysis-half`.
+///
+/// evcxr runs rust-analyzer's type inference on every cell, and the first one loads the whole
+/// dependency graph it is shown. The engine's dependencies (gemm, cudarc, plotters, png, libc,
+/// serde_json and half's own) appear in no public signature a learner's variable can have,
+/// except `f16`/`bf16`; hiding them takes seconds off the first cell. The build itself uses
+/// the real engine.
+pub fn write_analysis_package(dir: &Path) -> Result<std::path::PathBuf> {
+    let engine = crate::cli::engine_dir();
+    let half = dir.join("ferrolab-analysis-half");
+    std::fs::create_dir_all(half.join("src"))?;
+    std::fs::write(
+        half.join("Cargo.toml"),
+        "[package]\nname = \"half\"\nversion = \"2.99.0\"\nedition = \"2021\"\n",
+    )?;
+    std::fs::write(half.join("src/lib.rs"), HALF_FOR_ANALYSIS)?;
+    let pkg = dir.join("ferrolab-analysis");
+    std::fs::create_dir_all(&pkg)?;
+    std::fs::write(
+        pkg.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"ferrolab\"\nversion = \"{}\"\nedition = \"2021\"\n\n\
+             [dependencies]\nhalf = {{ path = {:?} }}\n",
+            env!("CARGO_PKG_VERSION"),
+            half.display().to_string()
+        ),
+    )?;
+    let src = pkg.join("src");
+    if std::fs::symlink_metadata(&src).is_ok() {
+        std::fs::remove_file(&src).or_else(|_| std::fs::remove_dir_all(&src))?;
+    }
+    std::os::unix::fs::symlink(engine.join("src"), &src)?;
+    Ok(pkg)
+}
+
+/// The prelude import and panic hook every context starts with.
+pub fn engine_setup_code() -> String {
+    format!("use ferrolab::prelude::*;\n{CHILD_SETUP}")
 }
 
 /// Says plainly when the toolchain lacks what evcxr needs.
@@ -84,19 +182,57 @@ pub fn copy_template(template: &Path, dir: &Path) -> Result<()> {
 pub fn start_context(lock: Option<&Path>) -> Result<(CommandContext, EvalContextOutputs)> {
     let t = Instant::now();
     check_toolchain()?;
-    let (mut ctx, outputs) =
-        CommandContext::new().map_err(|e| anyhow::anyhow!("starting evcxr: {e}"))?;
-    trace("evcxr context (compiles `42`)", t);
-    let t = Instant::now();
     if let (Some(lock), Ok(dir)) = (lock, std::env::var("EVCXR_TMPDIR")) {
         let _ = std::fs::copy(lock, Path::new(&dir).join("Cargo.lock"));
     }
-    ctx.execute(&engine_setup_code()).map_err(|e| {
-        anyhow::anyhow!(
-            "loading the ferrolab engine from {} failed:\n{e}",
-            crate::cli::engine_dir().display()
-        )
-    })?;
-    trace(":dep ferrolab + prelude + panic hook", t);
-    Ok((ctx, outputs))
+    // One compile: the engine dependency, the prelude and the panic hook are in the context's
+    // very first build (a patched evcxr; see kernel/vendor/evcxr/FERROLAB_PATCH.md).
+    let (name, config) = engine_dep();
+    // Without the lean package rust-analyzer sees the real engine: slower, still correct.
+    let analysis = std::env::var("EVCXR_TMPDIR")
+        .context("EVCXR_TMPDIR is not set")
+        .and_then(|dir| write_analysis_package(Path::new(&dir)))
+        .map(|p| p.display().to_string())
+        .inspect_err(|e| eprintln!("ferrolab-kernel: rust-analyzer sees the whole engine: {e:#}"))
+        .ok();
+    let overrides: Vec<(&str, &str)> = analysis.iter().map(|a| (name, a.as_str())).collect();
+    let (eval, outputs) =
+        EvalContext::new_with_init(&[(name, &config)], &engine_setup_code(), &overrides).map_err(
+            |e| {
+                anyhow::anyhow!(
+                    "starting evcxr with the ferrolab engine from {} failed:\n{e}",
+                    crate::cli::engine_dir().display()
+                )
+            },
+        )?;
+    trace("evcxr context with the engine, prelude and panic hook", t);
+    Ok((CommandContext::with_eval_context(eval), outputs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_analysis_package_has_the_engine_sources_and_only_the_half_stand_in() {
+        let dir =
+            std::env::temp_dir().join(format!("ferrolab-analysis-test-{}", std::process::id()));
+        let pkg = write_analysis_package(&dir).unwrap();
+        // Twice: an existing package (and its symlink) is replaced.
+        let pkg2 = write_analysis_package(&dir).unwrap();
+        assert_eq!(pkg, pkg2);
+        let manifest: toml::Table =
+            toml::from_str(&std::fs::read_to_string(pkg.join("Cargo.toml")).unwrap()).unwrap();
+        assert_eq!(manifest["package"]["name"].as_str(), Some("ferrolab"));
+        let deps = manifest["dependencies"].as_table().unwrap();
+        assert_eq!(deps.keys().collect::<Vec<_>>(), ["half"]);
+        let half = std::path::PathBuf::from(deps["half"]["path"].as_str().unwrap());
+        assert!(std::fs::read_to_string(half.join("src/lib.rs"))
+            .unwrap()
+            .contains("half_type!(f16 bf16);"));
+        let src = std::fs::read_link(pkg.join("src")).unwrap();
+        assert_eq!(src, crate::cli::engine_dir().join("src"));
+        assert!(pkg.join("src/lib.rs").is_file());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
