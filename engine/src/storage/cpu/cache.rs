@@ -26,12 +26,19 @@ struct Block {
     layout: Layout,
 }
 
+/// How many recently missed layouts are remembered.
+const WANTED: usize = 64;
+
 /// The free list (process-wide, in `GlobalState`).
 #[derive(Default)]
 pub(crate) struct HostCache {
     /// Oldest first.
     blocks: VecDeque<Block>,
     bytes: usize,
+    /// Layouts that [`take`] recently missed, newest last. Only buffers of these layouts are
+    /// kept: a buffer of a size nobody allocates through the cache (say a `vec![0.0; n]`) is
+    /// freed as usual, so malloc can reuse it.
+    wanted: VecDeque<Layout>,
     hits: u64,
     misses: u64,
 }
@@ -85,6 +92,12 @@ pub(crate) fn take<T>(n: usize) -> Option<Vec<T>> {
             }
             None => {
                 c.misses += 1;
+                if !c.wanted.contains(&layout) {
+                    if c.wanted.len() == WANTED {
+                        c.wanted.pop_front();
+                    }
+                    c.wanted.push_back(layout);
+                }
                 None
             }
         }
@@ -104,6 +117,9 @@ pub(crate) fn give<T>(v: Vec<T>) {
     let mut v = std::mem::ManuallyDrop::new(v);
     let ptr = v.as_mut_ptr() as usize;
     let evicted = with_cache(|c| {
+        if !c.wanted.contains(&layout) {
+            return None;
+        }
         c.blocks.push_back(Block { ptr, layout });
         c.bytes += layout.size();
         let mut evicted = Vec::new();
@@ -116,9 +132,21 @@ pub(crate) fn give<T>(v: Vec<T>) {
                 None => break,
             }
         }
-        evicted
+        Some(evicted)
     });
-    free(evicted);
+    match evicted {
+        Some(blocks) => free(blocks),
+        // Not a wanted size: free it as the Vec would have.
+        None => drop(std::mem::ManuallyDrop::into_inner(v)),
+    }
+}
+
+/// A Vec of `n` copies of `zero`, from the cache when it can (for outputs that are accumulated
+/// into, like matmul's).
+pub(crate) fn zeroed<T: Copy>(n: usize, zero: T) -> Vec<T> {
+    let mut v = super::elementwise::alloc(n);
+    v.resize(n, zero);
+    v
 }
 
 fn free(blocks: Vec<Block>) {
@@ -165,7 +193,7 @@ mod tests {
     fn a_freed_large_buffer_is_reused_for_the_same_layout_only() {
         // An unusual size, so no other test running in parallel asks for this layout.
         let n = MIN_BYTES / 4 + 12_346;
-        let v: Vec<f32> = crate::storage::cpu::elementwise::alloc(n);
+        let v: Vec<f32> = crate::storage::cpu::elementwise::alloc(n); // a miss: now wanted
         let p = v.as_ptr() as usize;
         give(v);
         // Another layout (same bytes, other alignment) must not get it.
@@ -176,6 +204,19 @@ mod tests {
         let again: Vec<f32> = take(n).expect("the freed buffer is cached");
         assert_eq!(again.as_ptr() as usize, p);
         assert_eq!(again.len(), 0);
+        assert_eq!(again.capacity(), n);
+    }
+
+    #[test]
+    fn buffers_of_sizes_nobody_asked_for_are_freed() {
+        let n = MIN_BYTES / 4 + 54_321;
+        let before = stats().cached;
+        give(vec![1f32; n]);
+        assert!(stats().cached <= before, "an unrequested size was kept");
+        // Once an allocation of that size missed, freed buffers of that size are kept.
+        assert!(take::<f32>(n).is_none());
+        give(vec![1f32; n]);
+        let again: Vec<f32> = take(n).expect("now cached");
         assert_eq!(again.capacity(), n);
     }
 

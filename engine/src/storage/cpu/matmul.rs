@@ -43,7 +43,7 @@ fn gemm_batched<T: 'static + Copy + Default>(
 ) -> Vec<T> {
     let rank = l.dims().len();
     let (lo, ro, m, k, n) = batch_offsets(l, r);
-    let mut out = vec![T::default(); lo.len() * m * n];
+    let mut out = super::cache::zeroed(lo.len() * m * n, zero);
     if k == 0 || m == 0 || n == 0 {
         return out;
     }
@@ -86,7 +86,7 @@ fn matmul_i64(a: &[i64], l: &Layout, b: &[i64], r: &Layout) -> Vec<i64> {
     let (lo, ro, m, k, n) = batch_offsets(l, r);
     let (lrs, lcs) = (l.strides[rank - 2], l.strides[rank - 1]);
     let (rrs, rcs) = (r.strides[rank - 2], r.strides[rank - 1]);
-    let mut out = vec![0i64; lo.len() * m * n];
+    let mut out = super::cache::zeroed(lo.len() * m * n, 0i64);
     for (bi, (&la, &ra)) in lo.iter().zip(&ro).enumerate() {
         for i in 0..m {
             for j in 0..n {
