@@ -10,6 +10,10 @@
 Usage: .venv/bin/python tests/speed.py [--cells 300] [--rounds 20]
            [--evcxr-jupyter PATH_TO_evcxr_jupyter]   (compare on the same cells, optional)
 
+For the comparison: `cargo install evcxr_jupyter --version 0.22.0 --locked --root /tmp/evcxrj`,
+then `--evcxr-jupyter /tmp/evcxrj/bin/evcxr_jupyter` (its first cell builds candle-core from
+crates.io; the simple-cell median is measured after that).
+
 Not part of the test suite: timings depend on the machine and on what else runs on it.
 """
 
