@@ -100,6 +100,17 @@ def test_panic_keeps_earlier_variables(kernel):
     assert run(kernel, "kept.len()").result() == "4"
 
 
+def test_a_tensor_too_big_for_memory_is_an_error_that_keeps_variables(kernel):
+    assert run(kernel, "let small = tensor([1.0f32, 2.0]);").status == "ok"
+    # 4 PiB: the system refuses it at once; a plain Rust allocation would abort the process.
+    cell = run(kernel, "let huge = zeros([1usize << 50]);")
+    assert cell.status == "error"
+    errors = cell.of_type("error")
+    assert len(errors) == 1, cell.outputs
+    assert "out of memory on cpu: asked for" in errors[0]["content"]["evalue"]
+    assert run(kernel, "small.sum().to_vec::<f32>()[0]").result() == "3.0"
+
+
 def test_compile_error_points_at_the_line_in_the_cell(kernel):
     cell = run(kernel, 'let a = 1;\nlet b: i32 = "two";')
     assert cell.status == "error"

@@ -25,7 +25,14 @@ impl Shape {
         self.0.len()
     }
     pub fn elem_count(&self) -> usize {
-        self.0.iter().product()
+        match self.0.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) {
+            Some(n) => n,
+            None => panic!(
+                "the shape {:?} has more elements than fit in memory (the product overflows); \
+                 check the dimensions",
+                self.0
+            ),
+        }
     }
     /// Row-major strides of a contiguous tensor of this shape.
     pub fn contiguous_strides(&self) -> Vec<usize> {

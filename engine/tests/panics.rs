@@ -503,3 +503,27 @@ fn misuse_never_panics_inside_the_engine() {
     }
     println!("{n} misuses checked");
 }
+
+// ---- sizes the machine cannot hold ----------------------------------------------------------
+
+#[test]
+fn a_shape_whose_size_overflows_panics_with_a_message_not_a_wrong_tensor() {
+    // In release builds an unchecked product would wrap to 0 and give a "valid" empty tensor.
+    let msg = panic_message(|| zeros([1usize << 40, 1 << 40]));
+    assert!(msg.contains("more elements than fit in memory"), "{msg}");
+    assert!(msg.contains("[1099511627776, 1099511627776]"), "{msg}");
+}
+
+#[test]
+fn an_allocation_the_system_refuses_panics_with_out_of_memory_instead_of_aborting() {
+    // 1 PiB of float32: more than this machine's RAM and swap, so Linux refuses it at once
+    // (overcommit heuristic); a plain Vec would abort the process, the engine panics.
+    let msg = panic_message(|| zeros([1usize << 48]));
+    assert!(msg.contains("out of memory on cpu: asked for"), "{msg}");
+    assert!(msg.contains("use a smaller batch or free tensors"), "{msg}");
+    let x = tensor([1.0f32, 2.0]);
+    let msg = panic_message(|| x.broadcast_to([1usize << 46, 2]).exp());
+    assert!(msg.contains("out of memory on cpu"), "{msg}");
+    // and the engine still works
+    assert_eq!(x.exp().to_vec::<f32>().len(), 2);
+}

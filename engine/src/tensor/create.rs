@@ -167,13 +167,19 @@ impl Tensor {
     }
 }
 
+/// `n` elements of `value` (an allocation the system refuses panics with out-of-memory).
 fn filled(n: usize, value: f64, dtype: DType) -> CpuStorage {
+    use crate::storage::cpu::filled_vec;
+    if value == 0.0 {
+        // lazily zeroed pages, like `vec![0.0; n]`
+        return CpuStorage::zeros(n, dtype);
+    }
     match dtype {
-        DType::F32 => CpuStorage::F32(vec![value as f32; n]),
-        DType::F16 => CpuStorage::F16(vec![half::f16::from_f64(value); n]),
-        DType::BF16 => CpuStorage::BF16(vec![half::bf16::from_f64(value); n]),
-        DType::I64 => CpuStorage::I64(vec![value as i64; n]),
-        DType::Bool => CpuStorage::Bool(vec![value != 0.0; n]),
+        DType::F32 => CpuStorage::F32(filled_vec(n, value as f32)),
+        DType::F16 => CpuStorage::F16(filled_vec(n, half::f16::from_f64(value))),
+        DType::BF16 => CpuStorage::BF16(filled_vec(n, half::bf16::from_f64(value))),
+        DType::I64 => CpuStorage::I64(filled_vec(n, value as i64)),
+        DType::Bool => CpuStorage::Bool(filled_vec(n, value != 0.0)),
     }
 }
 
@@ -253,7 +259,8 @@ pub fn linspace(start: f32, stop: f32, num: usize) -> Tensor {
 
 /// `tf.eye(n)`: the n x n identity (float32).
 pub fn eye(n: usize) -> Tensor {
-    let mut v = vec![0f32; n * n];
+    let nn = Shape::from([n, n]).elem_count();
+    let mut v = crate::storage::cpu::filled_vec(nn, 0f32);
     for i in 0..n {
         v[i * n + i] = 1.0;
     }
@@ -307,9 +314,8 @@ pub fn uniform_on(
         }
     }
     let mut rng = Rng::seed_from_u64(seed);
-    let v: Vec<f32> = (0..n)
-        .map(|_| minval + (maxval - minval) * rng.next_f32())
-        .collect();
+    let mut v = crate::storage::cpu::try_with_capacity(n);
+    v.extend((0..n).map(|_| minval + (maxval - minval) * rng.next_f32()));
     Tensor::from_cpu(CpuStorage::F32(v), shape, device)
 }
 
@@ -331,7 +337,7 @@ pub fn normal_on(
             return Ok(Tensor::from_storage(Storage::Cuda(s), shape));
         }
     }
-    let mut v = vec![0f32; n];
+    let mut v = crate::storage::cpu::filled_vec(n, 0f32);
     Rng::seed_from_u64(seed).fill_normal(&mut v, mean, stddev);
     Tensor::from_cpu(CpuStorage::F32(v), shape, device)
 }
@@ -345,7 +351,7 @@ pub fn truncated_normal(
 ) -> Tensor {
     let shape = shape.into();
     let mut rng = rng_for(seed);
-    let mut v = vec![0f32; shape.elem_count()];
+    let mut v = crate::storage::cpu::filled_vec(shape.elem_count(), 0f32);
     let mut one = [0f32; 1];
     for x in v.iter_mut() {
         loop {

@@ -168,6 +168,71 @@ pub(crate) fn recycle(s: &mut CpuStorage) {
     }
 }
 
+/// Panics with the engine's out-of-memory message for the host (like the GPU's): how much was
+/// asked and how much the system has available. A panic, unlike the abort of a failed `Vec`
+/// allocation, leaves the notebook's other variables alive.
+#[cold]
+pub(crate) fn host_out_of_memory(bytes: usize) -> ! {
+    // Freed buffers may be what is missing: give them back for the next attempt.
+    clear();
+    let free = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemAvailable:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map(|kib| kib * 1024)
+        .unwrap_or(0);
+    panic!(
+        "{}",
+        crate::error::Error::OutOfMemory {
+            device: crate::device::Device::Cpu,
+            requested: bytes as u64,
+            free,
+        }
+    )
+}
+
+/// An empty Vec with room for exactly `n` elements, or the out-of-memory panic.
+pub(crate) fn try_with_capacity<T>(n: usize) -> Vec<T> {
+    let mut v = Vec::new();
+    if v.try_reserve_exact(n).is_err() {
+        host_out_of_memory(n.saturating_mul(std::mem::size_of::<T>()));
+    }
+    v
+}
+
+/// `n` copies of `value`, or the out-of-memory panic.
+pub(crate) fn filled_vec<T: Clone>(n: usize, value: T) -> Vec<T> {
+    let mut v = try_with_capacity(n);
+    v.resize(n, value);
+    v
+}
+
+/// A Vec of `n` zero values straight from the allocator's zeroed memory (lazily zeroed by the
+/// kernel for large sizes, like `vec![0; n]`), or the out-of-memory panic.
+///
+/// # Safety
+/// The all-zero bit pattern must be a valid `T` (true of f32, f16, bf16, i64 and bool).
+pub(crate) unsafe fn zeroed_bits<T>(n: usize) -> Vec<T> {
+    let bytes = n.saturating_mul(std::mem::size_of::<T>());
+    if n == 0 || std::mem::size_of::<T>() == 0 {
+        return Vec::new();
+    }
+    let Ok(layout) = Layout::array::<T>(n) else {
+        host_out_of_memory(bytes)
+    };
+    // SAFETY: the layout has a non-zero size (checked above).
+    let p = unsafe { std::alloc::alloc_zeroed(layout) } as *mut T;
+    if p.is_null() {
+        host_out_of_memory(bytes);
+    }
+    // SAFETY: `p` was allocated by the global allocator with the layout of `n` elements of `T`,
+    // all of them zero bits, which the caller guarantees are valid values.
+    unsafe { Vec::from_raw_parts(p, n, n) }
+}
+
 /// Gives every cached buffer back to the system.
 pub(crate) fn clear() {
     let blocks = with_cache(|c| {

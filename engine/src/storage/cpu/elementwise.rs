@@ -15,7 +15,7 @@ pub(crate) fn alloc<T>(n: usize) -> Vec<T> {
     if let Some(v) = super::cache::take(n) {
         return v;
     }
-    let v = Vec::with_capacity(n);
+    let v = super::cache::try_with_capacity(n);
     let bytes = n * std::mem::size_of::<T>();
     if bytes >= super::cache::MIN_BYTES {
         let page = 4096;

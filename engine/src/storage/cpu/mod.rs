@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::shape::{Layout, Shape};
 
 pub use cache::HostCacheStats;
+pub(crate) use cache::{filled_vec, try_with_capacity};
 pub(crate) use elementwise::map_layout;
 use elementwise::s_dtype as s_dtype_pub;
 
@@ -34,13 +35,19 @@ pub enum CpuStorage {
 }
 
 impl CpuStorage {
+    /// `n` zeros of `dtype`; a request the system cannot satisfy panics with the engine's
+    /// out-of-memory message instead of aborting the process.
     pub fn zeros(n: usize, dtype: DType) -> CpuStorage {
-        match dtype {
-            DType::F32 => CpuStorage::F32(vec![0.0; n]),
-            DType::F16 => CpuStorage::F16(vec![f16::ZERO; n]),
-            DType::BF16 => CpuStorage::BF16(vec![bf16::ZERO; n]),
-            DType::I64 => CpuStorage::I64(vec![0; n]),
-            DType::Bool => CpuStorage::Bool(vec![false; n]),
+        use cache::zeroed_bits;
+        // SAFETY: all-zero bits are 0.0 for f32/f16/bf16, 0 for i64 and false for bool.
+        unsafe {
+            match dtype {
+                DType::F32 => CpuStorage::F32(zeroed_bits(n)),
+                DType::F16 => CpuStorage::F16(zeroed_bits(n)),
+                DType::BF16 => CpuStorage::BF16(zeroed_bits(n)),
+                DType::I64 => CpuStorage::I64(zeroed_bits(n)),
+                DType::Bool => CpuStorage::Bool(zeroed_bits(n)),
+            }
         }
     }
     pub fn len(&self) -> usize {
