@@ -73,3 +73,8 @@ def test_variable_types_are_inferred_for_engine_and_half_types(kernel):
             "let model = Sequential::new();\nlet w = tensor([1i64, 2]).cast(DType::F16);")
     assert run(kernel, code).status == "ok"
     assert value(kernel, "w.dtype() == DType::F16") == "true"
+    # JSON values (Layer::get_config, re-exported serde_json) are inferred too.
+    code = 'let d = Dense::new(3);\nlet cfg = d.get_config();\nlet j = ferrolab::serde_json::json!({"a": 1});'
+    assert run(kernel, code).status == "ok"
+    assert value(kernel, 'cfg["units"].as_u64()') == "Some(3)"
+    assert value(kernel, 'j["a"].as_i64()') == "Some(1)"

@@ -41,6 +41,9 @@ pub mod storage;
 pub mod tensor;
 
 pub use error::{Error, Result};
+/// The JSON crate behind `Layer::get_config()` and saved model configs, so a notebook can name
+/// `ferrolab::serde_json::Value` and use `ferrolab::serde_json::json!`.
+pub use serde_json;
 
 /// Everything a notebook cell needs; the kernel imports it in every cell.
 pub mod prelude {

@@ -62,74 +62,44 @@ pub fn engine_dep() -> (&'static str, String) {
     )
 }
 
-/// What rust-analyzer is shown of the `half` crate: the two types the prelude re-exports, with
-/// their common methods and operators. Never compiled; it only gives type inference their names.
-const HALF_FOR_ANALYSIS: &str = r#"//! Stand-in for `half`, read only by rust-analyzer in the Ferrolab kernel.
-#![allow(non_camel_case_types)]
-macro_rules! half_type {
-    ($($t:ident)*) => {$(
-        #[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
-        pub struct $t(u16);
-        impl $t {
-            pub const ZERO: $t = $t(0);
-            pub const ONE: $t = $t(0);
-            pub const NEG_ONE: $t = $t(0);
-            pub const MIN: $t = $t(0);
-            pub const MAX: $t = $t(0);
-            pub const EPSILON: $t = $t(0);
-            pub const INFINITY: $t = $t(0);
-            pub const NEG_INFINITY: $t = $t(0);
-            pub const NAN: $t = $t(0);
-            pub const fn from_bits(bits: u16) -> $t { $t(bits) }
-            pub const fn to_bits(self) -> u16 { self.0 }
-            pub fn from_f32(_: f32) -> $t { $t(0) }
-            pub fn from_f64(_: f64) -> $t { $t(0) }
-            pub fn to_f32(self) -> f32 { 0.0 }
-            pub fn to_f64(self) -> f64 { 0.0 }
-            pub fn is_nan(self) -> bool { false }
-            pub fn is_finite(self) -> bool { false }
-        }
-        impl core::fmt::Display for $t {
-            fn fmt(&self, _: &mut core::fmt::Formatter<'_>) -> core::fmt::Result { Ok(()) }
-        }
-        impl From<$t> for f32 { fn from(_: $t) -> f32 { 0.0 } }
-        impl From<$t> for f64 { fn from(_: $t) -> f64 { 0.0 } }
-        impl core::ops::Add for $t { type Output = $t; fn add(self, _: $t) -> $t { self } }
-        impl core::ops::Sub for $t { type Output = $t; fn sub(self, _: $t) -> $t { self } }
-        impl core::ops::Mul for $t { type Output = $t; fn mul(self, _: $t) -> $t { self } }
-        impl core::ops::Div for $t { type Output = $t; fn div(self, _: $t) -> $t { self } }
-        impl core::ops::Neg for $t { type Output = $t; fn neg(self) -> $t { self } }
-    )*};
-}
-half_type!(f16 bf16);
-"#;
+/// What rust-analyzer is shown of the engine's dependencies that appear in its public API:
+/// `half` (`f16`, `bf16`, re-exported by the prelude) and `serde_json` (`Layer::get_config()`,
+/// re-exported as `ferrolab::serde_json`). Stand-ins with the same names, types and signatures,
+/// never compiled: they only give type inference the names of learners' variable types.
+const STAND_INS: &[(&str, &str)] = &[
+    ("half", include_str!("../analysis/half.rs")),
+    ("serde_json", include_str!("../analysis/serde_json.rs")),
+];
 
 /// Writes the packages rust-analyzer sees in place of the engine, under `dir`:
-/// `ferrolab-analysis` (the engine's sources, through a symlink) and `ferrolab-analysis-half`.
+/// `ferrolab-analysis` (the engine's sources, through a symlink) and one `ferrolab-analysis-NAME`
+/// per [`STAND_INS`] entry.
 ///
 /// evcxr runs rust-analyzer's type inference on every cell, and the first one loads the whole
-/// dependency graph it is shown. The engine's dependencies (gemm, cudarc, plotters, png, libc,
-/// serde_json and half's own) appear in no public signature a learner's variable can have,
-/// except `f16`/`bf16`; hiding them takes seconds off the first cell. The build itself uses
-/// the real engine.
+/// dependency graph it is shown. The engine's other dependencies (gemm, cudarc, plotters, png,
+/// libc, and what half and serde_json pull in) appear in no public signature; hiding them takes
+/// seconds off the first cell. The build itself uses the real engine.
 pub fn write_analysis_package(dir: &Path) -> Result<std::path::PathBuf> {
     let engine = crate::cli::engine_dir();
-    let half = dir.join("ferrolab-analysis-half");
-    std::fs::create_dir_all(half.join("src"))?;
-    std::fs::write(
-        half.join("Cargo.toml"),
-        "[package]\nname = \"half\"\nversion = \"2.99.0\"\nedition = \"2021\"\n",
-    )?;
-    std::fs::write(half.join("src/lib.rs"), HALF_FOR_ANALYSIS)?;
+    let mut deps = String::new();
+    for (name, source) in STAND_INS {
+        let pkg = dir.join(format!("ferrolab-analysis-{name}"));
+        std::fs::create_dir_all(pkg.join("src"))?;
+        std::fs::write(
+            pkg.join("Cargo.toml"),
+            format!("[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\n"),
+        )?;
+        std::fs::write(pkg.join("src/lib.rs"), source)?;
+        deps += &format!("{name} = {{ path = {:?} }}\n", pkg.display().to_string());
+    }
     let pkg = dir.join("ferrolab-analysis");
     std::fs::create_dir_all(&pkg)?;
     std::fs::write(
         pkg.join("Cargo.toml"),
         format!(
             "[package]\nname = \"ferrolab\"\nversion = \"{}\"\nedition = \"2021\"\n\n\
-             [dependencies]\nhalf = {{ path = {:?} }}\n",
+             [dependencies]\n{deps}",
             env!("CARGO_PKG_VERSION"),
-            half.display().to_string()
         ),
     )?;
     let src = pkg.join("src");
@@ -214,7 +184,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_analysis_package_has_the_engine_sources_and_only_the_half_stand_in() {
+    fn the_analysis_package_has_the_engine_sources_and_only_the_stand_ins() {
         let dir =
             std::env::temp_dir().join(format!("ferrolab-analysis-test-{}", std::process::id()));
         let pkg = write_analysis_package(&dir).unwrap();
@@ -225,11 +195,13 @@ mod tests {
             toml::from_str(&std::fs::read_to_string(pkg.join("Cargo.toml")).unwrap()).unwrap();
         assert_eq!(manifest["package"]["name"].as_str(), Some("ferrolab"));
         let deps = manifest["dependencies"].as_table().unwrap();
-        assert_eq!(deps.keys().collect::<Vec<_>>(), ["half"]);
-        let half = std::path::PathBuf::from(deps["half"]["path"].as_str().unwrap());
-        assert!(std::fs::read_to_string(half.join("src/lib.rs"))
-            .unwrap()
-            .contains("half_type!(f16 bf16);"));
+        assert_eq!(deps.keys().collect::<Vec<_>>(), ["half", "serde_json"]);
+        let stand_in = |name: &str| {
+            let dir = std::path::PathBuf::from(deps[name]["path"].as_str().unwrap());
+            std::fs::read_to_string(dir.join("src/lib.rs")).unwrap()
+        };
+        assert!(stand_in("half").contains("half_type!(f16 bf16);"));
+        assert!(stand_in("serde_json").contains("pub enum Value {"));
         let src = std::fs::read_link(pkg.join("src")).unwrap();
         assert_eq!(src, crate::cli::engine_dir().join("src"));
         assert!(pkg.join("src/lib.rs").is_file());
