@@ -262,6 +262,35 @@ fn reduce_lr_on_plateau_cuts_the_rate_down_to_min_lr() {
     assert_eq!(s.lrs.len(), 5);
 }
 
+#[test]
+fn reduce_lr_on_plateau_waits_out_its_cooldown_like_keras() {
+    let (mut m, x) = model_and_data(0.1);
+    let (rec, seen) = recorder();
+    m.fit(&x, &x)
+        .epochs(6)
+        .batch_size(16)
+        .shuffle(false)
+        .validation_data(&x, &(-&x))
+        .callback(
+            ReduceLROnPlateau::new("val_loss")
+                .factor(0.5)
+                .patience(1)
+                .cooldown(2),
+        )
+        .callback(rec)
+        .verbose(0)
+        .run();
+    // Keras' order: epoch 1 cuts and starts a cooldown of 2; epoch 2 is in cooldown; epoch 3
+    // leaves it (the counter reaches 0 before the check), waits 1 >= patience and cuts again;
+    // epoch 4 is in cooldown, epoch 5 cuts.
+    let s = seen.lock().unwrap();
+    let want = [0.1, 0.05, 0.05, 0.025, 0.025, 0.0125];
+    assert_eq!(s.lrs.len(), want.len());
+    for (got, w) in s.lrs.iter().zip(want) {
+        assert!((got - w).abs() < 1e-7, "{:?} vs {want:?}", s.lrs);
+    }
+}
+
 /// A callback of our own that stops training after `n` epochs (`model.stop_training = True`).
 struct StopAfter(usize);
 impl Callback for StopAfter {

@@ -196,14 +196,22 @@ impl Callback for LearningRateScheduler {
     }
 }
 
-/// `keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=10, min_lr=0)`.
+/// `keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=10,
+/// min_delta=1e-4, cooldown=0, min_lr=0, verbose=0)`, with Keras' rules: an epoch improves when
+/// it beats the best by more than `min_delta`; after `patience` epochs without improvement the
+/// rate is multiplied by `factor` (not below `min_lr`), then `cooldown` epochs pass before
+/// waiting starts again.
 pub struct ReduceLROnPlateau {
     monitor: String,
     factor: f32,
     patience: usize,
+    min_delta: f32,
+    cooldown: usize,
     min_lr: f32,
+    verbose: u8,
     best: f32,
     wait: usize,
+    cooldown_counter: usize,
 }
 impl ReduceLROnPlateau {
     pub fn new(monitor: &str) -> Self {
@@ -211,9 +219,13 @@ impl ReduceLROnPlateau {
             monitor: monitor.to_string(),
             factor: 0.1,
             patience: 10,
+            min_delta: 1e-4,
+            cooldown: 0,
             min_lr: 0.0,
+            verbose: 0,
             best: initial_best(monitor),
             wait: 0,
+            cooldown_counter: 0,
         }
     }
     pub fn factor(mut self, f: f32) -> Self {
@@ -224,8 +236,23 @@ impl ReduceLROnPlateau {
         self.patience = p;
         self
     }
+    /// The least change that counts as an improvement (default 1e-4).
+    pub fn min_delta(mut self, d: f32) -> Self {
+        self.min_delta = d;
+        self
+    }
+    /// Epochs to wait after a reduction before counting epochs without improvement again.
+    pub fn cooldown(mut self, c: usize) -> Self {
+        self.cooldown = c;
+        self
+    }
     pub fn min_lr(mut self, m: f32) -> Self {
         self.min_lr = m;
+        self
+    }
+    /// 1 prints a line at each reduction (Keras' default, 0, is silent).
+    pub fn verbose(mut self, v: u8) -> Self {
+        self.verbose = v;
         self
     }
 }
@@ -234,22 +261,30 @@ impl Callback for ReduceLROnPlateau {
         let Some(v) = logs.get(&self.monitor) else {
             return;
         };
-        if improved(&self.monitor, v, self.best, 0.0) {
+        // The order of Keras' checks: leave cooldown first, then judge this epoch.
+        if self.cooldown_counter > 0 {
+            self.cooldown_counter -= 1;
+            self.wait = 0;
+        }
+        if improved(&self.monitor, v, self.best, self.min_delta) {
             self.best = v;
             self.wait = 0;
-        } else {
+        } else if self.cooldown_counter == 0 {
             self.wait += 1;
             if self.wait >= self.patience {
                 let old = ctx.optimizer.learning_rate();
-                let new = (old * self.factor).max(self.min_lr);
-                if new < old {
+                if old > self.min_lr {
+                    let new = (old * self.factor).max(self.min_lr);
                     ctx.optimizer.set_learning_rate(new);
-                    println!(
-                        "Epoch {}: ReduceLROnPlateau reducing learning rate to {new:e}.",
-                        epoch + 1
-                    );
+                    if self.verbose > 0 {
+                        println!(
+                            "Epoch {}: ReduceLROnPlateau reducing learning rate to {new:e}.",
+                            epoch + 1
+                        );
+                    }
+                    self.cooldown_counter = self.cooldown;
+                    self.wait = 0;
                 }
-                self.wait = 0;
             }
         }
     }
