@@ -580,3 +580,42 @@ fn linear_regression_converges_to_the_true_weights() {
     assert_close(&w.to_vec::<f32>(), &[2.0, -3.0, 0.5], 1e-4);
     assert_close(&b.to_vec::<f32>(), &[1.0], 1e-4);
 }
+
+#[test]
+fn a_tape_records_only_the_ops_of_its_own_thread() {
+    // Like TF: a data pipeline's worker threads computing with a watched tensor or a trainable
+    // variable while a training step's tape is open must not land on that tape.
+    let x = tensor([3.0f32]);
+    let v = Variable::new(tensor([2.0f32]));
+    let tape = GradientTape::persistent();
+    tape.watch(&x);
+    let (y_other, w_other) = std::thread::scope(|s| {
+        s.spawn(|| ((&x * &x).sum(), (&v * 3.0).sum()))
+            .join()
+            .unwrap()
+    });
+    let y = (&x * &x).sum() + (&v * 5.0).sum();
+    assert_eq!(
+        tape.watched_variables().len(),
+        1,
+        "only this thread's read of v"
+    );
+    let [gx, gv] = tape.gradient(&y, [&x, &v]);
+    assert_eq!(gx.unwrap().to_vec::<f32>(), vec![6.0]);
+    assert_eq!(gv.unwrap().to_vec::<f32>(), vec![5.0]);
+    // the other thread's results were never recorded: no gradient reaches x or v through them
+    assert!(tape.gradient(&y_other, [&x])[0].is_none());
+    assert!(tape.gradient(&w_other, [&v])[0].is_none());
+    // and a tape opened on another thread records that thread's ops
+    let g = std::thread::scope(|s| {
+        s.spawn(|| {
+            let t = GradientTape::new();
+            t.watch(&x);
+            let y = (&x * 4.0).sum();
+            t.gradient(&y, [&x])[0].as_ref().map(|g| g.to_vec::<f32>())
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(g, Some(vec![4.0]));
+}

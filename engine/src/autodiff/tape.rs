@@ -28,6 +28,9 @@ struct TapeData {
 }
 
 struct TapeInner {
+    /// The thread that made the tape: like TF's, a tape records only its own thread's ops (a
+    /// data pipeline's worker threads computing on variables never land on a training tape).
+    thread: std::thread::ThreadId,
     data: Mutex<TapeData>,
 }
 
@@ -60,10 +63,14 @@ pub(crate) fn record(
     if reg.active.load(Ordering::Acquire) == 0 || !out.dtype().is_float() {
         return;
     }
+    let me = std::thread::current().id();
     let tapes = reg.tapes.lock().unwrap_or_else(|e| e.into_inner());
     let mut rule: Option<BackwardFn> = None;
     let mut backward = Some(backward);
     for tape in tapes.iter() {
+        if tape.thread != me {
+            continue;
+        }
         let mut d = tape.lock();
         if !d.recording {
             continue;
@@ -92,7 +99,8 @@ pub(crate) fn record(
     }
 }
 
-/// Records operations for automatic differentiation, like `tf.GradientTape`.
+/// Records operations for automatic differentiation, like `tf.GradientTape`: the ops of the
+/// thread that created it, while it exists.
 ///
 /// ```
 /// use ferrolab::prelude::*;
@@ -118,6 +126,7 @@ impl GradientTape {
     }
     fn build(persistent: bool) -> GradientTape {
         let inner = Arc::new(TapeInner {
+            thread: std::thread::current().id(),
             data: Mutex::new(TapeData {
                 recording: true,
                 persistent,
