@@ -234,61 +234,58 @@ fn learning_rate_scheduler_sets_the_rate_used_by_each_epoch() {
     }
 }
 
-#[test]
-fn reduce_lr_on_plateau_cuts_the_rate_down_to_min_lr() {
+/// The learning rate after each epoch of a fit whose validation loss never improves after the
+/// first epoch (targets -x while training on x), under `plateau`.
+fn rates_on_a_plateau(plateau: ReduceLROnPlateau, epochs: usize) -> Vec<f32> {
     let (mut m, x) = model_and_data(0.1);
     let (rec, seen) = recorder();
     m.fit(&x, &x)
-        .epochs(5)
+        .epochs(epochs)
         .batch_size(16)
         .shuffle(false)
         .validation_data(&x, &(-&x))
-        .callback(
-            ReduceLROnPlateau::new("val_loss")
-                .factor(0.5)
-                .patience(1)
-                .min_lr(0.03),
-        )
+        .callback(plateau)
         .callback(rec)
         .verbose(0)
         .run();
+    let lrs = seen.lock().unwrap().lrs.clone();
+    lrs
+}
+
+fn assert_rates(got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() < 1e-7, "{got:?} vs {want:?}");
+    }
+}
+
+#[test]
+fn reduce_lr_on_plateau_cuts_the_rate_down_to_min_lr() {
+    let plateau = ReduceLROnPlateau::new("val_loss")
+        .factor(0.5)
+        .patience(1)
+        .min_lr(0.03);
     // epoch 0 is the best; each later epoch waits 1 >= patience and cuts: 0.05, then 0.025
     // floored at 0.03, then stays
-    let s = seen.lock().unwrap();
-    let want = [0.1, 0.05, 0.03, 0.03, 0.03];
-    for (got, w) in s.lrs.iter().zip(want) {
-        assert!((got - w).abs() < 1e-7, "{:?} vs {want:?}", s.lrs);
-    }
-    assert_eq!(s.lrs.len(), 5);
+    assert_rates(
+        &rates_on_a_plateau(plateau, 5),
+        &[0.1, 0.05, 0.03, 0.03, 0.03],
+    );
 }
 
 #[test]
 fn reduce_lr_on_plateau_waits_out_its_cooldown_like_keras() {
-    let (mut m, x) = model_and_data(0.1);
-    let (rec, seen) = recorder();
-    m.fit(&x, &x)
-        .epochs(6)
-        .batch_size(16)
-        .shuffle(false)
-        .validation_data(&x, &(-&x))
-        .callback(
-            ReduceLROnPlateau::new("val_loss")
-                .factor(0.5)
-                .patience(1)
-                .cooldown(2),
-        )
-        .callback(rec)
-        .verbose(0)
-        .run();
+    let plateau = ReduceLROnPlateau::new("val_loss")
+        .factor(0.5)
+        .patience(1)
+        .cooldown(2);
     // Keras' order: epoch 1 cuts and starts a cooldown of 2; epoch 2 is in cooldown; epoch 3
     // leaves it (the counter reaches 0 before the check), waits 1 >= patience and cuts again;
     // epoch 4 is in cooldown, epoch 5 cuts.
-    let s = seen.lock().unwrap();
-    let want = [0.1, 0.05, 0.05, 0.025, 0.025, 0.0125];
-    assert_eq!(s.lrs.len(), want.len());
-    for (got, w) in s.lrs.iter().zip(want) {
-        assert!((got - w).abs() < 1e-7, "{:?} vs {want:?}", s.lrs);
-    }
+    assert_rates(
+        &rates_on_a_plateau(plateau, 6),
+        &[0.1, 0.05, 0.05, 0.025, 0.025, 0.0125],
+    );
 }
 
 /// A callback of our own that stops training after `n` epochs (`model.stop_training = True`).
