@@ -20,8 +20,29 @@ macro_rules! half_type {
             pub fn from_f64(_: f64) -> $t { $t(0) }
             pub fn to_f32(self) -> f32 { 0.0 }
             pub fn to_f64(self) -> f64 { 0.0 }
+            pub const fn from_f32_const(_: f32) -> $t { $t(0) }
+            pub const fn from_f64_const(_: f64) -> $t { $t(0) }
+            pub const fn to_f32_const(self) -> f32 { 0.0 }
+            pub const fn to_f64_const(self) -> f64 { 0.0 }
+            pub const fn from_le_bytes(_: [u8; 2]) -> $t { $t(0) }
+            pub const fn from_be_bytes(_: [u8; 2]) -> $t { $t(0) }
+            pub const fn from_ne_bytes(_: [u8; 2]) -> $t { $t(0) }
+            pub const fn to_le_bytes(self) -> [u8; 2] { [0; 2] }
+            pub const fn to_be_bytes(self) -> [u8; 2] { [0; 2] }
+            pub const fn to_ne_bytes(self) -> [u8; 2] { [0; 2] }
             pub fn is_nan(self) -> bool { false }
             pub fn is_finite(self) -> bool { false }
+            pub fn is_infinite(self) -> bool { false }
+            pub fn is_normal(self) -> bool { false }
+            pub fn is_sign_negative(self) -> bool { false }
+            pub fn is_sign_positive(self) -> bool { false }
+            pub fn classify(self) -> core::num::FpCategory { core::num::FpCategory::Zero }
+            pub fn signum(self) -> $t { self }
+            pub fn copysign(self, _: $t) -> $t { self }
+            pub fn max(self, _: $t) -> $t { self }
+            pub fn min(self, _: $t) -> $t { self }
+            pub fn clamp(self, _: $t, _: $t) -> $t { self }
+            pub fn total_cmp(&self, _: &$t) -> core::cmp::Ordering { core::cmp::Ordering::Equal }
         }
         impl core::fmt::Display for $t {
             fn fmt(&self, _: &mut core::fmt::Formatter<'_>) -> core::fmt::Result { Ok(()) }

@@ -184,6 +184,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_stand_ins_are_valid_rust() {
+        // rust-analyzer would read a broken one silently; rustc says what is wrong.
+        let out = std::env::temp_dir().join(format!("ferrolab-stand-ins-{}", std::process::id()));
+        for (name, source) in STAND_INS {
+            let file = out.join(format!("{name}.rs"));
+            std::fs::create_dir_all(&out).unwrap();
+            std::fs::write(&file, source).unwrap();
+            let r = Command::new("rustc")
+                .args([
+                    "--edition",
+                    "2021",
+                    "--crate-type",
+                    "lib",
+                    "--emit",
+                    "metadata",
+                ])
+                .arg("--crate-name")
+                .arg(name)
+                .arg("--out-dir")
+                .arg(&out)
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(
+                r.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&r.stderr)
+            );
+        }
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+
+    #[test]
     fn the_analysis_package_has_the_engine_sources_and_only_the_stand_ins() {
         let dir =
             std::env::temp_dir().join(format!("ferrolab-analysis-test-{}", std::process::id()));
