@@ -95,6 +95,32 @@ clear_output(true);
     assert_before_reply(cell)
 
 
+def test_a_tight_loop_of_updates_is_throttled_and_its_last_update_arrives(kernel):
+    # 3000 raw update_display calls as fast as the cell can make them: the kernel sends at most
+    # 20 updates a second per display id, and always the last one.
+    code = """
+let h = display(&Html("<b>0</b>".to_string()));
+let t0 = std::time::Instant::now();
+for i in 1..=3000 {
+    update_display(&h, &Html(format!("<b>{i}</b>")));
+}
+let took = t0.elapsed().as_secs_f64();
+took
+"""
+    cell = run(kernel, code, timeout=CELL_TIMEOUT)
+    assert cell.status == "ok", cell.outputs
+    took = float(cell.result())
+    msgs = display_kinds(cell)
+    kinds = [m["msg_type"] for m in msgs]
+    assert kinds[0] == "display_data" and set(kinds[1:]) == {"update_display_data"}, kinds[:5]
+    updates = len(kinds) - 1
+    # one right away, then one per 50 ms of the loop, plus the final flush (with slack)
+    assert 1 <= updates <= 3 + 20 * took * 1.5 + 5, (updates, took)
+    assert updates < 3000
+    assert msgs[-1]["content"]["data"]["text/html"] == "<b>3000</b>"
+    assert_before_reply(cell)
+
+
 def test_progress_bar_redraws_in_place_at_most_ten_times_a_second(kernel):
     code = """
 let mut bar = ProgressBar::new(1, 3, 100);
