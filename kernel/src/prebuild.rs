@@ -30,6 +30,9 @@ pub fn run() -> Result<()> {
         // Start from the old template: only what changed (usually the engine crate) rebuilds.
         crate::startup::copy_template(&template, &work)?;
         std::fs::remove_file(work.join(TEMPLATE_STAMP))?;
+        // The engine changed, so it is rebuilt anyway: drop its old artifacts, which would
+        // otherwise pile up in the template that every kernel copies.
+        prune(&work, true);
     }
     std::fs::create_dir_all(&work)?;
     // Single-threaded here, so setting the environment is sound.
@@ -48,6 +51,7 @@ pub fn run() -> Result<()> {
         .execute(SAMPLE_CELL)
         .map_err(|e| anyhow::anyhow!("the sample cell failed: {e}"))?;
     drop(ctx);
+    prune(&work, false);
     let _ = std::fs::remove_dir_all(work.join("no-evcxr-config"));
     std::fs::write(work.join(TEMPLATE_STAMP), &stamp)?;
     if template.exists() {
@@ -65,6 +69,44 @@ pub fn run() -> Result<()> {
         result.lines().next().unwrap_or("")
     );
     Ok(())
+}
+
+/// Removes from a build dir what kernels never need: rustc's incremental caches (a third of a
+/// fresh template; cargo does not track them, so nothing rebuilds without them) and, with
+/// `old_engine`, the engine crate's own artifacts and fingerprints (it is about to be rebuilt).
+/// Each kernel copies the template at start, so its size is start-up time.
+fn prune(dir: &Path, old_engine: bool) {
+    let Ok(targets) = std::fs::read_dir(dir.join("target")) else {
+        return;
+    };
+    let mut profiles: Vec<PathBuf> = targets
+        .flatten()
+        .map(|t| t.path().join("debug"))
+        .filter(|p| p.is_dir())
+        .collect();
+    profiles.push(dir.join("target/debug"));
+    for profile in profiles {
+        let _ = std::fs::remove_dir_all(profile.join("incremental"));
+        if !old_engine {
+            continue;
+        }
+        for sub in ["deps", ".fingerprint"] {
+            let Ok(entries) = std::fs::read_dir(profile.join(sub)) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with("libferrolab-") || name.starts_with("ferrolab-") {
+                    let p = e.path();
+                    let _ = if p.is_dir() {
+                        std::fs::remove_dir_all(&p)
+                    } else {
+                        std::fs::remove_file(&p)
+                    };
+                }
+            }
+        }
+    }
 }
 
 /// A fingerprint of the engine's sources and manifest (paths, sizes, modification times) and of
