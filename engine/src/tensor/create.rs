@@ -305,17 +305,36 @@ pub fn uniform_on(
     seed: Option<u64>,
     device: Device,
 ) -> Result<Tensor> {
-    let shape = shape.into();
+    draw_on(
+        shape.into(),
+        seed,
+        device,
+        |n, seed| crate::storage::cuda::random::uniform(device, n, minval, maxval, seed),
+        |n, rng| {
+            let mut v = crate::storage::cpu::try_with_capacity(n);
+            v.extend((0..n).map(|_| minval + (maxval - minval) * rng.next_f32()));
+            v
+        },
+    )
+}
+
+/// One random op on `device`: takes the op's seed (TF's rules), then draws on the GPU with
+/// `on_gpu` (None when cuRAND is not usable there) or on the host with `on_host`.
+fn draw_on(
+    shape: Shape,
+    seed: Option<u64>,
+    device: Device,
+    on_gpu: impl FnOnce(usize, u64) -> Result<Option<crate::storage::cuda::CudaStorage>>,
+    on_host: impl FnOnce(usize, &mut Rng) -> Vec<f32>,
+) -> Result<Tensor> {
     let n = shape.elem_count();
     let seed = crate::random::seed_for(seed);
     if device.is_cuda() {
-        if let Some(s) = crate::storage::cuda::random::uniform(device, n, minval, maxval, seed)? {
+        if let Some(s) = on_gpu(n, seed)? {
             return Ok(Tensor::from_storage(Storage::Cuda(s), shape));
         }
     }
-    let mut rng = Rng::seed_from_u64(seed);
-    let mut v = crate::storage::cpu::try_with_capacity(n);
-    v.extend((0..n).map(|_| minval + (maxval - minval) * rng.next_f32()));
+    let v = on_host(n, &mut Rng::seed_from_u64(seed));
     Tensor::from_cpu(CpuStorage::F32(v), shape, device)
 }
 
@@ -329,17 +348,17 @@ pub fn normal_on(
     seed: Option<u64>,
     device: Device,
 ) -> Result<Tensor> {
-    let shape = shape.into();
-    let n = shape.elem_count();
-    let seed = crate::random::seed_for(seed);
-    if device.is_cuda() {
-        if let Some(s) = crate::storage::cuda::random::normal(device, n, mean, stddev, seed)? {
-            return Ok(Tensor::from_storage(Storage::Cuda(s), shape));
-        }
-    }
-    let mut v = crate::storage::cpu::filled_vec(n, 0f32);
-    Rng::seed_from_u64(seed).fill_normal(&mut v, mean, stddev);
-    Tensor::from_cpu(CpuStorage::F32(v), shape, device)
+    draw_on(
+        shape.into(),
+        seed,
+        device,
+        |n, seed| crate::storage::cuda::random::normal(device, n, mean, stddev, seed),
+        |n, rng| {
+            let mut v = crate::storage::cpu::filled_vec(n, 0f32);
+            rng.fill_normal(&mut v, mean, stddev);
+            v
+        },
+    )
 }
 /// `tf.random.truncated_normal`: normal draws re-drawn until within two standard deviations.
 /// Drawn on the host (then copied to the default device), the same numbers on every device.
