@@ -26,6 +26,16 @@ impl DType {
             DType::Bool => "bool",
         }
     }
+    /// The Rust element type's name: `f32`, `f16`, `bf16`, `i64`, `bool`.
+    pub fn rust_name(&self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::F16 => "f16",
+            DType::BF16 => "bf16",
+            DType::I64 => "i64",
+            DType::Bool => "bool",
+        }
+    }
     pub fn is_float(&self) -> bool {
         matches!(self, DType::F32 | DType::F16 | DType::BF16)
     }

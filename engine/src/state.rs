@@ -82,7 +82,7 @@ pub struct GlobalState {
     /// Seed of the last `set_seed`, if any (op-level seeds are derived from it, as in TF).
     pub(crate) global_seed: Mutex<Option<u64>>,
     pub(crate) default_device: Mutex<Option<Device>>,
-    pub(crate) tapes: crate::autodiff::TapeRegistry,
+    pub(crate) recorders: crate::tensor::dispatch::Recorders,
     pub(crate) num_threads: AtomicUsize,
     pub(crate) display_counter: AtomicU64,
     /// Per-class counters for Keras' automatic layer names (dense, dense_1, ...).
@@ -102,7 +102,7 @@ impl GlobalState {
             rng: Mutex::new(Rng::from_entropy()),
             global_seed: Mutex::new(None),
             default_device: Mutex::new(None),
-            tapes: Default::default(),
+            recorders: Default::default(),
             num_threads: AtomicUsize::new(0),
             display_counter: AtomicU64::new(0),
             layer_names: Mutex::new(Default::default()),

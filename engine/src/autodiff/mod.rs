@@ -5,24 +5,24 @@
 //! - An op is recorded when one of its inputs is *tracked*: watched with `tape.watch(&x)`, a
 //!   trainable [`Variable`] read while `watch_accessed_variables` is on (the default), or the
 //!   output of a recorded op.
-//! - `tape.gradient(&target, [&a, &b])` walks the recorded ops in reverse. Backward rules are
-//!   written with ordinary tensor ops, so an outer tape records them: nested tapes give second
+//! - `tape.gradient(&target, [&a, &b])` walks the recorded ops in reverse. Backward rules
+//!   (`backward.rs`, one `match` over `Op`) are written with ordinary tensor ops, so an outer tape records them: nested tapes give second
 //!   derivatives. A source the target does not depend on gets `None`, as in TF.
 //! - Tapes live in the process-wide state (see [`crate::state`]), so a tape made in one notebook
 //!   cell records ops run in the next.
 
+mod backward;
 mod tape;
 mod variable;
 
 pub use tape::GradientTape;
-pub(crate) use tape::{record, TapeRegistry};
 pub use variable::Variable;
 
 use crate::tensor::Tensor;
 
 /// Blocks gradients: the result has `x`'s value, but no tape sees through it (`tf.stop_gradient`).
 pub fn stop_gradient(x: &Tensor) -> Tensor {
-    x.with_layout(x.layout().clone())
+    crate::error::or_panic(crate::tensor::apply(crate::tensor::Op::StopGradient, &[x]))
 }
 
 impl Tensor {

@@ -1,20 +1,20 @@
-//! The tape: a list of recorded ops, each with the ids of its inputs and output and a backward
-//! rule, plus the set of tracked tensor ids.
+//! The tape: the recorded ops (each an [`OpNode`] with its output), plus the set of tracked
+//! tensor ids. A tape is a [`Recorder`]: `dispatch::apply` hands it every op of the process, and
+//! it keeps the differentiable ones of its own thread that touch a tracked tensor.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::backward::{backward, records};
+use crate::tensor::dispatch::{add_recorder, remove_recorder, Recorder};
+use crate::tensor::op::OpNode;
 use crate::tensor::Tensor;
 
-/// Maps the gradient of an op's output to the gradients of its inputs (None: no gradient).
-pub(crate) type BackwardFn = Arc<dyn Fn(&Tensor) -> Vec<Option<Tensor>> + Send + Sync>;
-
 struct Node {
-    op: &'static str,
-    inputs: Vec<u64>,
-    output: u64,
-    backward: BackwardFn,
+    node: Arc<OpNode>,
+    /// The op's output (backward rules of exp, sqrt, max, ... use it).
+    output: Tensor,
 }
 
 struct TapeData {
@@ -40,62 +40,34 @@ impl TapeInner {
     }
 }
 
-/// All live tapes of the process. `active` is the fast path: no tape, no recording cost.
-#[derive(Default)]
-pub(crate) struct TapeRegistry {
-    active: AtomicUsize,
-    tapes: Mutex<Vec<Arc<TapeInner>>>,
-}
-
-fn registry() -> &'static TapeRegistry {
-    &crate::state::global().tapes
-}
-
-/// Records `out = op(inputs)` on every recording tape that tracks one of the inputs.
-/// `backward` is only built when some tape needs it.
-pub(crate) fn record(
-    op: &'static str,
-    inputs: &[&Tensor],
-    out: &Tensor,
-    backward: impl FnOnce() -> BackwardFn,
-) {
-    let reg = registry();
-    if reg.active.load(Ordering::Acquire) == 0 || !out.dtype().is_float() {
-        return;
-    }
-    let me = std::thread::current().id();
-    let tapes = reg.tapes.lock().unwrap_or_else(|e| e.into_inner());
-    let mut rule: Option<BackwardFn> = None;
-    let mut backward = Some(backward);
-    for tape in tapes.iter() {
-        if tape.thread != me {
-            continue;
+impl Recorder for TapeInner {
+    /// Keeps `node` when it is differentiable and one of its float inputs is tracked (watched,
+    /// a trainable variable read while `watch_accessed_variables` is on, or a recorded output).
+    fn record(&self, node: &Arc<OpNode>, output: &Tensor) {
+        if !records(node) || std::thread::current().id() != self.thread {
+            return;
         }
-        let mut d = tape.lock();
+        let mut d = self.lock();
         if !d.recording {
-            continue;
+            return;
         }
         let mut hit = false;
-        for x in inputs {
+        for x in node.inputs.iter().filter(|x| x.dtype().is_float()) {
             if d.tracked.contains(&x.id()) {
                 hit = true;
             } else if d.watch_accessed_variables && x.is_trainable_variable() {
                 d.tracked.insert(x.id());
-                d.watched_variables.push((*x).clone());
+                d.watched_variables.push(x.clone());
                 hit = true;
             }
         }
-        if !hit {
-            continue;
+        if hit {
+            d.nodes.push(Node {
+                node: node.clone(),
+                output: output.clone(),
+            });
+            d.tracked.insert(node.output);
         }
-        let f = rule.get_or_insert_with(|| (backward.take().expect("built once"))());
-        d.nodes.push(Node {
-            op,
-            inputs: inputs.iter().map(|x| x.id()).collect(),
-            output: out.id(),
-            backward: f.clone(),
-        });
-        d.tracked.insert(out.id());
     }
 }
 
@@ -113,6 +85,8 @@ pub(crate) fn record(
 /// ```
 pub struct GradientTape {
     inner: Arc<TapeInner>,
+    /// Our id in the process's recorder list.
+    recorder: u64,
 }
 
 impl GradientTape {
@@ -137,13 +111,8 @@ impl GradientTape {
                 watched_variables: Vec::new(),
             }),
         });
-        let reg = registry();
-        reg.tapes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(inner.clone());
-        reg.active.fetch_add(1, Ordering::AcqRel);
-        GradientTape { inner }
+        let recorder = add_recorder(inner.clone());
+        GradientTape { inner, recorder }
     }
 
     /// Builder: whether trainable variables read under this tape are watched automatically.
@@ -201,7 +170,7 @@ impl GradientTape {
         // Only tracked tensors (watched, or outputs of recorded ops) get a gradient, as in TF:
         // an unwatched constant that fed a recorded op still gets None.
         let tracked_sources: Vec<bool>;
-        let nodes: Vec<(Vec<u64>, u64, BackwardFn, &'static str)> = {
+        let nodes: Vec<(Arc<OpNode>, Tensor)> = {
             let mut d = self.inner.lock();
             if d.used && !d.persistent {
                 panic!(
@@ -216,7 +185,7 @@ impl GradientTape {
                 .collect();
             d.nodes
                 .iter()
-                .map(|n| (n.inputs.clone(), n.output, n.backward.clone(), n.op))
+                .map(|n| (n.node.clone(), n.output.clone()))
                 .collect()
         };
         // This tape must not record its own backward pass; outer tapes do (second derivatives).
@@ -225,17 +194,17 @@ impl GradientTape {
         if target.dtype().is_float() {
             grads.insert(target.id(), target.ones_like());
         }
-        for (inputs, output, backward, _op) in nodes.iter().rev() {
-            let Some(g) = grads.get(output).cloned() else {
+        for (node, output) in nodes.iter().rev() {
+            let Some(g) = grads.get(&node.output).cloned() else {
                 continue;
             };
-            for (id, gi) in inputs.iter().zip(backward(&g)) {
+            for (x, gi) in node.inputs.iter().zip(backward(node, output, &g)) {
                 let Some(gi) = gi else { continue };
-                let acc = match grads.remove(id) {
+                let acc = match grads.remove(&x.id()) {
                     Some(prev) => &prev + &gi,
                     None => gi,
                 };
-                grads.insert(*id, acc);
+                grads.insert(x.id(), acc);
             }
         }
         let out = sources
@@ -269,12 +238,44 @@ impl Default for GradientTape {
 
 impl Drop for GradientTape {
     fn drop(&mut self) {
-        let reg = registry();
-        let mut tapes = reg.tapes.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = tapes.iter().position(|t| Arc::ptr_eq(t, &self.inner)) {
-            tapes.swap_remove(i);
-            reg.active.fetch_sub(1, Ordering::AcqRel);
+        remove_recorder(self.recorder);
+    }
+}
+
+impl GradientTape {
+    /// The ops this tape has recorded, in order (what `gradient` walks backwards).
+    pub fn recorded_ops(&self) -> Vec<Arc<OpNode>> {
+        self.inner
+            .lock()
+            .nodes
+            .iter()
+            .map(|n| n.node.clone())
+            .collect()
+    }
+}
+
+/// The recorded ops, e.g. `matmul (2,3)x(3,4) f32 -> add (2,4)+(4,) -> relu`: each op with its
+/// input shapes, and the dtype after the first op and wherever it changes.
+impl fmt::Display for GradientTape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut dtype = None;
+        for (i, n) in self.recorded_ops().iter().enumerate() {
+            if i > 0 {
+                f.write_str(" -> ")?;
+            }
+            write!(f, "{n}")?;
+            if dtype != Some(n.dtype) && !matches!(n.op, crate::tensor::Op::Cast(_)) {
+                write!(f, " {}", n.dtype.rust_name())?;
+            }
+            dtype = Some(n.dtype);
         }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for GradientTape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<GradientTape: {self}>")
     }
 }
 

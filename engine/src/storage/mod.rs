@@ -178,6 +178,25 @@ pub trait BackendStorage: Sized {
 pub enum Storage {
     Cpu(CpuStorage),
     Cuda(CudaStorage),
+    /// No memory at all: the storage of a symbolic (shape-only) tensor, which layers are built
+    /// on. Ops on it only infer shapes (see `tensor/dispatch.rs`); reading it is an error.
+    Meta(MetaStorage),
+}
+
+/// What a symbolic tensor knows besides its shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetaStorage {
+    pub dtype: DType,
+    pub device: Device,
+}
+
+/// The error for reading the values of a symbolic tensor.
+pub(crate) fn symbolic_error() -> Error {
+    crate::error::invalid(
+        "symbolic tensor",
+        "this tensor has a shape but no values (the Functional API builds layers on such \
+         tensors); call the model on real data, e.g. model.predict(&x)",
+    )
 }
 
 macro_rules! dispatch {
@@ -185,6 +204,7 @@ macro_rules! dispatch {
         match $self {
             Storage::Cpu($s) => Storage::Cpu($e?),
             Storage::Cuda($s) => Storage::Cuda($e?),
+            Storage::Meta(_) => return Err(symbolic_error()),
         }
     };
 }
@@ -209,18 +229,21 @@ impl Storage {
         match self {
             Storage::Cpu(s) => s.dtype(),
             Storage::Cuda(s) => s.dtype(),
+            Storage::Meta(m) => m.dtype,
         }
     }
     pub fn device(&self) -> Device {
         match self {
             Storage::Cpu(_) => Device::Cpu,
             Storage::Cuda(s) => s.device(),
+            Storage::Meta(m) => m.device,
         }
     }
     pub fn to_cpu(&self) -> Result<CpuStorage> {
         match self {
             Storage::Cpu(s) => Ok(s.clone()),
             Storage::Cuda(s) => s.to_cpu(),
+            Storage::Meta(_) => Err(symbolic_error()),
         }
     }
     /// Moves (copies) contiguous data to `device`.
@@ -236,6 +259,7 @@ impl Storage {
                 let cpu = match self {
                     Storage::Cpu(s) => s.copy_strided(l)?,
                     Storage::Cuda(s) => s.copy_strided(l)?.to_cpu()?,
+                    Storage::Meta(_) => return Err(symbolic_error()),
                 };
                 Ok(Storage::Cuda(CudaStorage::from_cpu(&cpu, device)?))
             }
@@ -273,21 +297,21 @@ impl Storage {
         match same_device("binary op", self, rhs)? {
             (Storage::Cpu(a), Storage::Cpu(b)) => Ok(Storage::Cpu(a.binary(l, b, rl, op)?)),
             (Storage::Cuda(a), Storage::Cuda(b)) => Ok(Storage::Cuda(a.binary(l, b, rl, op)?)),
-            _ => unreachable!("same_device checked"),
+            _ => Err(symbolic_error()),
         }
     }
     pub fn cmp(&self, l: &Layout, rhs: &Storage, rl: &Layout, op: CmpOp) -> Result<Storage> {
         match same_device("comparison", self, rhs)? {
             (Storage::Cpu(a), Storage::Cpu(b)) => Ok(Storage::Cpu(a.cmp(l, b, rl, op)?)),
             (Storage::Cuda(a), Storage::Cuda(b)) => Ok(Storage::Cuda(a.cmp(l, b, rl, op)?)),
-            _ => unreachable!("same_device checked"),
+            _ => Err(symbolic_error()),
         }
     }
     pub fn matmul(&self, l: &Layout, rhs: &Storage, rl: &Layout) -> Result<Storage> {
         match same_device("matmul", self, rhs)? {
             (Storage::Cpu(a), Storage::Cpu(b)) => Ok(Storage::Cpu(a.matmul(l, b, rl)?)),
             (Storage::Cuda(a), Storage::Cuda(b)) => Ok(Storage::Cuda(a.matmul(l, b, rl)?)),
-            _ => unreachable!("same_device checked"),
+            _ => Err(symbolic_error()),
         }
     }
     pub fn index_select(
@@ -302,7 +326,7 @@ impl Storage {
             (Storage::Cuda(a), Storage::Cuda(b)) => {
                 Ok(Storage::Cuda(a.index_select(l, b, il, axis)?))
             }
-            _ => unreachable!("same_device checked"),
+            _ => Err(symbolic_error()),
         }
     }
     pub fn where_cond(
@@ -322,7 +346,7 @@ impl Storage {
             (Storage::Cuda(c), Storage::Cuda(t), Storage::Cuda(f)) => {
                 Ok(Storage::Cuda(c.where_cond(l, t, tl, f, fl)?))
             }
-            _ => unreachable!("same_device checked"),
+            _ => Err(symbolic_error()),
         }
     }
     pub fn copy_into(&mut self, dl: &Layout, src: &Storage, sl: &Layout) -> Result<()> {
@@ -336,7 +360,7 @@ impl Storage {
         match (self, src) {
             (Storage::Cpu(d), Storage::Cpu(s)) => d.copy_into(dl, s, sl),
             (Storage::Cuda(d), Storage::Cuda(s)) => d.copy_into(dl, s, sl),
-            _ => unreachable!("devices checked"),
+            _ => Err(symbolic_error()),
         }
     }
     pub fn apply_update(
@@ -352,9 +376,7 @@ impl Storage {
                 for s in slots.iter_mut() {
                     match &mut **s {
                         Storage::Cpu(c) => cs.push(c),
-                        Storage::Cuda(_) => {
-                            return Err(Error::Msg("optimizer slot on another device".into()))
-                        }
+                        _ => return Err(Error::Msg("optimizer slot on another device".into())),
                     }
                 }
                 p.apply_update(g, gl, &mut cs, rule)
@@ -364,9 +386,7 @@ impl Storage {
                 for s in slots.iter_mut() {
                     match &mut **s {
                         Storage::Cuda(c) => cs.push(c),
-                        Storage::Cpu(_) => {
-                            return Err(Error::Msg("optimizer slot on another device".into()))
-                        }
+                        _ => return Err(Error::Msg("optimizer slot on another device".into())),
                     }
                 }
                 p.apply_update(g, gl, &mut cs, rule)
@@ -401,7 +421,7 @@ impl Storage {
             (Storage::Cuda(d), Storage::Cuda(i), Storage::Cuda(s)) => {
                 d.index_add(dst_shape, i, il, s, sl, axis)
             }
-            _ => unreachable!("devices checked"),
+            _ => Err(symbolic_error()),
         }
     }
 }

@@ -5,12 +5,9 @@
 //! pooling is a max or mean over the KH*KW axis. Gradients flow through the patch op (its adjoint
 //! is col2im) and the matmul, so there is no separate backward kernel to get wrong.
 
-use std::sync::Arc;
-
-use crate::autodiff::record;
 use crate::error::{invalid, or_panic, Error, Result};
 use crate::storage::PatchParams;
-use crate::tensor::Tensor;
+use crate::tensor::{apply, Op, Tensor};
 
 /// Keras padding: "valid" (no padding) or "same" (output size ceil(input / stride)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,28 +120,23 @@ fn patch_params(
     })
 }
 
-/// Patches (N,OH,OW,KH,KW,C) of x (N,H,W,C); recorded, its adjoint is col2im.
+/// Patches (N,OH,OW,KH,KW,C) of x (N,H,W,C); its adjoint is col2im.
 fn im2col(x: &Tensor, p: PatchParams) -> Result<Tensor> {
-    let s = x.storage().im2col(x.layout(), &p)?;
-    let out = Tensor::from_storage(s, [p.n, p.oh, p.ow, p.kh, p.kw, p.c]);
-    record("im2col", &[x], &out, || {
-        Arc::new(move |g| vec![Some(or_panic(col2im(g, p)))])
-    });
-    Ok(out)
+    apply(Op::Im2Col(p), &[x])
 }
 
-/// Adjoint of im2col: sums patches back into (N,H,W,C).
-fn col2im(g: &Tensor, p: PatchParams) -> Result<Tensor> {
-    let s = g.storage().col2im(g.layout(), &p)?;
-    let out = Tensor::from_storage(s, [p.n, p.h, p.w, p.c]);
+/// The adjoint of im2col: sums patches (N,OH,OW,KH,KW,C) back into (N,H,W,C).
+pub(crate) fn col2im(g: &Tensor, p: PatchParams) -> Tensor {
+    or_panic(apply(Op::Col2Im(p), &[g]))
+}
+
+/// The adjoint of col2im: im2col reading 0 outside the input (whatever `p` pads with).
+pub(crate) fn im2col_zero_pad(g: &Tensor, p: PatchParams) -> Tensor {
     let p0 = PatchParams {
         pad_value: 0.0,
         ..p
     };
-    record("col2im", &[g], &out, || {
-        Arc::new(move |gg| vec![Some(or_panic(im2col(gg, p0)))])
-    });
-    Ok(out)
+    or_panic(im2col(g, p0))
 }
 
 impl Tensor {
@@ -167,7 +159,6 @@ impl Tensor {
         padding: &str,
         dilation: (usize, usize),
     ) -> Result<Tensor> {
-        crate::state::check_cancel();
         let pad = parse_padding("conv2d", padding)?;
         crate::tensor::elementwise::check_dtypes("conv2d", self, filters)?;
         if filters.rank() != 4 {

@@ -189,6 +189,9 @@ fn render(
 impl Tensor {
     /// The values as NumPy would print them (`str(x.numpy())`).
     pub fn format_values(&self) -> String {
+        if self.is_symbolic() {
+            return "<symbolic: shape only, no values>".into();
+        }
         let vals: Vec<f64> = match self.dtype() {
             DType::I64 => self.to_vec::<i64>().into_iter().map(|v| v as f64).collect(),
             _ => match self.try_to_f32_vec() {

@@ -96,6 +96,13 @@ impl Tensor {
 
     /// The tensor as an HTML table (see the module docs for layout and elision).
     pub fn to_html(&self) -> String {
+        if self.is_symbolic() {
+            return format!(
+                "<div class=\"ferrolab-tensor\"><b>Tensor</b> shape={} dtype={} (symbolic: no values)</div>",
+                self.shape(),
+                self.dtype()
+            );
+        }
         let mut h = String::from("<div class=\"ferrolab-tensor\">");
         let _ = write!(
             h,

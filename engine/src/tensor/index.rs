@@ -1,13 +1,9 @@
 //! Gathering and joining: gather/index_select, concat, stack, split and one_hot.
 
-use std::sync::Arc;
-
-use crate::autodiff::record;
 use crate::dtype::DType;
 use crate::error::{invalid, or_panic, Error, Result};
-use crate::shape::{resolve_axis, Layout, Shape};
-use crate::storage::Storage;
-use crate::tensor::Tensor;
+use crate::shape::{resolve_axis, Shape};
+use crate::tensor::{apply, Op, Tensor};
 
 impl Tensor {
     /// `tf.gather(params, indices, axis)`: picks entries along `axis` by int64 `indices` of any
@@ -26,18 +22,7 @@ impl Tensor {
             });
         }
         let flat = indices.try_reshape([indices.elem_count()])?;
-        let s = {
-            let si = flat.storage();
-            self.storage()
-                .index_select(self.layout(), &si, flat.layout(), a)?
-        };
-        let mut d = self.dims().to_vec();
-        d[a] = flat.elem_count();
-        let picked = Tensor::from_storage(s, d);
-        record("gather", &[self], &picked, || {
-            let (ids, shape) = (flat.clone(), self.shape().clone());
-            Arc::new(move |g| vec![Some(scatter_add(g, &ids, a, &shape))])
-        });
+        let picked = apply(Op::IndexSelect { axis: a }, &[self, &flat])?;
         let mut out = self.dims()[..a].to_vec();
         out.extend_from_slice(indices.dims());
         out.extend_from_slice(&self.dims()[a + 1..]);
@@ -101,22 +86,12 @@ impl Tensor {
 
 /// Adds `g` (shape[..axis] + [ids.len()] + shape[axis+1..]) into zeros of `shape` at `ids`:
 /// the adjoint of gather. Its own adjoint is gather.
-fn scatter_add(g: &Tensor, ids: &Tensor, axis: usize, shape: &Shape) -> Tensor {
-    let mut s = or_panic(Storage::zeros(shape, g.dtype(), g.device()));
-    or_panic(s.index_add(
-        shape,
-        &ids.storage(),
-        ids.layout(),
-        &g.storage(),
-        g.layout(),
+pub(crate) fn scatter_add(g: &Tensor, ids: &Tensor, axis: usize, shape: &Shape) -> Tensor {
+    let op = Op::IndexAdd {
         axis,
-    ));
-    let out = Tensor::from_storage(s, shape.clone());
-    let ids2 = ids.clone();
-    record("scatter_add", &[g], &out, || {
-        Arc::new(move |gg| vec![Some(gg.gather(&ids2, axis as isize))])
-    });
-    out
+        shape: shape.clone(),
+    };
+    or_panic(apply(op, &[g, ids]))
 }
 
 /// `tf.concat(tensors, axis)`: joins along an existing axis.
@@ -143,30 +118,7 @@ pub fn try_concat(tensors: &[&Tensor], axis: isize) -> Result<Tensor> {
         }
         crate::tensor::elementwise::check_dtypes("concat", first, t)?;
     }
-    let mut dims = first.dims().to_vec();
-    dims[a] = tensors.iter().map(|t| t.dims()[a]).sum();
-    let shape = Shape(dims);
-    let mut s = Storage::zeros(&shape, first.dtype(), first.device())?;
-    let full = Layout::contiguous(shape.clone());
-    let mut start = 0;
-    for t in tensors {
-        let mut region = full.clone();
-        region.shape.0[a] = t.dims()[a];
-        region.offset = start * full.strides[a];
-        s.copy_into(&region, &t.storage(), t.layout())?;
-        start += t.dims()[a];
-    }
-    let out = Tensor::from_storage(s, shape);
-    let sizes: Vec<usize> = tensors.iter().map(|t| t.dims()[a]).collect();
-    record("concat", tensors, &out, || {
-        Arc::new(move |g| {
-            g.split_sizes(&sizes, a as isize)
-                .into_iter()
-                .map(Some)
-                .collect()
-        })
-    });
-    Ok(out)
+    apply(Op::Concat { axis: a }, tensors)
 }
 
 /// `tf.stack(tensors, axis)`: joins along a new axis.

@@ -2,12 +2,9 @@
 //! a: (..., M, K) @ b: (..., K, N) -> (..., M, N); batch axes broadcast; a 1-D operand is
 //! treated as a row (left) or column (right) vector and that axis is dropped from the result.
 
-use std::sync::Arc;
-
-use crate::autodiff::record;
 use crate::error::{invalid, or_panic, Error, Result};
 use crate::shape::{broadcast_shapes, Shape};
-use crate::tensor::Tensor;
+use crate::tensor::{apply, Op, Tensor};
 
 impl Tensor {
     /// Matrix product (`a @ b`).
@@ -17,7 +14,6 @@ impl Tensor {
     }
 
     pub fn try_matmul(&self, rhs: &Tensor) -> Result<Tensor> {
-        crate::state::check_cancel();
         if self.rank() == 0 || rhs.rank() == 0 {
             return Err(invalid(
                 "matmul",
@@ -57,7 +53,7 @@ impl Tensor {
                 hint,
             });
         }
-        let batch = broadcast_shapes("matmul", &a.dims()[..ar - 2], &b.dims()[..br - 2])
+        broadcast_shapes("matmul", &a.dims()[..ar - 2], &b.dims()[..br - 2])
             .map_err(|_| Error::ShapeMismatch {
                 op: "matmul",
                 lhs: self.dims().to_vec(),
@@ -68,32 +64,8 @@ impl Tensor {
                     Shape(b.dims()[..br - 2].to_vec())
                 ),
             })?;
-        let with = |x: usize, y: usize| {
-            let mut d = batch.dims().to_vec();
-            d.extend([x, y]);
-            Shape(d)
-        };
-        let la = a.layout().broadcast_as(&with(m, k))?;
-        let lb = b.layout().broadcast_as(&with(k, n))?;
-        let s = {
-            let sa = a.storage();
-            if a.shares_storage_with(&b) {
-                sa.matmul(&la, &sa, &lb)?
-            } else {
-                sa.matmul(&la, &b.storage(), &lb)?
-            }
-        };
-        let out = Tensor::from_storage(s, with(m, n));
-        record("matmul", &[&a, &b], &out, || {
-            let (a, b) = (a.clone(), b.clone());
-            // y = a b  =>  dL/da = g b^T, dL/db = a^T g (summed over broadcast batch axes)
-            Arc::new(move |g| {
-                vec![
-                    Some(g.matmul(&b.t()).sum_to_shape(a.shape())),
-                    Some(a.t().matmul(g).sum_to_shape(b.shape())),
-                ]
-            })
-        });
+        // matmul's own hints above; the batch broadcast was checked, so infer agrees
+        let out = apply(Op::Matmul, &[&a, &b])?;
         let mut out = out;
         if self.rank() == 1 {
             out = out.try_squeeze(&[-2])?;

@@ -9,19 +9,23 @@
 //! - `linalg`: matmul; `conv`: conv2d and pooling; `index`: gather, concat, stack, split;
 //! - `fmt`: TF-style printing; `html`: the HTML table shown in notebooks.
 
-mod conv;
+pub(crate) mod conv;
 pub mod create;
+pub mod dispatch;
 mod elementwise;
 mod fmt;
 mod html;
-mod index;
+pub(crate) mod index;
 mod linalg;
+pub mod op;
 mod reduce;
-mod view;
+pub(crate) mod view;
 
 pub use conv::Padding;
+pub use dispatch::{apply, Recorder};
 pub use elementwise::{try_where, where_, Operand};
 pub use index::{concat, one_hot, stack, try_concat, try_stack};
+pub use op::{Op, OpNode};
 pub use view::{ReshapeDims, SliceArg};
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,6 +50,8 @@ pub(crate) struct TensorInner {
     pub(crate) dtype: DType,
     pub(crate) device: Device,
     pub(crate) var: Option<VarInfo>,
+    /// Shape only, no values (`Storage::Meta`).
+    pub(crate) symbolic: bool,
 }
 
 impl Drop for TensorInner {
@@ -81,9 +87,9 @@ impl Tensor {
         layout: Layout,
         var: Option<VarInfo>,
     ) -> Tensor {
-        let (dtype, device) = {
+        let (dtype, device, symbolic) = {
             let s = storage.read().unwrap_or_else(|e| e.into_inner());
-            (s.dtype(), s.device())
+            (s.dtype(), s.device(), matches!(*s, Storage::Meta(_)))
         };
         Tensor(Arc::new(TensorInner {
             id: crate::state::next_id(),
@@ -92,10 +98,12 @@ impl Tensor {
             dtype,
             device,
             var,
+            symbolic,
         }))
     }
 
-    /// A new tensor over the same storage with another layout (not recorded; callers record).
+    /// A new tensor over the same storage with another layout (not recorded: views are made
+    /// by `dispatch::apply`, which records them).
     pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
         Tensor(Arc::new(TensorInner {
             id: crate::state::next_id(),
@@ -104,7 +112,21 @@ impl Tensor {
             dtype: self.0.dtype,
             device: self.0.device,
             var: None,
+            symbolic: self.0.symbolic,
         }))
+    }
+
+    /// A symbolic tensor: a shape, a dtype and a device, but no values (Keras' `KerasTensor`).
+    /// Ops on it compute only the output's shape and dtype, so a layer called on it builds its
+    /// weights and reports its output shape without running a kernel. Reading its values is an
+    /// error.
+    pub fn symbolic(shape: impl Into<Shape>, dtype: DType, device: Device) -> Tensor {
+        let meta = crate::storage::MetaStorage { dtype, device };
+        Tensor::from_storage(Storage::Meta(meta), shape)
+    }
+    /// True for a shape-only tensor (see [`Tensor::symbolic`]).
+    pub fn is_symbolic(&self) -> bool {
+        self.0.symbolic
     }
 
     /// Process-unique id (what tapes track).
@@ -161,13 +183,7 @@ impl Tensor {
     }
     pub fn try_to_vec<T: Element>(&self) -> Result<Vec<T>> {
         if T::DTYPE != self.dtype() {
-            let rust = |d: DType| match d {
-                DType::F32 => "f32",
-                DType::F16 => "f16",
-                DType::BF16 => "bf16",
-                DType::I64 => "i64",
-                DType::Bool => "bool",
-            };
+            let rust = |d: DType| d.rust_name();
             return Err(crate::error::invalid(
                 "to_vec",
                 format!(

@@ -2,14 +2,12 @@
 //! or several (`x.sum_axes(&[0, 1], false)`), with keepdims. Also argmax/argmin, var, std,
 //! logsumexp, softmax and log_softmax (shifted by a stop-gradient max for stability).
 
-use std::sync::Arc;
-
-use crate::autodiff::{record, stop_gradient};
+use crate::autodiff::stop_gradient;
 use crate::dtype::DType;
 use crate::error::{invalid, or_panic, Result};
 use crate::shape::{resolve_axis, Shape};
 use crate::storage::ReduceOp;
-use crate::tensor::Tensor;
+use crate::tensor::{apply, Op, Tensor};
 
 impl Tensor {
     fn resolve_axes(&self, axes: &[isize], op: &'static str) -> Result<Vec<usize>> {
@@ -38,7 +36,7 @@ impl Tensor {
     }
 
     /// The shape after reducing `axes`, with or without the kept size-1 axes.
-    fn reduced_shape(&self, axes: &[usize], keepdims: bool) -> Shape {
+    pub(crate) fn reduced_shape(&self, axes: &[usize], keepdims: bool) -> Shape {
         let d = self.dims();
         Shape(
             (0..d.len())
@@ -51,14 +49,14 @@ impl Tensor {
         )
     }
 
-    /// A reduction primitive, unrecorded. `axes` empty means every axis.
-    fn reduce_raw(
+    /// A reduction primitive. `axes` empty means every axis.
+    fn reduce_op(
         &self,
         axes: &[isize],
         keepdims: bool,
         op: ReduceOp,
         name: &'static str,
-    ) -> Result<(Tensor, Vec<usize>)> {
+    ) -> Result<Tensor> {
         let axes = if axes.is_empty() {
             (0..self.rank()).collect()
         } else {
@@ -85,15 +83,11 @@ impl Tensor {
                 format!("cannot reduce an empty tensor of shape {}", self.shape()),
             ));
         }
-        let s = self.storage().reduce(self.layout(), &axes, op)?;
-        Ok((
-            Tensor::from_storage(s, self.reduced_shape(&axes, keepdims)),
-            axes,
-        ))
+        apply(Op::Reduce { op, axes, keepdims }, &[self])
     }
 
     /// Brings a reduced gradient back to `self`'s shape.
-    fn unreduce(&self, g: &Tensor, axes: &[usize]) -> Tensor {
+    pub(crate) fn unreduce(&self, g: &Tensor, axes: &[usize]) -> Tensor {
         g.reshape(self.reduced_shape(axes, true))
             .broadcast_to(self.shape().clone())
     }
@@ -114,12 +108,7 @@ impl Tensor {
         or_panic(self.try_sum_axes(axes, keepdims))
     }
     pub fn try_sum_axes(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
-        let (out, axes) = self.reduce_raw(axes, keepdims, ReduceOp::Sum, "sum")?;
-        record("sum", &[self], &out, || {
-            let x = self.clone();
-            Arc::new(move |g| vec![Some(x.unreduce(g, &axes))])
-        });
-        Ok(out)
+        self.reduce_op(axes, keepdims, ReduceOp::Sum, "sum")
     }
 
     // ---- mean, var, std --------------------------------------------------------------------
@@ -191,19 +180,7 @@ impl Tensor {
         op: ReduceOp,
         name: &'static str,
     ) -> Result<Tensor> {
-        let (out, axes) = self.reduce_raw(axes, keepdims, op, name)?;
-        record(name, &[self], &out, || {
-            let (x, y) = (self.clone(), out.clone());
-            // The gradient goes to the maximal entries, shared equally among ties (as in TF).
-            Arc::new(move |g| {
-                let yk = y.reshape(x.reduced_shape(&axes, true));
-                let mask = x.equal(&yk).cast(g.dtype());
-                let count =
-                    mask.sum_axes(&axes.iter().map(|&a| a as isize).collect::<Vec<_>>(), true);
-                vec![Some(x.unreduce(g, &axes) * mask / count)]
-            })
-        });
-        Ok(out)
+        self.reduce_op(axes, keepdims, op, name)
     }
     /// Largest element (`tf.reduce_max(x)`).
     #[track_caller]
@@ -234,12 +211,12 @@ impl Tensor {
     /// Index of the largest entry along `axis`, as int64 (`tf.argmax`); the axis is removed.
     #[track_caller]
     pub fn argmax(&self, axis: isize) -> Tensor {
-        or_panic(self.reduce_raw(&[axis], false, ReduceOp::ArgMax, "argmax")).0
+        or_panic(self.reduce_op(&[axis], false, ReduceOp::ArgMax, "argmax"))
     }
     /// Index of the smallest entry along `axis`, as int64 (`tf.argmin`).
     #[track_caller]
     pub fn argmin(&self, axis: isize) -> Tensor {
-        or_panic(self.reduce_raw(&[axis], false, ReduceOp::ArgMin, "argmin")).0
+        or_panic(self.reduce_op(&[axis], false, ReduceOp::ArgMin, "argmin"))
     }
 
     // ---- logsumexp, softmax -----------------------------------------------------------------

@@ -1,16 +1,14 @@
 //! Views and movement: reshape, permute/transpose, expand_dims/squeeze, slicing with steps,
 //! broadcast_to, narrow, contiguous copies and `to(device)`.
 //!
-//! Views share storage with their source (check with `shares_storage_with`). Each records a
-//! backward rule, so gradients flow through views.
+//! Views share storage with their source (check with `shares_storage_with`). They are ops like
+//! any other (`Op::Reshape`, `Op::Slice`, ...), so gradients flow through them.
 
-use std::sync::Arc;
-
-use crate::autodiff::record;
 use crate::device::Device;
 use crate::error::{invalid, or_panic, Result};
-use crate::shape::{resolve_axis, Layout, Shape};
-use crate::tensor::Tensor;
+use crate::shape::{resolve_axis, Shape};
+use crate::tensor::op::AxisSlice;
+use crate::tensor::{apply, Op, Tensor};
 
 /// Target dims for `reshape`; one entry may be -1 (inferred), as in `tf.reshape`.
 pub trait ReshapeDims {
@@ -165,17 +163,7 @@ impl Tensor {
         } else {
             self.contiguous_copy()
         };
-        let out = src.with_layout(Layout {
-            shape,
-            strides: Vec::new(),
-            offset: src.layout().offset,
-        });
-        let out = fix_strides(out);
-        let in_shape = self.shape().clone();
-        record("reshape", &[self], &out, || {
-            Arc::new(move |g| vec![Some(g.reshape(&in_shape))])
-        });
-        Ok(out)
+        apply(Op::Reshape(shape), &[&src])
     }
 
     /// Reorders axes (`tf.transpose(x, perm)`): a view.
@@ -199,20 +187,7 @@ impl Tensor {
                 ),
             ));
         }
-        let l = self.layout();
-        let out = self.with_layout(Layout {
-            shape: Shape(perm.iter().map(|&p| l.dims()[p]).collect()),
-            strides: perm.iter().map(|&p| l.strides[p]).collect(),
-            offset: l.offset,
-        });
-        let mut inv = vec![0; r];
-        for (i, &p) in perm.iter().enumerate() {
-            inv[p] = i;
-        }
-        record("permute", &[self], &out, || {
-            Arc::new(move |g| vec![Some(g.permute(&inv))])
-        });
-        Ok(out)
+        apply(Op::Permute(perm.to_vec()), &[self])
     }
 
     /// Swaps two axes (negative axes count from the end).
@@ -309,60 +284,50 @@ impl Tensor {
                 ),
             ));
         }
-        let apply = |l: &Layout| -> Result<Layout> {
-            let (mut shape, mut strides, mut offset) = (Vec::new(), Vec::new(), l.offset);
-            for ax in 0..l.dims().len() {
-                let (d, st) = (l.dims()[ax], l.strides[ax]);
-                let Some(a) = args.get(ax) else {
-                    shape.push(d);
-                    strides.push(st);
-                    continue;
-                };
-                let norm = |i: isize| if i < 0 { i + d as isize } else { i };
-                if a.index {
-                    let i = norm(a.start.unwrap_or(0));
-                    if i < 0 || i >= d as isize {
-                        return Err(invalid(
-                            "slice",
-                            format!(
-                                "index {} is out of range for axis {ax} of size {d}",
-                                a.start.unwrap_or(0)
-                            ),
-                        ));
-                    }
-                    offset += i as usize * st;
-                    continue;
-                }
-                if a.step == 0 {
+        let mut axes = Vec::with_capacity(args.len());
+        for (ax, (a, &d)) in args.iter().zip(self.dims()).enumerate() {
+            let norm = |i: isize| if i < 0 { i + d as isize } else { i };
+            if a.index {
+                let i = norm(a.start.unwrap_or(0));
+                if i < 0 || i >= d as isize {
                     return Err(invalid(
                         "slice",
-                        format!("step 0 on axis {ax}; steps must be at least 1"),
+                        format!(
+                            "index {} is out of range for axis {ax} of size {d}",
+                            a.start.unwrap_or(0)
+                        ),
                     ));
                 }
-                let s = norm(a.start.unwrap_or(0)).clamp(0, d as isize) as usize;
-                let e = norm(a.end.unwrap_or(d as isize)).clamp(0, d as isize) as usize;
-                let len = if e > s { (e - s).div_ceil(a.step) } else { 0 };
-                if len > 0 {
-                    offset += s * st;
-                }
-                shape.push(len);
-                strides.push(st.saturating_mul(a.step)); // a huge step leaves len <= 1
+                axes.push(AxisSlice {
+                    start: i as usize,
+                    len: 1,
+                    step: 1,
+                    keep: false,
+                });
+                continue;
             }
-            // an empty view reads nothing; offset 0 keeps it inside (possibly empty) storage
-            let offset = if shape.contains(&0) { 0 } else { offset };
-            Ok(Layout {
-                shape: Shape(shape),
-                strides,
-                offset,
-            })
-        };
-        let out = self.with_layout(apply(self.layout())?);
-        let rel = apply(&Layout::contiguous(self.shape().clone()))?;
-        let full = self.shape().clone();
-        record("slice", &[self], &out, || {
-            Arc::new(move |g| vec![Some(embed(g, &full, &rel))])
-        });
-        Ok(out)
+            if a.step == 0 {
+                return Err(invalid(
+                    "slice",
+                    format!("step 0 on axis {ax}; steps must be at least 1"),
+                ));
+            }
+            let s = norm(a.start.unwrap_or(0)).clamp(0, d as isize) as usize;
+            let e = norm(a.end.unwrap_or(d as isize)).clamp(0, d as isize) as usize;
+            let len = if e > s { (e - s).div_ceil(a.step) } else { 0 };
+            axes.push(AxisSlice {
+                start: s,
+                len,
+                step: a.step,
+                keep: true,
+            });
+        }
+        apply(Op::Slice(axes), &[self])
+    }
+
+    /// A view of normalised per-axis slices (what `slice` builds from `s!` arguments).
+    pub(crate) fn slice_axes(&self, axes: &[AxisSlice]) -> Tensor {
+        or_panic(apply(Op::Slice(axes.to_vec()), &[self]))
     }
 
     /// `length` entries of `axis` starting at `start` (a view).
@@ -399,13 +364,7 @@ impl Tensor {
         or_panic(self.try_broadcast_to(shape))
     }
     pub fn try_broadcast_to(&self, shape: impl Into<Shape>) -> Result<Tensor> {
-        let shape = shape.into();
-        let out = self.with_layout(self.layout().broadcast_as(&shape)?);
-        let src = self.shape().clone();
-        record("broadcast_to", &[self], &out, || {
-            Arc::new(move |g| vec![Some(g.sum_to_shape(&src))])
-        });
-        Ok(out)
+        apply(Op::BroadcastTo(shape.into()), &[self])
     }
 
     /// A contiguous tensor with the same values: `self` when already contiguous.
@@ -418,12 +377,7 @@ impl Tensor {
 
     /// A fresh contiguous copy with its own storage (gradients flow through).
     pub fn contiguous_copy(&self) -> Tensor {
-        let s = or_panic(self.storage().copy_strided(self.layout()));
-        let out = Tensor::from_storage(s, self.shape().clone());
-        record("copy", &[self], &out, || {
-            Arc::new(|g| vec![Some(g.clone())])
-        });
-        out
+        or_panic(apply(Op::Copy, &[self]))
     }
 
     /// Copies the tensor to `device` (`with tf.device(..)` / `.cuda()`); gradients flow back.
@@ -435,13 +389,7 @@ impl Tensor {
         if device == self.device() {
             return Ok(self.clone());
         }
-        let s = self.storage().to_device(self.layout(), device)?;
-        let out = Tensor::from_storage(s, self.shape().clone());
-        let src = self.device();
-        record("to_device", &[self], &out, || {
-            Arc::new(move |g| vec![Some(g.to(src))])
-        });
-        Ok(out)
+        apply(Op::ToDevice(device), &[self])
     }
 
     /// Sums broadcast axes away so the result has `shape` (the adjoint of broadcasting).
@@ -465,51 +413,12 @@ impl Tensor {
     }
 }
 
-/// Contiguous strides for a freshly reshaped view.
-fn fix_strides(t: Tensor) -> Tensor {
-    let l = t.layout();
-    let strides = l.shape.contiguous_strides();
-    if strides == l.strides {
-        return t;
-    }
-    Tensor(Arc::new(crate::tensor::TensorInner {
-        id: t.id(),
-        storage: t.0.storage.clone(),
-        layout: Layout {
-            shape: l.shape.clone(),
-            strides,
-            offset: l.offset,
-        },
-        dtype: t.dtype(),
-        device: t.device(),
-        var: None,
-    }))
-}
-
-/// Zeros of `full`, with `g` written into the region `rel` (a layout relative to a contiguous
-/// tensor of shape `full`): the adjoint of slicing. Its own adjoint is slicing again.
-pub(crate) fn embed(g: &Tensor, full: &Shape, rel: &Layout) -> Tensor {
-    let mut s = or_panic(crate::storage::Storage::zeros(full, g.dtype(), g.device()));
-    or_panic(s.copy_into(rel, &g.storage(), g.layout()));
-    let out = Tensor::from_storage(s, full.clone());
-    let (full, rel) = (full.clone(), rel.clone());
-    record("embed", &[g], &out, || {
-        Arc::new(move |gg| vec![Some(view_rel(gg, &full, &rel))])
-    });
-    out
-}
-
-/// The region `rel` of `t` viewed as a contiguous tensor of shape `full` (recorded; adjoint of
-/// [`embed`]).
-pub(crate) fn view_rel(t: &Tensor, full: &Shape, rel: &Layout) -> Tensor {
-    let c = t.contiguous();
-    let out = c.with_layout(Layout {
-        offset: c.layout().offset + rel.offset,
-        ..rel.clone()
-    });
-    let (full, rel) = (full.clone(), rel.clone());
-    record("slice", &[&c], &out, || {
-        Arc::new(move |g| vec![Some(embed(g, &full, &rel))])
-    });
-    out
+/// Zeros of `full`, with `g` written into the region `slice` of it: the adjoint of slicing.
+/// Its own adjoint is slicing again.
+pub(crate) fn embed(g: &Tensor, full: &Shape, slice: &[AxisSlice]) -> Tensor {
+    let op = Op::Embed {
+        full: full.clone(),
+        slice: slice.to_vec(),
+    };
+    or_panic(apply(op, &[g]))
 }

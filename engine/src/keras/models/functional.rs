@@ -1,9 +1,10 @@
 //! The Functional API: `Input` -> layer calls on symbolic tensors -> `Model::new(inputs, outputs)`.
 //!
-//! Applying a layer to a symbolic tensor runs it once on a batch of one zero example: that builds
-//! its weights and gives the output shape. A shape mismatch is reported right there, naming the
-//! layer, not later in `fit`. Layers wrapped in an `Arc` can be applied several times (shared
-//! layers share weights).
+//! Applying a layer to a symbolic tensor calls it once on a shape-only tensor (a batch of one,
+//! no values: see [`Tensor::symbolic`]): every op inside infers its output shape without running
+//! a kernel, the layer builds its weights, and the output's shape is the layer's. A shape
+//! mismatch is reported right there, naming the layer, not later in `fit`. Layers wrapped in an
+//! `Arc` can be applied several times (shared layers share weights).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,8 +16,40 @@ use crate::dtype::DType;
 use crate::keras::layers::{unique_name, Layer};
 use crate::keras::saving;
 use crate::shape::Shape;
-use crate::tensor::create::zeros_dtype;
 use crate::tensor::Tensor;
+
+/// A shape-only batch of one example of `shape` (no values; ops on it only infer shapes).
+pub(crate) fn symbolic_batch(shape: &[usize], dtype: DType) -> Tensor {
+    let mut d = vec![1];
+    d.extend_from_slice(shape);
+    Tensor::symbolic(d, dtype, crate::device::default_device())
+}
+
+/// Calls `layer` on shape-only inputs: builds its weights and returns its symbolic output.
+///
+/// No kernel runs and no shape is learned from a panic: the ops infer shapes. A layer that
+/// rejects its input shapes does so by panicking in its own `call` (built-in layers name the
+/// problem); that rejection is turned into an error here, the one place the Functional API
+/// contains a panic, so that `try_apply` and `load` can return it instead of stopping a cell.
+pub(crate) fn call_symbolic(
+    op: &'static str,
+    layer: &dyn Layer,
+    xs: &[Tensor],
+    shapes: &[String],
+) -> crate::Result<Tensor> {
+    let out = crate::state::catch_quietly(|| layer.call_many(xs, false)).map_err(|msg| {
+        crate::error::invalid(
+            op,
+            format!(
+                "layer '{}' ({}) cannot take input shape {}: {msg}",
+                layer.name(),
+                layer.class_name(),
+                shapes.join(" and ")
+            ),
+        )
+    })?;
+    Ok(out)
+}
 
 struct SymNode {
     id: u64,
@@ -40,10 +73,9 @@ impl SymbolicTensor {
     pub fn dtype(&self) -> DType {
         self.0.dtype
     }
-    fn dummy(&self) -> Tensor {
-        let mut d = vec![1];
-        d.extend_from_slice(&self.0.shape);
-        zeros_dtype(d, self.0.dtype)
+    /// A shape-only tensor for one example of this input (Keras' `KerasTensor`).
+    fn symbolic(&self) -> Tensor {
+        symbolic_batch(&self.0.shape, self.0.dtype)
     }
 }
 
@@ -100,19 +132,9 @@ impl<L: Layer + 'static> LayerApply for L {
 
 /// Applies a layer, reporting a shape error with the layer's name instead of panicking.
 pub fn try_apply(layer: Arc<dyn Layer>, xs: &[&SymbolicTensor]) -> crate::Result<SymbolicTensor> {
-    let dummies: Vec<Tensor> = xs.iter().map(|x| x.dummy()).collect();
-    let out = crate::state::catch_quietly(|| layer.call_many(&dummies, false)).map_err(|msg| {
-        let shapes: Vec<String> = xs.iter().map(|x| shape_str(&x.0.shape)).collect();
-        crate::error::invalid(
-            "Functional API",
-            format!(
-                "layer '{}' ({}) cannot take input shape {}: {msg}",
-                layer.name(),
-                layer.class_name(),
-                shapes.join(" and ")
-            ),
-        )
-    })?;
+    let inputs: Vec<Tensor> = xs.iter().map(|x| x.symbolic()).collect();
+    let shapes: Vec<String> = xs.iter().map(|x| shape_str(&x.0.shape)).collect();
+    let out = call_symbolic("Functional API", &*layer, &inputs, &shapes)?;
     Ok(SymbolicTensor(Arc::new(SymNode {
         id: crate::state::next_id(),
         shape: out.dims().get(1..).unwrap_or(&[]).to_vec(),

@@ -6,7 +6,6 @@ use super::{KerasModel, Summary, TrainingState};
 use crate::autodiff::Variable;
 use crate::keras::layers::{unique_name, Layer};
 use crate::keras::saving;
-use crate::tensor::create::zeros;
 use crate::tensor::Tensor;
 
 /// ```
@@ -47,10 +46,23 @@ impl Sequential {
     /// starting with `keras.Input(shape)`.
     #[track_caller]
     pub fn input_shape(self, shape: impl Into<crate::shape::Shape>) -> Sequential {
-        let mut d = vec![1];
-        d.extend_from_slice(shape.into().dims());
-        self.call(&zeros(d), false);
-        self
+        crate::error::or_panic(self.try_input_shape(shape))
+    }
+    /// [`input_shape`](Self::input_shape), returning a layer's rejection of the shape as an error.
+    /// The layers are called on a shape-only input: no kernel runs.
+    pub fn try_input_shape(
+        self,
+        shape: impl Into<crate::shape::Shape>,
+    ) -> crate::Result<Sequential> {
+        let dims = shape.into().dims().to_vec();
+        let x = super::functional::symbolic_batch(&dims, crate::dtype::DType::F32);
+        super::functional::call_symbolic(
+            "Sequential",
+            &self,
+            &[x],
+            &[super::summary::shape_str(&dims)],
+        )?;
+        Ok(self)
     }
     pub fn named(mut self, name: &str) -> Sequential {
         self.name = name.to_string();
@@ -87,8 +99,8 @@ impl Sequential {
                 .iter()
                 .map(|d| d.as_u64().unwrap_or(0) as usize)
                 .collect();
-            model = crate::state::catch_quietly(move || model.input_shape(dims)).map_err(|m| {
-                crate::error::invalid("load_model", format!("rebuilding the layers failed: {m}"))
+            model = model.try_input_shape(dims).map_err(|e| {
+                crate::error::invalid("load_model", format!("rebuilding the layers failed: {e}"))
             })?;
         }
         saving::load_variables(path, &model.weights())?;

@@ -5,7 +5,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::keras::layers::Layer;
-use crate::tensor::create::zeros;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct SummaryRow {
@@ -58,8 +57,8 @@ fn bytes(n: usize) -> String {
 }
 
 impl Summary {
-    /// Rows for a stack of layers; output shapes come from a batch-of-one pass when the input
-    /// shape is known.
+    /// Rows for a stack of layers; output shapes come from a shape-only pass (no kernels) when
+    /// the input shape is known.
     pub fn of_layers(
         model_name: &str,
         layers: &[Arc<dyn Layer>],
@@ -67,9 +66,7 @@ impl Summary {
     ) -> Summary {
         let mut shapes: Vec<String> = vec![String::new(); layers.len()];
         if let Some(s) = input_shape {
-            let mut d = vec![1];
-            d.extend_from_slice(s);
-            let mut h = zeros(d);
+            let mut h = super::functional::symbolic_batch(s, crate::dtype::DType::F32);
             for (i, l) in layers.iter().enumerate() {
                 h = l.call(&h, false);
                 shapes[i] = shape_str(&h.dims()[1..]);
