@@ -14,8 +14,8 @@
 use std::time::Instant;
 
 use ferrolab::device::Device;
-use ferrolab::runtime::synchronize;
 use ferrolab::prelude::*;
+use ferrolab::runtime::synchronize;
 use ferrolab::shape::Layout;
 use ferrolab::storage::{BackendStorage, BinaryOp, CpuStorage, CudaStorage};
 

@@ -88,7 +88,7 @@ macro_rules! export_process_anchor {
 pub struct GlobalState {
     pub(crate) next_id: AtomicU64,
     /// name -> the leaked value of that slot (see [`claim`]).
-    slots: Mutex<HashMap<&'static str, Slot>>,
+    slots: Mutex<HashMap<String, Slot>>,
     // Moves to a slot with the autodiff rewrite (issue 12, part 1).
     pub(crate) tapes: crate::autodiff::TapeRegistry,
 }
@@ -293,9 +293,11 @@ pub fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::result::Result<R, String>
 
 /// Threads currently inside [`catch_quietly`] (a panic hook runs on the panicking thread).
 fn quiet_threads() -> &'static Mutex<Vec<std::thread::ThreadId>> {
-    slot!("state.quiet_threads", Mutex<Vec<std::thread::ThreadId>>, || {
-        Mutex::new(Vec::new())
-    })
+    slot!(
+        "state.quiet_threads",
+        Mutex<Vec<std::thread::ThreadId>>,
+        || { Mutex::new(Vec::new()) }
+    )
 }
 
 /// True on a thread that is inside [`catch_quietly`]: its panic hook should stay silent.
@@ -392,7 +394,10 @@ mod tests {
         let r = std::panic::catch_unwind(|| claim("test.claim.typed", || 1u32));
         let e = r.unwrap_err();
         let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
-        assert!(msg.contains("built against a different engine version"), "{msg}");
+        assert!(
+            msg.contains("built against a different engine version"),
+            "{msg}"
+        );
         assert!(msg.contains("`test.claim.typed`"), "{msg}");
         assert!(msg.ends_with("restart the kernel"), "{msg}");
         // The slot keeps its first value.
@@ -401,7 +406,9 @@ mod tests {
 
     #[test]
     fn init_may_claim_other_slots() {
-        let outer = claim("test.claim.outer", || *claim("test.claim.inner", || 7u8) + 1);
+        let outer = claim("test.claim.outer", || {
+            *claim("test.claim.inner", || 7u8) + 1
+        });
         assert_eq!(*outer, 8);
     }
 }

@@ -36,7 +36,11 @@ fn a_scope_sets_this_threads_default_over_the_process_default() {
         });
         assert!(y.device().is_cpu());
         assert_eq!(y.to_vec::<f32>(), vec![3.0; 4]);
-        assert_eq!(default_device(), NOWHERE, "closing the scope restores the default");
+        assert_eq!(
+            default_device(),
+            NOWHERE,
+            "closing the scope restores the default"
+        );
     });
 }
 
@@ -136,12 +140,15 @@ fn is_gpu() -> bool {
 #[test]
 fn the_bottom_layer_imports_nothing_above_it() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/");
-    let allowed = ["crate::state::", "crate::export_process_anchor", "crate::autodiff::TapeRegistry"];
+    let allowed = ["crate::state::", "crate::autodiff::TapeRegistry"];
     for file in ["state.rs", "device.rs"] {
         let src = std::fs::read_to_string(format!("{dir}{file}")).unwrap();
         // device.rs keeps the runtime's old paths as re-exports (its own code uses none).
         let code = src.split("// Old paths").next().unwrap();
         for (i, line) in code.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue; // doc links are not imports
+            }
             let mut rest = line;
             while let Some(at) = rest.find("crate::") {
                 let tail = &rest[at..];

@@ -24,7 +24,7 @@ pub trait BackendDevice {
     /// `n` zeros of `dtype`, written on the device.
     fn zeros(&self, n: usize, dtype: DType) -> Result<Self::Storage>;
     /// Host data moved (or copied) to the device.
-    fn from_host(&self, data: CpuStorage) -> Result<Self::Storage>;
+    fn storage_from_host(&self, data: CpuStorage) -> Result<Self::Storage>;
     /// `n` float32 values uniform in `[lo, hi)` from `seed`.
     fn uniform(&self, n: usize, lo: f32, hi: f32, seed: u64) -> Result<Self::Storage>;
     /// `n` float32 values from N(mean, std²) from `seed`.
@@ -70,7 +70,7 @@ impl BackendDevice for CpuDevice {
     fn zeros(&self, n: usize, dtype: DType) -> Result<CpuStorage> {
         Ok(CpuStorage::zeros(n, dtype))
     }
-    fn from_host(&self, data: CpuStorage) -> Result<CpuStorage> {
+    fn storage_from_host(&self, data: CpuStorage) -> Result<CpuStorage> {
         Ok(data)
     }
     fn uniform(&self, n: usize, lo: f32, hi: f32, seed: u64) -> Result<CpuStorage> {
@@ -130,8 +130,8 @@ impl BackendDevice for LiveDevice {
     fn zeros(&self, n: usize, dtype: DType) -> Result<Storage> {
         Ok(on_device!(self, d => d.zeros(n, dtype)))
     }
-    fn from_host(&self, data: CpuStorage) -> Result<Storage> {
-        Ok(on_device!(self, d => d.from_host(data)))
+    fn storage_from_host(&self, data: CpuStorage) -> Result<Storage> {
+        Ok(on_device!(self, d => d.storage_from_host(data)))
     }
     fn uniform(&self, n: usize, lo: f32, hi: f32, seed: u64) -> Result<Storage> {
         Ok(on_device!(self, d => d.uniform(n, lo, hi, seed)))
@@ -188,9 +188,6 @@ mod tests {
             return; // a usable GPU: nothing to check here
         }
         let e = LiveDevice::new(Device::Cuda(0)).err().expect("no GPU here");
-        assert!(
-            matches!(e, crate::Error::NoCudaDevice { .. }),
-            "{e}"
-        );
+        assert!(matches!(e, crate::Error::NoCudaDevice { .. }), "{e}");
     }
 }

@@ -144,7 +144,7 @@ impl Tensor {
         device: Device,
     ) -> Result<Tensor> {
         let shape = shape.into();
-        let storage = LiveDevice::new(device)?.from_host(cpu)?;
+        let storage = LiveDevice::new(device)?.storage_from_host(cpu)?;
         Ok(Tensor::from_storage(storage, shape))
     }
     /// A tensor of `value` with this tensor's shape, dtype and device.
@@ -194,7 +194,7 @@ pub fn full_on(
     let storage = if value == 0.0 {
         dev.zeros(n, dtype)?
     } else {
-        dev.from_host(filled(n, value, dtype))?
+        dev.storage_from_host(filled(n, value, dtype))?
     };
     Ok(Tensor::from_storage(storage, shape))
 }

@@ -14,9 +14,9 @@ use cudarc::driver::{CudaContext, CudaFunction, CudaStream};
 use cudarc::nvrtc::CompileOptions;
 
 use super::alloc::Pool;
+use super::device::GpuInfo;
 use super::random::DeviceRng;
 use super::upload::Staging;
-use super::device::GpuInfo;
 use crate::device::Device;
 use crate::error::{Error, Result};
 

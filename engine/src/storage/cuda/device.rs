@@ -35,7 +35,7 @@ impl BackendDevice for CudaDevice {
     fn zeros(&self, n: usize, dtype: DType) -> Result<CudaStorage> {
         CudaStorage::zeros(&self.0, n, dtype)
     }
-    fn from_host(&self, data: CpuStorage) -> Result<CudaStorage> {
+    fn storage_from_host(&self, data: CpuStorage) -> Result<CudaStorage> {
         CudaStorage::upload(&self.0, &data)
     }
     /// Drawn by cuRAND on the GPU; where libcurand cannot be loaded, drawn on the host like the
@@ -43,14 +43,18 @@ impl BackendDevice for CudaDevice {
     fn uniform(&self, n: usize, lo: f32, hi: f32, seed: u64) -> Result<CudaStorage> {
         match random::uniform_on(&self.0, n, lo, hi, seed)? {
             Some(s) => Ok(s),
-            None => self.from_host(CpuStorage::F32(CpuDevice::uniform_vec(n, lo, hi, seed))),
+            None => {
+                self.storage_from_host(CpuStorage::F32(CpuDevice::uniform_vec(n, lo, hi, seed)))
+            }
         }
     }
     /// As [`uniform`](Self::uniform): cuRAND, or the host's numbers copied.
     fn normal(&self, n: usize, mean: f32, std: f32, seed: u64) -> Result<CudaStorage> {
         match random::normal_on(&self.0, n, mean, std, seed)? {
             Some(s) => Ok(s),
-            None => self.from_host(CpuStorage::F32(CpuDevice::normal_vec(n, mean, std, seed))),
+            None => {
+                self.storage_from_host(CpuStorage::F32(CpuDevice::normal_vec(n, mean, std, seed)))
+            }
         }
     }
     fn synchronize(&self) -> Result<()> {
