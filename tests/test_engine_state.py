@@ -51,17 +51,17 @@ def test_cancel_flag_is_the_kernels(kernel):
 def test_host_buffer_cache_is_one_per_process(kernel):
     # Large buffers freed in one cell stay in the process-wide cache, and an allocation of the
     # same size in the next cell (another copy of the engine) reuses one.
-    assert run(kernel, "ferrolab::device::empty_cache(Device::Cpu);").status == "ok"
+    assert run(kernel, "ferrolab::runtime::empty_cache(Device::Cpu);").status == "ok"
     # exp's output misses the cache (so 8 MB buffers are now wanted); the zeros input and then
     # the output are freed into it.
     assert run(kernel, "{ let a = zeros([2_000_000]).exp(); }").status == "ok"
-    assert value(kernel, "ferrolab::device::host_cache_stats().cached") == "16000000"
-    hits = int(value(kernel, "ferrolab::device::host_cache_stats().hits"))
+    assert value(kernel, "ferrolab::runtime::host_cache_stats().cached") == "16000000"
+    hits = int(value(kernel, "ferrolab::runtime::host_cache_stats().hits"))
     assert run(kernel, "let again = zeros([2_000_000]).exp();").status == "ok"
-    assert int(value(kernel, "ferrolab::device::host_cache_stats().hits")) == hits + 1
+    assert int(value(kernel, "ferrolab::runtime::host_cache_stats().hits")) == hits + 1
     assert value(kernel, "again.sum().to_vec::<f32>()[0]") == "2000000.0"
-    assert run(kernel, "ferrolab::device::empty_cache(Device::Cpu);").status == "ok"
-    assert value(kernel, "ferrolab::device::host_cache_stats().cached") == "0"
+    assert run(kernel, "ferrolab::runtime::empty_cache(Device::Cpu);").status == "ok"
+    assert value(kernel, "ferrolab::runtime::host_cache_stats().cached") == "0"
 
 
 def test_variable_types_are_inferred_for_engine_and_half_types(kernel):

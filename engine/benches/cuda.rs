@@ -13,8 +13,9 @@
 
 use std::time::Instant;
 
-use ferrolab::device::{synchronize, Device};
+use ferrolab::device::Device;
 use ferrolab::prelude::*;
+use ferrolab::runtime::synchronize;
 use ferrolab::shape::Layout;
 use ferrolab::storage::{BackendStorage, BinaryOp, CpuStorage, CudaStorage};
 
@@ -216,7 +217,7 @@ fn main() {
     section("upload", || upload(d));
     section("digits_mlp", || digits_mlp(d));
     section("big_mlp", || big_mlp(d));
-    if let Some(s) = ferrolab::device::memory_stats(d) {
+    if let Some(s) = ferrolab::runtime::memory_stats(d) {
         println!(
             "memory_peak_gib {:.2} GiB",
             s.peak_allocated as f64 / (1u64 << 30) as f64

@@ -91,9 +91,9 @@ fn emit(line: &str) {
 
 /// A fresh process-unique display id.
 pub fn new_display_id() -> String {
-    let n = crate::state::global()
-        .display_counter
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let counter = crate::state::slot!("display.counter", AtomicU64, || AtomicU64::new(0));
+    let n = counter.fetch_add(1, Ordering::Relaxed);
     format!("ferrolab-{}-{n}", std::process::id())
 }
 

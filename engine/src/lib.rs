@@ -17,7 +17,10 @@
 //! Modules, in the order data moves through them:
 //! - [`state`]: the process-wide home of engine state (seed, device, cancel flag, tapes);
 //! - [`dtype`], [`shape`], [`device`]: what a tensor is made of and where it lives;
-//! - [`storage`]: the backend boundary, `enum Storage { Cpu, Cuda }` over a few primitives;
+//! - [`storage`]: the backend boundary, `enum Storage { Cpu, Cuda }` over a few primitives, and
+//!   `BackendDevice` for what a device does beyond ops (allocate, draw, synchronise);
+//! - [`runtime`]: the default device (`with_device` scopes over a process default), GPU info,
+//!   memory stats;
 //! - [`tensor`]: the `Tensor` handle, creation, views and math (one file per op family);
 //! - [`autodiff`]: `Variable` and `GradientTape`;
 //! - [`keras`]: layers, models, losses, metrics, optimizers, callbacks and saving;
@@ -35,6 +38,7 @@ pub mod error;
 pub mod keras;
 pub mod plot;
 pub mod random;
+pub mod runtime;
 pub mod shape;
 pub mod state;
 pub mod storage;
@@ -50,7 +54,7 @@ pub mod prelude {
     pub use crate::autodiff::{stop_gradient, GradientTape, Variable};
     pub use crate::data::{self, CsvOptions, Dataset, AUTOTUNE};
     pub use crate::datasets;
-    pub use crate::device::{default_device, gpu_info, set_default_device, Device};
+    pub use crate::device::Device;
     pub use crate::display::{
         clear_output, display, update_display, Display, DisplayHandle, Html, ProgressBar, Table,
     };
@@ -78,6 +82,7 @@ pub mod prelude {
     pub use crate::keras::regularizers::{l1, l2};
     pub use crate::plot::{self, Figure, ImageGrid, LivePlot};
     pub use crate::random::set_seed;
+    pub use crate::runtime::{default_device, gpu_info, set_default_device, with_device};
     pub use crate::s;
     pub use crate::shape::Shape;
     pub use crate::tensor::create::*;

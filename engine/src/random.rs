@@ -4,6 +4,7 @@
 //! so `set_seed(1)` in one notebook cell and `randn(..)` in the next give the same numbers as both
 //! in one cell.
 
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// xoshiro256++: small, fast, and good enough for initialisers, dropout and shuffling.
@@ -100,17 +101,30 @@ impl Rng {
     }
 }
 
+/// The global generator and seed, one per process (the slot `random.rng`).
+struct GlobalRng {
+    rng: Mutex<Rng>,
+    /// Seed of the last `set_seed`, if any (op-level seeds are derived from it, as in TF).
+    seed: Mutex<Option<u64>>,
+}
+
+fn global_rng() -> &'static GlobalRng {
+    crate::state::slot!("random.rng", GlobalRng, || GlobalRng {
+        rng: Mutex::new(Rng::from_entropy()),
+        seed: Mutex::new(None),
+    })
+}
+
 /// Sets the global seed, like `tf.random.set_seed`: every random op after it is reproducible.
 pub fn set_seed(seed: u64) {
-    let g = crate::state::global();
-    *g.global_seed.lock().unwrap_or_else(|e| e.into_inner()) = Some(seed);
+    let g = global_rng();
+    *g.seed.lock().unwrap_or_else(|e| e.into_inner()) = Some(seed);
     *g.rng.lock().unwrap_or_else(|e| e.into_inner()) = Rng::seed_from_u64(seed);
 }
 
 /// Runs `f` with the process-wide generator.
 pub fn with_global_rng<R>(f: impl FnOnce(&mut Rng) -> R) -> R {
-    let g = crate::state::global();
-    let mut rng = g.rng.lock().unwrap_or_else(|e| e.into_inner());
+    let mut rng = global_rng().rng.lock().unwrap_or_else(|e| e.into_inner());
     f(&mut rng)
 }
 

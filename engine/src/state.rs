@@ -2,7 +2,7 @@
 //!
 //! In a notebook, evcxr links every cell into its own cdylib, and each cdylib carries its own
 //! copy of every `static` in this crate (evcxr issue #331). State that must outlive a cell (the
-//! global seed and RNG, the default device, the cancel flag, tensor ids, active tapes) therefore
+//! global seed and RNG, the default device, the cancel flag, tensor ids, active recorders) therefore
 //! cannot live in plain statics. It lives in one [`GlobalState`] per process, reached through a
 //! [`ProcessAnchor`]:
 //!
@@ -17,13 +17,17 @@
 //!
 //! The anchor is `repr(C)` and holds only atomics, so the kernel can set the cancel flag from a
 //! SIGINT handler without knowing anything else about the engine.
+//!
+//! This is the bottom layer: it imports nothing from the rest of the engine. State that belongs
+//! to a module above (the RNG, the default device, the host cache, the CUDA registry, layer-name
+//! counters, ...) is a typed slot that its owner claims by name with [`claim`] (or the cached
+//! [`slot!`](crate::state::slot)). Slot names are `module.thing`, e.g. `random.rng`.
 
+use std::any::TypeId;
+use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
-
-use crate::device::Device;
-use crate::random::Rng;
 
 /// Name of the exported symbol: an `extern "C" fn() -> *const ProcessAnchor`.
 pub const ANCHOR_SYMBOL: &str = "ferrolab_process_anchor";
@@ -75,40 +79,23 @@ macro_rules! export_process_anchor {
     };
 }
 
-/// Everything the engine keeps per process. Created once, never freed.
+/// Everything the anchor itself keeps per process: the id counter and the table of slots.
+/// Created once, never freed.
+///
+/// Other engine state is not named here: each owner (the RNG in `random.rs`, the default device
+/// in `runtime.rs`, the host cache, the CUDA registry, ...) claims a typed slot with [`claim`],
+/// so adding a piece of state changes neither this struct nor the anchor.
 pub struct GlobalState {
     pub(crate) next_id: AtomicU64,
-    pub(crate) rng: Mutex<Rng>,
-    /// Seed of the last `set_seed`, if any (op-level seeds are derived from it, as in TF).
-    pub(crate) global_seed: Mutex<Option<u64>>,
-    pub(crate) default_device: Mutex<Option<Device>>,
-    pub(crate) recorders: crate::tensor::dispatch::Recorders,
-    pub(crate) num_threads: AtomicUsize,
-    pub(crate) display_counter: AtomicU64,
-    /// Per-class counters for Keras' automatic layer names (dense, dense_1, ...).
-    pub(crate) layer_names: Mutex<std::collections::HashMap<String, usize>>,
-    /// Threads currently inside [`catch_quietly`] (a panic hook runs on the panicking thread).
-    pub(crate) quiet_threads: Mutex<Vec<std::thread::ThreadId>>,
-    /// CUDA: the probe result, one context/stream/kernel cache/memory pool per device.
-    pub(crate) cuda: crate::storage::cuda::CudaRegistry,
-    /// Freed large host buffers kept for reuse (see `storage/cpu/cache.rs`).
-    pub(crate) host_cache: Mutex<crate::storage::cpu::cache::HostCache>,
+    /// name -> the leaked value of that slot (see [`claim`]).
+    slots: Mutex<HashMap<String, Slot>>,
 }
 
 impl GlobalState {
     fn new() -> Self {
         GlobalState {
             next_id: AtomicU64::new(1),
-            rng: Mutex::new(Rng::from_entropy()),
-            global_seed: Mutex::new(None),
-            default_device: Mutex::new(None),
-            recorders: Default::default(),
-            num_threads: AtomicUsize::new(0),
-            display_counter: AtomicU64::new(0),
-            layer_names: Mutex::new(Default::default()),
-            quiet_threads: Mutex::new(Vec::new()),
-            cuda: Default::default(),
-            host_cache: Default::default(),
+            slots: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -166,13 +153,88 @@ pub fn global() -> &'static GlobalState {
         let size = a.state_size.load(Ordering::Acquire);
         assert!(
             size == 0 || size == std::mem::size_of::<GlobalState>(),
-            "ferrolab: this cell was built against a different engine version than the one \
-             already loaded in this kernel; restart the kernel"
+            "{}",
+            version_mismatch("")
         );
         // SAFETY: `p` points to a leaked GlobalState with this layout (checked above).
         unsafe { &*(p as *const GlobalState) }
     })
 }
+
+/// The message for a cell whose engine does not match the one the kernel already loaded.
+fn version_mismatch(detail: &str) -> String {
+    format!(
+        "ferrolab: this cell was built against a different engine version than the one \
+         already loaded in this kernel{detail}; restart the kernel"
+    )
+}
+
+// ------------------------------------------------------------------------------------------------
+// Typed slots
+
+/// One entry of the slot table: a leaked `OnceLock<T>` and what `T` was.
+struct Slot {
+    type_id: TypeId,
+    size: usize,
+    align: usize,
+    type_name: &'static str,
+    /// `*const OnceLock<T>`, leaked: it lives for the process.
+    cell: usize,
+}
+
+/// The process-wide value of the slot `name`, created with `init` the first time any copy of
+/// the engine asks for it. The value is leaked: it lives for the process.
+///
+/// This is how engine state outlives a notebook cell (each cell is its own cdylib, with its own
+/// statics): the owner of a piece of state claims a slot here, and `state.rs` never names it.
+/// `init` runs once per process, outside the table's lock (so it may claim other slots). A name
+/// already claimed with another type means the cell was built against another engine: that
+/// panics with "restart the kernel".
+///
+/// Each claim takes a lock and a map lookup; on a hot path cache the reference in the caller's
+/// own static, once per copy of the engine, with [`slot!`](crate::state::slot).
+pub fn claim<T: Send + Sync + 'static>(name: &'static str, init: fn() -> T) -> &'static T {
+    let cell = {
+        let mut slots = global().slots.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = slots.entry(name.to_string()).or_insert_with(|| Slot {
+            type_id: TypeId::of::<T>(),
+            size: std::mem::size_of::<T>(),
+            align: std::mem::align_of::<T>(),
+            type_name: std::any::type_name::<T>(),
+            cell: Box::into_raw(Box::new(OnceLock::<T>::new())) as usize,
+        });
+        let same = slot.type_id == TypeId::of::<T>()
+            && slot.size == std::mem::size_of::<T>()
+            && slot.align == std::mem::align_of::<T>();
+        if same {
+            Ok(slot.cell)
+        } else {
+            Err(slot.type_name)
+        }
+    };
+    match cell {
+        // SAFETY: the slot was created above as a leaked `OnceLock<T>` of this very type (same
+        // TypeId, size and alignment), by this or another copy of the same engine.
+        Ok(cell) => unsafe { &*(cell as *const OnceLock<T>) }.get_or_init(init),
+        Err(other) => panic!(
+            "{}",
+            version_mismatch(&format!(
+                " (state slot `{name}` holds a {other}, this cell expects a {})",
+                std::any::type_name::<T>()
+            ))
+        ),
+    }
+}
+
+/// `slot!(NAME, Type, init)`: the `&'static Type` of the slot `NAME` (see [`claim`]), looked up
+/// once per copy of the engine and then read from a static of that copy.
+macro_rules! slot {
+    ($name:expr, $ty:ty, $init:expr) => {{
+        static CACHE: std::sync::OnceLock<&'static $ty> = std::sync::OnceLock::new();
+        *CACHE.get_or_init(|| $crate::state::claim::<$ty>($name, $init))
+    }};
+}
+pub(crate) use slot;
 
 /// A fresh process-unique id (tensor ids, tape ids, display ids).
 pub(crate) fn next_id() -> u64 {
@@ -181,12 +243,16 @@ pub(crate) fn next_id() -> u64 {
 
 /// Number of threads the CPU backend may use for large ops (0 means all cores).
 pub fn set_num_threads(n: usize) {
-    global().num_threads.store(n, Ordering::Relaxed);
+    threads_slot().store(n, Ordering::Relaxed);
+}
+
+fn threads_slot() -> &'static AtomicUsize {
+    slot!("state.num_threads", AtomicUsize, || AtomicUsize::new(0))
 }
 
 /// Number of threads the CPU backend uses for large ops.
 pub fn num_threads() -> usize {
-    match global().num_threads.load(Ordering::Relaxed) {
+    match threads_slot().load(Ordering::Relaxed) {
         0 => std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
@@ -203,7 +269,7 @@ pub fn num_threads() -> usize {
 pub fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::result::Result<R, String> {
     let a = anchor();
     let me = std::thread::current().id();
-    let quiet = &global().quiet_threads;
+    let quiet = quiet_threads();
     quiet.lock().unwrap_or_else(|e| e.into_inner()).push(me);
     a.quiet_panics.fetch_add(1, Ordering::SeqCst);
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
@@ -222,14 +288,22 @@ pub fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::result::Result<R, String>
     })
 }
 
+/// Threads currently inside [`catch_quietly`] (a panic hook runs on the panicking thread).
+fn quiet_threads() -> &'static Mutex<Vec<std::thread::ThreadId>> {
+    slot!(
+        "state.quiet_threads",
+        Mutex<Vec<std::thread::ThreadId>>,
+        || { Mutex::new(Vec::new()) }
+    )
+}
+
 /// True on a thread that is inside [`catch_quietly`]: its panic hook should stay silent.
 pub fn in_quiet_catch() -> bool {
     if anchor().quiet_panics.load(Ordering::SeqCst) == 0 {
         return false;
     }
     let me = std::thread::current().id();
-    global()
-        .quiet_threads
+    quiet_threads()
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .contains(&me)
@@ -290,5 +364,48 @@ mod tests {
         assert!(msg.starts_with("KeyboardInterrupt"), "{msg}");
         assert!(!is_cancelled());
         check_cancel(); // no longer pending: does not panic
+    }
+
+    #[test]
+    fn a_slot_is_one_value_per_process_and_per_name() {
+        use std::sync::atomic::AtomicU32;
+        fn zero() -> AtomicU32 {
+            AtomicU32::new(0)
+        }
+        let a = claim("test.claim.a", zero);
+        let again = claim("test.claim.a", || AtomicU32::new(99)); // init does not run again
+        assert!(std::ptr::eq(a, again));
+        a.fetch_add(5, Ordering::Relaxed);
+        assert_eq!(again.load(Ordering::Relaxed), 5);
+        let b = claim("test.claim.b", zero);
+        assert!(!std::ptr::eq(a, b));
+        assert_eq!(b.load(Ordering::Relaxed), 0);
+        // The cached form finds the same value.
+        let cached: &'static AtomicU32 = slot!("test.claim.a", AtomicU32, zero);
+        assert!(std::ptr::eq(cached, a));
+    }
+
+    #[test]
+    fn a_slot_claimed_with_another_type_asks_for_a_restart() {
+        claim("test.claim.typed", || 1u64);
+        let r = std::panic::catch_unwind(|| claim("test.claim.typed", || 1u32));
+        let e = r.unwrap_err();
+        let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(
+            msg.contains("built against a different engine version"),
+            "{msg}"
+        );
+        assert!(msg.contains("`test.claim.typed`"), "{msg}");
+        assert!(msg.ends_with("restart the kernel"), "{msg}");
+        // The slot keeps its first value.
+        assert_eq!(*claim("test.claim.typed", || 2u64), 1);
+    }
+
+    #[test]
+    fn init_may_claim_other_slots() {
+        let outer = claim("test.claim.outer", || {
+            *claim("test.claim.inner", || 7u8) + 1
+        });
+        assert_eq!(*outer, 8);
     }
 }

@@ -22,7 +22,7 @@ Interrupt (I, I)  Engine loops stop and keep state; other code is stopped by res
 pub fn handle(session: &mut Session, job: &ExecJob) -> Option<ExecOutcome> {
     let code = job.code.trim();
     let result = if code == ":gpu" {
-        let cell = "println!(\"{}\", ferrolab::device::gpu_summary());";
+        let cell = "println!(\"{}\", ferrolab::runtime::gpu_summary());";
         session.run_cell(cell, &job.sink)
     } else if code == ":help" {
         job.sink.stdout(&format!("{HELP}\n\n"));

@@ -8,6 +8,7 @@
 
 pub mod cpu;
 pub mod cuda;
+pub mod device;
 
 pub use cpu::CpuStorage;
 pub use cuda::CudaStorage;

@@ -1,14 +1,18 @@
 //! Creating tensors: from nested arrays and Vecs, constants, ranges and seeded random draws.
 //!
-//! New tensors are created on the process-wide default device (see
-//! [`default_device`](crate::device::default_device)).
+//! New tensors are created on the default device (see
+//! [`default_device`](crate::runtime::default_device) and
+//! [`with_device`](crate::runtime::with_device)). Memory and random draws on a device go through
+//! its [`BackendDevice`] (one dispatch from the `Device` value to its backend).
 
-use crate::device::{default_device, Device};
+use crate::device::Device;
 use crate::dtype::{DType, Element, Scalar};
 use crate::error::{invalid, or_panic, Result};
-use crate::random::{rng_for, Rng};
+use crate::random::rng_for;
+use crate::runtime::default_device;
 use crate::shape::Shape;
-use crate::storage::{CpuStorage, Storage};
+use crate::storage::device::{BackendDevice, LiveDevice};
+use crate::storage::CpuStorage;
 use crate::tensor::Tensor;
 
 /// Nested Rust data that can become a tensor: scalars, arrays, Vecs and slices of them.
@@ -140,10 +144,7 @@ impl Tensor {
         device: Device,
     ) -> Result<Tensor> {
         let shape = shape.into();
-        let storage = match device {
-            Device::Cpu => Storage::Cpu(cpu),
-            Device::Cuda(_) => Storage::Cuda(crate::storage::CudaStorage::from_cpu(&cpu, device)?),
-        };
+        let storage = LiveDevice::new(device)?.storage_from_host(cpu)?;
         Ok(Tensor::from_storage(storage, shape))
     }
     /// A tensor of `value` with this tensor's shape, dtype and device.
@@ -167,13 +168,10 @@ impl Tensor {
     }
 }
 
-/// `n` elements of `value` (an allocation the system refuses panics with out-of-memory).
+/// `n` elements of `value` (an allocation the system refuses panics with out-of-memory). Zeros
+/// come from [`BackendDevice::zeros`] instead (lazily zeroed pages on the host, a memset on a GPU).
 fn filled(n: usize, value: f64, dtype: DType) -> CpuStorage {
     use crate::storage::cpu::filled_vec;
-    if value == 0.0 {
-        // lazily zeroed pages, like `vec![0.0; n]`
-        return CpuStorage::zeros(n, dtype);
-    }
     match dtype {
         DType::F32 => CpuStorage::F32(filled_vec(n, value as f32)),
         DType::F16 => CpuStorage::F16(filled_vec(n, half::f16::from_f64(value))),
@@ -191,7 +189,14 @@ pub fn full_on(
     device: Device,
 ) -> Result<Tensor> {
     let shape = shape.into();
-    Tensor::from_cpu(filled(shape.elem_count(), value, dtype), shape, device)
+    let n = shape.elem_count();
+    let dev = LiveDevice::new(device)?;
+    let storage = if value == 0.0 {
+        dev.zeros(n, dtype)?
+    } else {
+        dev.storage_from_host(filled(n, value, dtype))?
+    };
+    Ok(Tensor::from_storage(storage, shape))
 }
 
 /// `tf.fill(shape, value)` (float32).
@@ -305,37 +310,23 @@ pub fn uniform_on(
     seed: Option<u64>,
     device: Device,
 ) -> Result<Tensor> {
-    draw_on(
-        shape.into(),
-        seed,
-        device,
-        |n, seed| crate::storage::cuda::random::uniform(device, n, minval, maxval, seed),
-        |n, rng| {
-            let mut v = crate::storage::cpu::try_with_capacity(n);
-            v.extend((0..n).map(|_| minval + (maxval - minval) * rng.next_f32()));
-            v
-        },
-    )
+    draw_on(shape.into(), seed, device, |d, n, seed| {
+        d.uniform(n, minval, maxval, seed)
+    })
 }
 
-/// One random op on `device`: takes the op's seed (TF's rules), then draws on the GPU with
-/// `on_gpu` (None when cuRAND is not usable there) or on the host with `on_host`.
+/// One random op on `device`: takes the op's seed (TF's rules: one value from the global
+/// generator unless `seed` is given), then `draw`s on the device's backend (cuRAND on a GPU,
+/// with a host fallback there; the engine's generator on the CPU).
 fn draw_on(
     shape: Shape,
     seed: Option<u64>,
     device: Device,
-    on_gpu: impl FnOnce(usize, u64) -> Result<Option<crate::storage::cuda::CudaStorage>>,
-    on_host: impl FnOnce(usize, &mut Rng) -> Vec<f32>,
+    draw: impl FnOnce(&LiveDevice, usize, u64) -> Result<crate::storage::Storage>,
 ) -> Result<Tensor> {
-    let n = shape.elem_count();
     let seed = crate::random::seed_for(seed);
-    if device.is_cuda() {
-        if let Some(s) = on_gpu(n, seed)? {
-            return Ok(Tensor::from_storage(Storage::Cuda(s), shape));
-        }
-    }
-    let v = on_host(n, &mut Rng::seed_from_u64(seed));
-    Tensor::from_cpu(CpuStorage::F32(v), shape, device)
+    let storage = draw(&LiveDevice::new(device)?, shape.elem_count(), seed)?;
+    Ok(Tensor::from_storage(storage, shape))
 }
 
 /// [`normal`] on `device`: float32 values from N(mean, stddev²). Seeds work as in
@@ -348,17 +339,9 @@ pub fn normal_on(
     seed: Option<u64>,
     device: Device,
 ) -> Result<Tensor> {
-    draw_on(
-        shape.into(),
-        seed,
-        device,
-        |n, seed| crate::storage::cuda::random::normal(device, n, mean, stddev, seed),
-        |n, rng| {
-            let mut v = crate::storage::cpu::filled_vec(n, 0f32);
-            rng.fill_normal(&mut v, mean, stddev);
-            v
-        },
-    )
+    draw_on(shape.into(), seed, device, |d, n, seed| {
+        d.normal(n, mean, stddev, seed)
+    })
 }
 /// `tf.random.truncated_normal`: normal draws re-drawn until within two standard deviations.
 /// Drawn on the host (then copied to the default device), the same numbers on every device.

@@ -38,7 +38,7 @@ pub struct Recorders {
 }
 
 fn recorders() -> &'static Recorders {
-    &crate::state::global().recorders
+    crate::state::slot!("tensor.recorders", Recorders, Recorders::default)
 }
 
 /// Starts handing ops to `r`; returns the id to stop with [`remove_recorder`].

@@ -116,10 +116,9 @@ forward_layer!(Arc, Box);
 
 /// Keras' automatic names: the first Dense is `dense`, then `dense_1`, `dense_2`, ...
 pub fn unique_name(base: &str) -> String {
-    let mut names = crate::state::global()
-        .layer_names
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    type Counters = std::sync::Mutex<std::collections::HashMap<String, usize>>;
+    let counters = crate::state::slot!("keras.layer_names", Counters, Default::default);
+    let mut names = counters.lock().unwrap_or_else(|e| e.into_inner());
     let n = names.entry(base.to_string()).or_insert(0);
     let name = if *n == 0 {
         base.to_string()

@@ -22,7 +22,7 @@ use crate::tensor::Tensor;
 pub(crate) fn symbolic_batch(shape: &[usize], dtype: DType) -> Tensor {
     let mut d = vec![1];
     d.extend_from_slice(shape);
-    Tensor::symbolic(d, dtype, crate::device::default_device())
+    Tensor::symbolic(d, dtype, crate::runtime::default_device())
 }
 
 /// Calls `layer` on shape-only inputs: builds its weights and returns its symbolic output.

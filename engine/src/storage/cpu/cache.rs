@@ -13,6 +13,7 @@
 
 use std::alloc::Layout;
 use std::collections::VecDeque;
+use std::sync::Mutex;
 
 use super::CpuStorage;
 
@@ -29,7 +30,7 @@ struct Block {
 /// How many recently missed layouts are remembered.
 const WANTED: usize = 64;
 
-/// The free list (process-wide, in `GlobalState`).
+/// The free list (process-wide, in a state slot).
 #[derive(Default)]
 pub(crate) struct HostCache {
     /// Oldest first.
@@ -66,9 +67,10 @@ pub(crate) fn limit_bytes() -> usize {
     })
 }
 
+/// The process-wide cache (the slot `storage.cpu.host_cache`; every cell's engine shares it).
 fn with_cache<R>(f: impl FnOnce(&mut HostCache) -> R) -> R {
-    let g = crate::state::global();
-    let mut c = g.host_cache.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = crate::state::slot!("storage.cpu.host_cache", Mutex<HostCache>, Default::default);
+    let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
     f(&mut c)
 }
 

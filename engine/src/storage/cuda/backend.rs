@@ -1,7 +1,7 @@
 //! One CUDA device: its context, stream, cuBLAS handle, cuRAND generator, kernel cache, memory
 //! pool and pinned staging buffers.
 //!
-//! Created lazily and kept in the process-wide [`GlobalState`](crate::state), never in plain
+//! Created lazily and kept in a process-wide [state slot](crate::state::claim), never in plain
 //! statics (each notebook cell has its own copy of those). Probing never panics: a machine
 //! without libcuda, or with a GPU the driver cannot use, reports why and the engine stays on
 //! the CPU.
@@ -14,9 +14,10 @@ use cudarc::driver::{CudaContext, CudaFunction, CudaStream};
 use cudarc::nvrtc::CompileOptions;
 
 use super::alloc::Pool;
+use super::device::GpuInfo;
 use super::random::DeviceRng;
 use super::upload::Staging;
-use crate::device::{Device, GpuInfo};
+use crate::device::Device;
 use crate::error::{Error, Result};
 
 /// Everything the engine holds for one GPU.
@@ -44,7 +45,7 @@ impl std::fmt::Debug for CudaBackend {
     }
 }
 
-/// Process-wide CUDA state (a field of `GlobalState`).
+/// Process-wide CUDA state (a state slot).
 #[derive(Default)]
 pub struct CudaRegistry {
     /// Number of devices, or why CUDA is unusable.
@@ -53,8 +54,9 @@ pub struct CudaRegistry {
     warned: std::sync::atomic::AtomicBool,
 }
 
+/// The process-wide registry (the slot `storage.cuda`).
 fn registry() -> &'static CudaRegistry {
-    &crate::state::global().cuda
+    crate::state::slot!("storage.cuda", CudaRegistry, Default::default)
 }
 
 pub(crate) fn derr(what: &str, e: impl std::fmt::Debug) -> Error {

@@ -3,6 +3,7 @@
 //!
 //! - `backend.rs`: probing (never panics without a GPU), one context + stream per device,
 //!   the kernel cache and the cuBLAS handle, all kept in the process-wide state.
+//! - `device.rs`: `CudaDevice`, the `BackendDevice` (allocation, random draws, sync, stats).
 //! - `alloc.rs`: the caching allocator and memory stats; out of memory is an error.
 //! - `kernels.rs`: the CUDA C prelude (layouts up to rank 8, f16/bf16 conversions) and launches.
 //! - `elementwise.rs`, `reduce.rs`, `matmul.rs`, `index.rs`, `optim.rs`: the primitives.
@@ -14,6 +15,7 @@
 
 mod alloc;
 mod backend;
+mod device;
 mod elementwise;
 mod index;
 mod kernels;
@@ -28,8 +30,8 @@ use std::sync::Arc;
 use half::{bf16, f16};
 
 pub use alloc::{empty_cache, memory_stats, MemoryStats};
-pub(crate) use backend::CudaRegistry;
 pub use backend::{backend, backend_for, device_count, warn_unusable_once, CudaBackend};
+pub use device::{CudaDevice, GpuInfo};
 pub use upload::{STAGING_BUFFERS, STAGING_CHUNK_BYTES, STAGING_MIN_BYTES};
 
 use super::{
@@ -122,7 +124,11 @@ impl CudaStorage {
     /// dropped as soon as this returns; large buffers go through pinned staging memory, so the
     /// DMA runs asynchronously (see `upload.rs`).
     pub fn from_cpu(cpu: &CpuStorage, device: Device) -> Result<CudaStorage> {
-        let b = backend_for(device)?;
+        Self::upload(&backend_for(device)?, cpu)
+    }
+
+    /// [`from_cpu`](Self::from_cpu) on a backend already looked up.
+    pub(crate) fn upload(b: &Arc<CudaBackend>, cpu: &CpuStorage) -> Result<CudaStorage> {
         let bools: Vec<u8>;
         let bytes: &[u8] = match cpu {
             CpuStorage::F32(v) => as_bytes(v),
@@ -134,9 +140,9 @@ impl CudaStorage {
                 &bools
             }
         };
-        let s = Self::alloc(&b, cpu.len(), cpu.dtype())?;
+        let s = Self::alloc(b, cpu.len(), cpu.dtype())?;
         // the block holds at least bytes.len() bytes
-        upload::htod(&b, s.ptr(), bytes)?;
+        upload::htod(b, s.ptr(), bytes)?;
         Ok(s)
     }
 

@@ -1,5 +1,5 @@
 //! Random numbers drawn on the GPU with cuRAND, for `rand`, `randn`, `uniform` and `normal` on
-//! a CUDA device (`tensor/create.rs`).
+//! a CUDA device (`BackendDevice::uniform`/`normal` of `CudaDevice`, see `device.rs`).
 //!
 //! - One generator per device, in the backend (so in the process-wide state, never a `static`),
 //!   created on the first draw after checking that libcurand can be loaded.
@@ -86,11 +86,14 @@ enum Draw {
 /// Draws `n` float32 values on `device`: `Ok(None)` when cuRAND cannot be used there (the caller
 /// then draws on the host), an error when the device itself is unusable or a call fails.
 fn draw(device: Device, n: usize, seed: u64, what: Draw) -> Result<Option<CudaStorage>> {
-    let b: Arc<CudaBackend> = backend_for(device)?;
+    draw_on(&backend_for(device)?, n, seed, what)
+}
+
+fn draw_on(b: &Arc<CudaBackend>, n: usize, seed: u64, what: Draw) -> Result<Option<CudaStorage>> {
     let rng = match b.rng() {
         Ok(r) => r,
         Err(reason) => {
-            warn_no_curand_once(&b, &reason);
+            warn_no_curand_once(b, &reason);
             return Ok(None);
         }
     };
@@ -100,7 +103,7 @@ fn draw(device: Device, n: usize, seed: u64, what: Draw) -> Result<Option<CudaSt
         Draw::Uniform { .. } => n,
     };
     let out = CudaStorage {
-        buf: DevBuf::alloc(&b, cap * 4)?,
+        buf: DevBuf::alloc(b, cap * 4)?,
         len: n,
         dtype: DType::F32,
     };
@@ -142,7 +145,7 @@ fn draw(device: Device, n: usize, seed: u64, what: Draw) -> Result<Option<CudaSt
             Arg::F32(lo),
             Arg::F32(hi - lo),
         ];
-        run(&b, name, src, n, &args)?;
+        run(b, name, src, n, &args)?;
     }
     Ok(Some(out))
 }
@@ -181,6 +184,28 @@ pub fn normal(
     seed: u64,
 ) -> Result<Option<CudaStorage>> {
     draw(device, n, seed, Draw::Normal { mean, std })
+}
+
+/// [`uniform`] on a backend already looked up (`BackendDevice::uniform` of `CudaDevice`).
+pub(crate) fn uniform_on(
+    b: &Arc<CudaBackend>,
+    n: usize,
+    lo: f32,
+    hi: f32,
+    seed: u64,
+) -> Result<Option<CudaStorage>> {
+    draw_on(b, n, seed, Draw::Uniform { lo, hi })
+}
+
+/// [`normal`] on a backend already looked up.
+pub(crate) fn normal_on(
+    b: &Arc<CudaBackend>,
+    n: usize,
+    mean: f32,
+    std: f32,
+    seed: u64,
+) -> Result<Option<CudaStorage>> {
+    draw_on(b, n, seed, Draw::Normal { mean, std })
 }
 
 /// Whether cuRAND draws the random tensors of `device`: `Ok`, or why they are drawn on the host.
