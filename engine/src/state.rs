@@ -87,6 +87,10 @@ pub struct GlobalState {
     pub(crate) display_counter: AtomicU64,
     /// Per-class counters for Keras' automatic layer names (dense, dense_1, ...).
     pub(crate) layer_names: Mutex<std::collections::HashMap<String, usize>>,
+    /// Per thread, the names of the layers being called, outermost first (Keras' name scope;
+    /// see `keras::layers::current_name_scope`).
+    pub(crate) name_scopes:
+        Mutex<std::collections::HashMap<std::thread::ThreadId, Vec<String>>>,
     /// Threads currently inside [`catch_quietly`] (a panic hook runs on the panicking thread).
     pub(crate) quiet_threads: Mutex<Vec<std::thread::ThreadId>>,
     /// CUDA: the probe result, one context/stream/kernel cache/memory pool per device.
@@ -106,6 +110,7 @@ impl GlobalState {
             num_threads: AtomicUsize::new(0),
             display_counter: AtomicU64::new(0),
             layer_names: Mutex::new(Default::default()),
+            name_scopes: Mutex::new(Default::default()),
             quiet_threads: Mutex::new(Vec::new()),
             cuda: Default::default(),
             host_cache: Default::default(),

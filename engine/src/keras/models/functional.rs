@@ -387,7 +387,7 @@ impl KerasModel for Model {
         for n in &self.order {
             if let Some((layer, ins)) = &n.0.producer {
                 let args: Vec<Tensor> = ins.iter().map(|i| vals[&i.0.id].clone()).collect();
-                let y = layer.call_many(&args, training);
+                let y = layer.invoke(&args, training);
                 vals.insert(n.0.id, y);
             }
         }

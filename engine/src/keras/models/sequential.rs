@@ -123,7 +123,7 @@ impl Layer for Sequential {
         }
         self.layers
             .iter()
-            .fold(x.clone(), |h, l| l.call(&h, training))
+            .fold(x.clone(), |h, l| l.invoke(std::slice::from_ref(&h), training))
     }
     fn weights(&self) -> Vec<Variable> {
         let all: Vec<Variable> = self.layers.iter().flat_map(|l| l.weights()).collect();
