@@ -78,7 +78,7 @@ pub(crate) fn array_batches(
                 Some(order) => {
                     let idx = or_panic(from_vec(order[s..s + len].to_vec(), [len]));
                     let take = |ts: &[Tensor]| ts.iter().map(|t| t.gather(&idx, 0)).collect();
-                    Batch::new(take(&xs), take(&ys))
+                    Batch::new(take(&xs[..]), take(&ys[..]))
                 }
                 None => Batch::new(rows(&xs, s, len), rows(&ys, s, len)),
             })
