@@ -89,8 +89,7 @@ pub struct GlobalState {
     pub(crate) layer_names: Mutex<std::collections::HashMap<String, usize>>,
     /// Per thread, the names of the layers being called, outermost first (Keras' name scope;
     /// see `keras::layers::current_name_scope`).
-    pub(crate) name_scopes:
-        Mutex<std::collections::HashMap<std::thread::ThreadId, Vec<String>>>,
+    pub(crate) name_scopes: Mutex<std::collections::HashMap<std::thread::ThreadId, Vec<String>>>,
     /// Threads currently inside [`catch_quietly`] (a panic hook runs on the panicking thread).
     pub(crate) quiet_threads: Mutex<Vec<std::thread::ThreadId>>,
     /// CUDA: the probe result, one context/stream/kernel cache/memory pool per device.

@@ -164,12 +164,7 @@ fn an_optimizer_written_as_update_step_trains_a_model_through_fit() {
         "mse",
         &[],
     );
-    let h = model
-        .fit(&x, &y)
-        .epochs(60)
-        .batch_size(32)
-        .verbose(0)
-        .run();
+    let h = model.fit(&x, &y).epochs(60).batch_size(32).verbose(0).run();
     let loss = h.get("loss").unwrap();
     println!("Adagrad loss {} -> {}", loss[0], loss[loss.len() - 1]);
     assert!(loss[loss.len() - 1] < 1e-3, "{h}");

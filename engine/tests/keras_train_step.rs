@@ -187,7 +187,10 @@ fn evaluate_and_validation_use_a_custom_test_step() {
     // `steps` counts every test_step so far: 8, then 4 more after each epoch
     assert_eq!(h.get("val_steps").unwrap(), &[12.0, 16.0, 20.0]);
     assert!(h.get("val_max_abs_error").is_some());
-    assert!(h.get("max_abs_error").is_none(), "train logs come from train_step");
+    assert!(
+        h.get("max_abs_error").is_none(),
+        "train logs come from train_step"
+    );
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -347,10 +350,21 @@ fn validation_split_holds_out_the_last_rows_before_shuffling() {
         .run();
     // validation ran on rows 192..256 with the weights at the end of the last epoch
     let last = m.evaluate(&x.narrow(0, 192, 64), &y.narrow(0, 192, 64));
-    assert_close(&[h.last("val_loss").unwrap()], &[last.get("loss").unwrap()], 1e-6);
-    assert_close(&[h.last("val_mae").unwrap()], &[last.get("mae").unwrap()], 1e-6);
+    assert_close(
+        &[h.last("val_loss").unwrap()],
+        &[last.get("loss").unwrap()],
+        1e-6,
+    );
+    assert_close(
+        &[h.last("val_mae").unwrap()],
+        &[last.get("mae").unwrap()],
+        1e-6,
+    );
     assert_eq!(
-        h.history.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        h.history
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>(),
         ["loss", "mae", "val_loss", "val_mae"]
     );
 }
@@ -390,7 +404,10 @@ fn invoke_scopes_layer_names_for_sequential_functional_and_fit() {
     let (x, y) = line_data();
     seq.fit(&x, &y).epochs(1).batch_size(256).verbose(0).run();
     seq.predict(&x.narrow(0, 0, 10));
-    assert_eq!(seen.lock().unwrap().as_slice(), ["outer/probe", "outer/probe"]);
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        ["outer/probe", "outer/probe"]
+    );
     assert_eq!(current_name_scope(), "");
 
     seen.lock().unwrap().clear();

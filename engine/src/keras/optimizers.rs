@@ -285,7 +285,11 @@ pub trait Optimizer: Send + Sync {
 /// `var`'s value and `grad` in float32, the dtype of the slots and of the unfused formulas.
 fn f32_pair(var: &Variable, grad: &Tensor) -> (Tensor, Tensor) {
     let w = var.as_tensor().stop_gradient();
-    let w = if w.dtype() == DType::F32 { w } else { w.cast(DType::F32) };
+    let w = if w.dtype() == DType::F32 {
+        w
+    } else {
+        w.cast(DType::F32)
+    };
     let g = if grad.dtype() == DType::F32 {
         grad.clone()
     } else {
@@ -295,7 +299,13 @@ fn f32_pair(var: &Variable, grad: &Tensor) -> (Tensor, Tensor) {
 }
 
 /// Runs a fused rule on `var` with its slots `names` (in the rule's order).
-fn fused_step(core: &mut OptimizerCore, grad: &Tensor, var: &Variable, names: &[&str], rule: UpdateRule) {
+fn fused_step(
+    core: &mut OptimizerCore,
+    grad: &Tensor,
+    var: &Variable,
+    names: &[&str],
+    rule: UpdateRule,
+) {
     let slots = core.slots_of(var, names);
     let refs: Vec<&Variable> = slots.iter().collect();
     or_panic(var.fused_update(grad, &refs, rule));

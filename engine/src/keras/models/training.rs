@@ -36,13 +36,16 @@ pub struct TrainingState {
     metrics: Mutex<MetricsState>,
 }
 
+/// The compiled metrics of one output, with their names in the logs.
+type NamedMetrics = Vec<(String, Box<dyn Metric>)>;
+
 /// The loss tracker (a mean weighted by batch size) and the compiled metrics, per output.
 #[derive(Default)]
 struct MetricsState {
     loss_sum: f64,
     loss_count: f64,
     /// Built on the first update, for that many outputs: (log name, metric).
-    per_output: Option<Vec<Vec<(String, Box<dyn Metric>)>>>,
+    per_output: Option<Vec<NamedMetrics>>,
 }
 
 impl TrainingState {
@@ -104,7 +107,7 @@ impl TrainingState {
     }
     /// Fresh metrics for output `output`; with several outputs they are named after the output
     /// (`{output_name}_accuracy`), as Keras does.
-    fn metrics_for(&self, output: usize, names: &[String]) -> Vec<(String, Box<dyn Metric>)> {
+    fn metrics_for(&self, output: usize, names: &[String]) -> NamedMetrics {
         let n_outputs = names.len();
         let loss = &self.losses[output.min(self.losses.len() - 1)];
         self.metric_names
@@ -479,8 +482,9 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
                     None if self.validation_split > 0.0 => {
                         // the last fraction, before shuffling
                         let n_train = (n_all as f32 * (1.0 - self.validation_split)) as usize;
-                        let split =
-                            |ts: &[Tensor]| (rows(ts, 0, n_train), rows(ts, n_train, n_all - n_train));
+                        let split = |ts: &[Tensor]| {
+                            (rows(ts, 0, n_train), rows(ts, n_train, n_all - n_train))
+                        };
                         let ((xt, xv), (yt, yv)) = (split(&self.xs), split(&self.ys));
                         (xt, yt, Some(Validation::Arrays(xv, yv)))
                     }
