@@ -31,11 +31,17 @@ fn w0() -> Tensor {
     from_vec(v, [3, 4]).unwrap()
 }
 
-/// Runs `steps` updates with `opt` on a fresh variable; returns the variable and its slots.
-fn run(mut opt: Box<dyn Optimizer>, slots: &[&str], steps: usize) -> (Vec<f32>, Vec<Vec<f32>>) {
-    let v = Variable::new(w0());
+/// Runs `steps` updates with `opt` on a fresh variable on `device`; returns the variable and
+/// its slots.
+fn run_on(
+    device: Device,
+    mut opt: Box<dyn Optimizer>,
+    slots: &[&str],
+    steps: usize,
+) -> (Vec<f32>, Vec<Vec<f32>>) {
+    let v = Variable::new(w0().to(device));
     for t in 0..steps {
-        opt.apply_gradients(&[Some(grad(t))], &[&v]);
+        opt.apply_gradients(&[Some(grad(t).to(device))], &[&v]);
     }
     assert_eq!(opt.iterations(), steps as u64);
     let s = slots
@@ -47,6 +53,10 @@ fn run(mut opt: Box<dyn Optimizer>, slots: &[&str], steps: usize) -> (Vec<f32>, 
         })
         .collect();
     (v.to_vec::<f32>(), s)
+}
+
+fn run(opt: Box<dyn Optimizer>, slots: &[&str], steps: usize) -> (Vec<f32>, Vec<Vec<f32>>) {
+    run_on(Device::Cpu, opt, slots, steps)
 }
 
 /// The optimizer of `case`, fused or not, and the names of its slots.
@@ -77,19 +87,20 @@ fn optimizer(case: &str, f: bool) -> (Box<dyn Optimizer>, Vec<&'static str>) {
     }
 }
 
+const CASES: [&str; 8] = [
+    "sgd",
+    "sgd momentum",
+    "sgd nesterov",
+    "adam",
+    "adamw",
+    "adam clipnorm",
+    "rmsprop",
+    "rmsprop momentum",
+];
+
 #[test]
 fn fused_and_tensor_op_updates_agree_for_every_optimizer() {
-    let cases = [
-        "sgd",
-        "sgd momentum",
-        "sgd nesterov",
-        "adam",
-        "adamw",
-        "adam clipnorm",
-        "rmsprop",
-        "rmsprop momentum",
-    ];
-    for name in cases {
+    for name in CASES {
         let (fused, slots) = optimizer(name, true);
         let (wf, sf) = run(fused, &slots, 8);
         let (wu, su) = run(optimizer(name, false).0, &slots, 8);
@@ -100,6 +111,28 @@ fn fused_and_tensor_op_updates_agree_for_every_optimizer() {
         assert_eq!(su.len(), slots.len());
         for (a, b) in su.iter().zip(&sf) {
             assert_close(a, b, 1e-6);
+        }
+    }
+}
+
+#[test]
+fn fused_and_tensor_op_updates_agree_on_cuda_when_present() {
+    let Ok(_) = ferrolab::storage::cuda::backend(0) else {
+        println!("skipped: no CUDA device");
+        return;
+    };
+    let gpu = Device::Cuda(0);
+    for name in CASES {
+        let (fused, slots) = optimizer(name, true);
+        let (wf, sf) = run_on(gpu, fused, &slots, 8);
+        let (wu, su) = run_on(gpu, optimizer(name, false).0, &slots, 8);
+        let (wc, _) = run(optimizer(name, true).0, &slots, 8);
+        println!("{name} on CUDA:");
+        // the CUDA kernels may contract to FMA: a little more room than on the CPU
+        assert_close(&wu, &wf, 1e-5);
+        assert_close(&wf, &wc, 1e-5);
+        for (a, b) in su.iter().zip(&sf) {
+            assert_close(a, b, 1e-5);
         }
     }
 }
