@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{or_panic, Error, Result};
 use crate::shape::Layout;
+use crate::storage::{Storage, UpdateRule};
 use crate::tensor::{Tensor, VarInfo};
 
 /// Mutable state for models: weights, biases, counters. Reads are ordinary tensor ops (it derefs
@@ -96,6 +97,34 @@ impl Variable {
     pub fn assign_sub(&self, delta: impl AsRef<Tensor>) {
         let v = or_panic(self.0.try_sub(delta.as_ref()));
         self.assign(&v)
+    }
+
+    /// One fused optimizer update in place: the variable, its gradient and its optimizer slots
+    /// (float32 variables of the same shape, in the order `rule` documents) in one backend
+    /// pass, unrecorded. The built-in optimizers use it; an optimizer written with tensor ops
+    /// and [`assign`](Self::assign) needs nothing of it.
+    pub fn fused_update(&self, grad: &Tensor, slots: &[&Variable], rule: UpdateRule) -> Result<()> {
+        if grad.dims() != self.0.dims() {
+            return Err(Error::ShapeMismatch {
+                op: "apply_gradients",
+                lhs: self.0.dims().to_vec(),
+                rhs: grad.dims().to_vec(),
+                hint: format!("the gradient of variable '{}' needs its shape", self.name()),
+            });
+        }
+        // Lock order: slots, then the variable, then the gradient (read). A gradient that
+        // shares the variable's memory would deadlock on its lock: copy it first.
+        let grad = if grad.shares_storage_with(&self.0) {
+            grad.contiguous_copy()
+        } else {
+            grad.clone()
+        };
+        let mut guards: Vec<_> = slots.iter().map(|s| s.0.storage_mut()).collect();
+        let mut refs: Vec<&mut Storage> = guards.iter_mut().map(|g| &mut **g).collect();
+        let gs = grad.storage();
+        self.0
+            .storage_mut()
+            .apply_update(&gs, grad.layout(), &mut refs, rule)
     }
 }
 

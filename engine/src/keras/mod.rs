@@ -2,7 +2,9 @@
 //!
 //! - [`layers`]: `Dense`, `Conv2D`, `BatchNormalization`, ... built lazily on their first call;
 //! - [`models`]: `Sequential`, the Functional API (`Input` -> layer calls -> `Model::new`) and
-//!   subclassing (implement [`Layer`](layers::Layer) and [`KerasModel`](models::KerasModel));
+//!   subclassing (implement [`Layer`](layers::Layer) and [`KerasModel`](models::KerasModel), and
+//!   override `train_step`, `test_step` or `predict_step` to change what one step of `fit`,
+//!   `evaluate` or `predict` does);
 //! - [`losses`], [`metrics`], [`optimizers`], [`callbacks`]: what `compile` and `fit` take;
 //! - [`initializers`], [`regularizers`], [`activations`]: the options layers take by name.
 //!

@@ -2,13 +2,28 @@
 //! RMSprop. Learning-rate schedules: ExponentialDecay, CosineDecay (with warmup). Clipping:
 //! clipnorm (per variable) and clipvalue.
 //!
-//! `optimizer.apply_gradients(&grads, &vars)` is TF's `apply_gradients(zip(grads, vars))`. Each
-//! variable is updated by one fused backend pass (`UpdateRule`), not a dozen tensor ops.
+//! The shape is Keras 3's:
+//! - `optimizer.apply_gradients(&grads, &vars)` is TF's `apply_gradients(zip(grads, vars))`. Its
+//!   default (one for every optimizer) checks the shapes, clips, reads the learning rate (or
+//!   schedule) at the current step, calls `build` once, calls [`Optimizer::update_step`] for each
+//!   variable that has a gradient, then counts the step in `iterations`.
+//! - `update_step(grad, var, lr)` is the per-variable customisation point. A new optimizer, or a
+//!   wrapper (loss scaling, a distributed optimizer), implements only that, with ordinary tensor
+//!   ops, [`Variable::assign`] and slots from [`OptimizerCore::add_variable_from_reference`].
+//! - The built-in optimizers have two paths with the same formulas: by default one fused backend
+//!   pass per variable ([`Variable::fused_update`]), and with `.fused(false)` plain tensor ops
+//!   (as PyTorch's `fused=False`). The tensor-op path is the readable reference; tests check that
+//!   both agree.
+//!
+//! This module works on variables and tensors only: the storage behind them is the fused
+//! update's business.
 
 use std::collections::HashMap;
 
 use crate::autodiff::Variable;
-use crate::storage::{Storage, UpdateRule};
+use crate::dtype::DType;
+use crate::error::or_panic;
+use crate::storage::UpdateRule;
 use crate::tensor::Tensor;
 
 /// A learning rate that depends on the step (`keras.optimizers.schedules`).
@@ -95,21 +110,29 @@ enum LearningRate {
 }
 
 /// What every optimizer shares: the learning rate, the step counter, clipping and slots.
+/// A custom optimizer holds one (`OptimizerCore::new(lr)`) and returns it from `core`.
 pub struct OptimizerCore {
     lr: LearningRate,
     iterations: u64,
     clipnorm: Option<f32>,
     clipvalue: Option<f32>,
-    slots: HashMap<u64, Vec<Tensor>>,
+    /// Built-in optimizers: one fused backend pass per variable (default) or tensor ops.
+    fused: bool,
+    built: bool,
+    /// Per variable id: its slots, by name, in creation order.
+    slots: HashMap<u64, Vec<(String, Variable)>>,
 }
 
 impl OptimizerCore {
-    fn new(lr: f32) -> Self {
+    /// A constant learning rate, no clipping, step 0, no slots.
+    pub fn new(learning_rate: f32) -> Self {
         OptimizerCore {
-            lr: LearningRate::Constant(lr),
+            lr: LearningRate::Constant(learning_rate),
             iterations: 0,
             clipnorm: None,
             clipvalue: None,
+            fused: true,
+            built: false,
             slots: HashMap::new(),
         }
     }
@@ -132,14 +155,86 @@ impl OptimizerCore {
         }
         g
     }
-    /// Runs `rule(lr, step)` for every (gradient, variable) pair, with `n_slots` slots each.
-    fn apply(
-        &mut self,
-        grads: &[Option<Tensor>],
-        vars: &[&Variable],
-        n_slots: usize,
-        rule: impl Fn(f32, u64) -> UpdateRule,
-    ) {
+    /// Steps taken so far (`optimizer.iterations`); during `update_step` the step being taken
+    /// is `iterations() + 1`, as in Keras.
+    pub fn iterations(&self) -> u64 {
+        self.iterations
+    }
+    /// Whether the built-in update rules take their fused backend path.
+    pub fn fused(&self) -> bool {
+        self.fused
+    }
+    /// The optimizer slot `name` of `var` (Keras' `add_variable_from_reference`): a float32,
+    /// non-trainable variable of `var`'s shape and device, zero at first. Created on the first
+    /// call for this (variable, name); later calls return the same slot, so `update_step` may
+    /// ask for it every step.
+    pub fn add_variable_from_reference(&mut self, var: &Variable, name: &str) -> Variable {
+        let slots = self.slots.entry(var.id()).or_default();
+        if let Some((_, v)) = slots.iter().find(|(n, _)| n == name) {
+            return v.clone();
+        }
+        let zeros = var.zeros_like().cast(DType::F32);
+        let slot = Variable::with_options(&zeros, &format!("{}/{name}", var.name()), false);
+        slots.push((name.to_string(), slot.clone()));
+        slot
+    }
+    /// Several slots of `var` at once, in the order given.
+    fn slots_of(&mut self, var: &Variable, names: &[&str]) -> Vec<Variable> {
+        names
+            .iter()
+            .map(|n| self.add_variable_from_reference(var, n))
+            .collect()
+    }
+}
+
+/// The optimizer interface `compile` and custom training loops use.
+///
+/// Implement `name`, `core`, `core_mut` and [`update_step`](Optimizer::update_step); the
+/// default [`apply_gradients`](Optimizer::apply_gradients) does the rest:
+///
+/// ```
+/// use ferrolab::prelude::*;
+/// use ferrolab::keras::optimizers::OptimizerCore;
+///
+/// /// Sign descent: w -= lr * sign(g).
+/// struct SignSGD(OptimizerCore);
+/// impl Optimizer for SignSGD {
+///     fn name(&self) -> &str { "SignSGD" }
+///     fn core(&self) -> &OptimizerCore { &self.0 }
+///     fn core_mut(&mut self) -> &mut OptimizerCore { &mut self.0 }
+///     fn update_step(&mut self, grad: &Tensor, var: &Variable, lr: f32) {
+///         var.assign_sub(grad.sign() * lr as f64);
+///     }
+/// }
+/// let w = Variable::new(tensor([1.0, -1.0]));
+/// let mut opt = SignSGD(OptimizerCore::new(0.5));
+/// opt.apply_gradients(&[Some(tensor([3.0, -0.1]))], &[&w]);
+/// assert_eq!(w.to_vec::<f32>(), vec![0.5, -0.5]);
+/// assert_eq!(opt.iterations(), 1);
+/// ```
+pub trait Optimizer: Send + Sync {
+    fn name(&self) -> &str;
+    fn core(&self) -> &OptimizerCore;
+    fn core_mut(&mut self) -> &mut OptimizerCore;
+
+    /// Keras 3's `build(variables)`: called once, by the first `apply_gradients`, with its
+    /// variables, before any `update_step`. Create slots here with
+    /// `self.core_mut().add_variable_from_reference(v, "momentum")`, or lazily in `update_step`.
+    fn build(&mut self, _vars: &[&Variable]) {}
+
+    /// Keras 3's `update_step(gradient, variable, learning_rate)`: updates one variable in place
+    /// (with `var.assign(..)` or `assign_sub`) from its gradient, already clipped. `lr` is the
+    /// learning rate of this step; the step number is `self.iterations() + 1`.
+    fn update_step(&mut self, grad: &Tensor, var: &Variable, lr: f32) {
+        let _ = (grad, var, lr);
+        panic!(
+            "optimizer {}: implement update_step (or apply_gradients)",
+            self.name()
+        )
+    }
+
+    /// TF's `optimizer.apply_gradients(zip(grads, vars))`; `None` gradients are skipped.
+    fn apply_gradients(&mut self, grads: &[Option<Tensor>], vars: &[&Variable]) {
         crate::state::check_cancel();
         assert_eq!(
             grads.len(),
@@ -148,9 +243,11 @@ impl OptimizerCore {
             grads.len(),
             vars.len()
         );
-        let lr = self.current_lr();
-        self.iterations += 1;
-        let r = rule(lr, self.iterations);
+        if !self.core().built {
+            self.build(vars);
+            self.core_mut().built = true;
+        }
+        let lr = self.core().current_lr();
         for (g, v) in grads.iter().zip(vars) {
             let Some(g) = g else { continue };
             if g.dims() != v.dims() {
@@ -161,32 +258,17 @@ impl OptimizerCore {
                     v.shape()
                 );
             }
-            let g = if self.clipnorm.is_some() || self.clipvalue.is_some() {
-                self.clip(g)
+            let core = self.core();
+            if core.clipnorm.is_some() || core.clipvalue.is_some() {
+                let g = core.clip(g);
+                self.update_step(&g, v, lr);
             } else {
-                g.clone()
-            };
-            let slots = self.slots.entry(v.id()).or_insert_with(|| {
-                (0..n_slots)
-                    .map(|_| v.zeros_like().cast(crate::dtype::DType::F32))
-                    .collect()
-            });
-            let mut guards: Vec<_> = slots.iter().map(|s| s.storage_mut()).collect();
-            let mut refs: Vec<&mut Storage> = guards.iter_mut().map(|g| &mut **g).collect();
-            let gs = g.storage();
-            let res = v.storage_mut().apply_update(&gs, g.layout(), &mut refs, r);
-            crate::error::or_panic(res);
+                self.update_step(g, v, lr);
+            }
         }
+        self.core_mut().iterations += 1;
     }
-}
 
-/// The optimizer interface `compile` and custom training loops use.
-pub trait Optimizer: Send + Sync {
-    fn name(&self) -> &str;
-    /// TF's `optimizer.apply_gradients(zip(grads, vars))`; `None` gradients are skipped.
-    fn apply_gradients(&mut self, grads: &[Option<Tensor>], vars: &[&Variable]);
-    fn core(&self) -> &OptimizerCore;
-    fn core_mut(&mut self) -> &mut OptimizerCore;
     fn learning_rate(&self) -> f32 {
         self.core().current_lr()
     }
@@ -198,6 +280,35 @@ pub trait Optimizer: Send + Sync {
     fn iterations(&self) -> u64 {
         self.core().iterations
     }
+}
+
+/// `var`'s value and `grad` in float32, the dtype of the slots and of the unfused formulas.
+fn f32_pair(var: &Variable, grad: &Tensor) -> (Tensor, Tensor) {
+    let w = var.as_tensor().stop_gradient();
+    let w = if w.dtype() == DType::F32 {
+        w
+    } else {
+        w.cast(DType::F32)
+    };
+    let g = if grad.dtype() == DType::F32 {
+        grad.clone()
+    } else {
+        grad.cast(DType::F32)
+    };
+    (w, g)
+}
+
+/// Runs a fused rule on `var` with its slots `names` (in the rule's order).
+fn fused_step(
+    core: &mut OptimizerCore,
+    grad: &Tensor,
+    var: &Variable,
+    names: &[&str],
+    rule: UpdateRule,
+) {
+    let slots = core.slots_of(var, names);
+    let refs: Vec<&Variable> = slots.iter().collect();
+    or_panic(var.fused_update(grad, &refs, rule));
 }
 
 macro_rules! common_builders {
@@ -219,6 +330,12 @@ macro_rules! common_builders {
                 s: impl LearningRateSchedule + 'static,
             ) -> Self {
                 self.core.lr = LearningRate::Schedule(Box::new(s));
+                self
+            }
+            /// `fused(false)` updates with plain tensor ops instead of one fused backend pass
+            /// per variable (the same formulas; on by default, as PyTorch's `fused=`).
+            pub fn fused(mut self, on: bool) -> Self {
+                self.core.fused = on;
                 self
             }
         }
@@ -253,20 +370,38 @@ impl Optimizer for SGD {
     fn name(&self) -> &str {
         "SGD"
     }
-    fn apply_gradients(&mut self, grads: &[Option<Tensor>], vars: &[&Variable]) {
-        let (momentum, nesterov) = (self.momentum, self.nesterov);
-        let n = if momentum > 0.0 { 1 } else { 0 };
-        self.core.apply(grads, vars, n, |lr, _| UpdateRule::Sgd {
-            lr,
-            momentum,
-            nesterov,
-        });
-    }
     fn core(&self) -> &OptimizerCore {
         &self.core
     }
     fn core_mut(&mut self) -> &mut OptimizerCore {
         &mut self.core
+    }
+    // v = momentum v - lr g; w += v, or w += momentum v - lr g with nesterov;
+    // without momentum w -= lr g
+    fn update_step(&mut self, grad: &Tensor, var: &Variable, lr: f32) {
+        let (momentum, nesterov) = (self.momentum, self.nesterov);
+        let slots: &[&str] = if momentum > 0.0 { &["momentum"] } else { &[] };
+        if self.core.fused {
+            let rule = UpdateRule::Sgd {
+                lr,
+                momentum,
+                nesterov,
+            };
+            return fused_step(&mut self.core, grad, var, slots, rule);
+        }
+        let (w, g) = f32_pair(var, grad);
+        if momentum == 0.0 {
+            var.assign(w - g * lr);
+            return;
+        }
+        let v = self.core.add_variable_from_reference(var, "momentum");
+        let v_new = &*v * momentum - &g * lr;
+        v.assign(&v_new);
+        if nesterov {
+            var.assign(w + (v_new * momentum - g * lr));
+        } else {
+            var.assign(w + v_new);
+        }
     }
 }
 
@@ -308,23 +443,42 @@ impl Optimizer for Adam {
     fn name(&self) -> &str {
         self.name
     }
-    fn apply_gradients(&mut self, grads: &[Option<Tensor>], vars: &[&Variable]) {
-        let (beta1, beta2, epsilon, weight_decay) =
-            (self.beta_1, self.beta_2, self.epsilon, self.weight_decay);
-        self.core.apply(grads, vars, 2, |lr, t| UpdateRule::Adam {
-            lr,
-            beta1,
-            beta2,
-            epsilon,
-            t,
-            weight_decay,
-        });
-    }
     fn core(&self) -> &OptimizerCore {
         &self.core
     }
     fn core_mut(&mut self) -> &mut OptimizerCore {
         &mut self.core
+    }
+    // AdamW first: w -= lr wd w. Then m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2);
+    // alpha = lr sqrt(1 - b2^t) / (1 - b1^t); w -= alpha m / (sqrt(v) + eps)
+    fn update_step(&mut self, grad: &Tensor, var: &Variable, lr: f32) {
+        let (beta1, beta2, epsilon, weight_decay) =
+            (self.beta_1, self.beta_2, self.epsilon, self.weight_decay);
+        let t = self.core.iterations + 1;
+        if self.core.fused {
+            let rule = UpdateRule::Adam {
+                lr,
+                beta1,
+                beta2,
+                epsilon,
+                t,
+                weight_decay,
+            };
+            return fused_step(&mut self.core, grad, var, &["momentum", "velocity"], rule);
+        }
+        let (mut w, g) = f32_pair(var, grad);
+        let [m, v] = <[Variable; 2]>::try_from(self.core.slots_of(var, &["momentum", "velocity"]))
+            .unwrap_or_else(|_| unreachable!("two slots"));
+        let ti = t as i32;
+        let alpha = lr * (1.0 - beta2.powi(ti)).sqrt() / (1.0 - beta1.powi(ti));
+        if weight_decay != 0.0 {
+            w = &w - &w * (lr * weight_decay);
+        }
+        let m_new = &*m + (&g - &*m) * (1.0 - beta1);
+        let v_new = &*v + (g.square() - &*v) * (1.0 - beta2);
+        m.assign(&m_new);
+        v.assign(&v_new);
+        var.assign(w - m_new * alpha / (v_new.sqrt() + epsilon));
     }
 }
 
@@ -378,21 +532,42 @@ impl Optimizer for RMSprop {
     fn name(&self) -> &str {
         "RMSprop"
     }
-    fn apply_gradients(&mut self, grads: &[Option<Tensor>], vars: &[&Variable]) {
-        let (rho, epsilon, momentum) = (self.rho, self.epsilon, self.momentum);
-        let n = if momentum > 0.0 { 2 } else { 1 };
-        self.core
-            .apply(grads, vars, n, |lr, _| UpdateRule::RmsProp {
-                lr,
-                rho,
-                epsilon,
-                momentum,
-            });
-    }
     fn core(&self) -> &OptimizerCore {
         &self.core
     }
     fn core_mut(&mut self) -> &mut OptimizerCore {
         &mut self.core
+    }
+    // v = rho v + (1 - rho) g^2; inc = lr g / sqrt(v + eps); w -= inc, or with momentum
+    // mo = momentum mo + inc; w -= mo
+    fn update_step(&mut self, grad: &Tensor, var: &Variable, lr: f32) {
+        let (rho, epsilon, momentum) = (self.rho, self.epsilon, self.momentum);
+        let slots: &[&str] = if momentum > 0.0 {
+            &["velocity", "momentum"]
+        } else {
+            &["velocity"]
+        };
+        if self.core.fused {
+            let rule = UpdateRule::RmsProp {
+                lr,
+                rho,
+                epsilon,
+                momentum,
+            };
+            return fused_step(&mut self.core, grad, var, slots, rule);
+        }
+        let (w, g) = f32_pair(var, grad);
+        let v = self.core.add_variable_from_reference(var, "velocity");
+        let v_new = &*v * rho + &g * (1.0 - rho) * &g;
+        v.assign(&v_new);
+        let inc = g * lr / (v_new + epsilon).sqrt();
+        if momentum > 0.0 {
+            let mo = self.core.add_variable_from_reference(var, "momentum");
+            let mo_new = &*mo * momentum + inc;
+            mo.assign(&mo_new);
+            var.assign(w - mo_new);
+        } else {
+            var.assign(w - inc);
+        }
     }
 }

@@ -12,7 +12,6 @@ use std::path::Path;
 use crate::autodiff::Variable;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::storage::CpuStorage;
 use crate::tensor::create::from_vec;
 use crate::tensor::Tensor;
 
@@ -27,27 +26,19 @@ fn st_dtype(d: DType) -> &'static str {
 }
 
 fn bytes_of(t: &Tensor) -> Result<Vec<u8>> {
-    let c = t.contiguous();
-    let l = c.layout();
-    let cpu = c.storage().to_cpu()?;
     fn le<T: crate::dtype::Element, const N: usize>(
-        cpu: &CpuStorage,
-        l: &crate::shape::Layout,
+        t: &Tensor,
         f: impl Fn(T) -> [u8; N],
-    ) -> Vec<u8> {
-        cpu.to_vec::<T>(l)
-            .unwrap_or_default()
-            .into_iter()
-            .flat_map(f)
-            .collect()
+    ) -> Result<Vec<u8>> {
+        Ok(t.try_to_vec::<T>()?.into_iter().flat_map(f).collect())
     }
-    Ok(match cpu {
-        CpuStorage::F32(_) => le(&cpu, l, f32::to_le_bytes),
-        CpuStorage::F16(_) => le(&cpu, l, half::f16::to_le_bytes),
-        CpuStorage::BF16(_) => le(&cpu, l, half::bf16::to_le_bytes),
-        CpuStorage::I64(_) => le(&cpu, l, i64::to_le_bytes),
-        CpuStorage::Bool(_) => le(&cpu, l, |b: bool| [b as u8]),
-    })
+    match t.dtype() {
+        DType::F32 => le(t, f32::to_le_bytes),
+        DType::F16 => le(t, half::f16::to_le_bytes),
+        DType::BF16 => le(t, half::bf16::to_le_bytes),
+        DType::I64 => le(t, i64::to_le_bytes),
+        DType::Bool => le(t, |b: bool| [b as u8]),
+    }
 }
 
 /// Writes named tensors to a safetensors file, atomically.

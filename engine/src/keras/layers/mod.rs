@@ -3,6 +3,12 @@
 //! A layer is anything that implements [`Layer`]: `call(&self, x, training)` plus its weights.
 //! Weights are [`Variable`]s, so a layer called under a `GradientTape` is differentiated without
 //! any registration step.
+//!
+//! You override `call` (or `call_many`); Sequential, the Functional API and `fit` call
+//! [`Layer::invoke`], Keras' `layer(x, training=...)`. It wraps `call` with what every call
+//! needs: the name scope ([`current_name_scope`]) and the place where autocast (mixed
+//! precision) goes. (`apply` is taken: `LayerApply::apply` calls a layer on symbolic tensors in
+//! the Functional API, and `Dense::new(4).apply(&input)` must keep meaning that.)
 
 mod attention;
 mod conv;
@@ -50,6 +56,17 @@ pub trait Layer: Send + Sync {
             );
         }
         self.call(&xs[0], training)
+    }
+    /// Calls the layer, Keras' `layer(xs, training=...)` (`Layer.__call__`): the one entry that
+    /// Sequential, the Functional API and `fit` use. Override `call`/`call_many`, not this.
+    ///
+    /// - Build: layers build their weights on their first call, from the input's shape
+    ///   (`OnceLock` inside `call`), so the first `invoke` builds.
+    /// - Name scope: the layer's name is pushed on this thread's scope for the call
+    ///   ([`current_name_scope`] gives `sequential/dense` inside a Dense of a Sequential).
+    /// - Autocast: see [`layer_call`].
+    fn invoke(&self, xs: &[Tensor], training: bool) -> Tensor {
+        layer_call(&self.name(), xs, |xs| self.call_many(xs, training))
     }
     /// All weights, trainable first (empty until built).
     fn weights(&self) -> Vec<Variable> {
@@ -100,6 +117,9 @@ macro_rules! forward_layer {
             fn call_many(&self, xs: &[Tensor], training: bool) -> Tensor {
                 (**self).call_many(xs, training)
             }
+            fn invoke(&self, xs: &[Tensor], training: bool) -> Tensor {
+                (**self).invoke(xs, training)
+            }
             fn weights(&self) -> Vec<Variable> {
                 (**self).weights()
             }
@@ -113,6 +133,72 @@ macro_rules! forward_layer {
     )*};
 }
 forward_layer!(Arc, Box);
+
+/// Runs one layer (or model) call `f` with the hooks every call shares; [`Layer::invoke`] and
+/// `KerasModel::invoke_multi` go through here.
+///
+/// - Name scope: `name` is on this thread's scope stack while `f` runs, and comes off again
+///   even when `f` panics. The stack lives in the process-wide state, keyed by thread, because
+///   each notebook cell has its own copy of every static.
+/// - Autocast hook: a mixed-precision policy will cast floating `xs` to its compute dtype here,
+///   before `f` sees them (and keep float32 variables, as Keras does). There is no policy yet,
+///   so `xs` pass through unchanged.
+pub fn layer_call<R>(name: &str, xs: &[Tensor], f: impl FnOnce(&[Tensor]) -> R) -> R {
+    let _scope = NameScope::enter(name);
+    // autocast (mixed precision) goes here
+    f(xs)
+}
+
+/// Per thread, the names of the layers being called, outermost first (Keras' name scope). In
+/// the process-wide state: each notebook cell has its own copy of the engine's statics.
+type NameScopes = std::sync::Mutex<std::collections::HashMap<std::thread::ThreadId, Vec<String>>>;
+
+fn name_scopes() -> &'static NameScopes {
+    crate::state::slot!("keras.name_scopes", NameScopes, Default::default)
+}
+
+/// One entry on this thread's name-scope stack; popped on drop (also while unwinding).
+struct NameScope;
+
+impl NameScope {
+    fn enter(name: &str) -> NameScope {
+        let mut scopes = name_scopes()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        scopes
+            .entry(std::thread::current().id())
+            .or_default()
+            .push(name.to_string());
+        NameScope
+    }
+}
+
+impl Drop for NameScope {
+    fn drop(&mut self) {
+        let mut scopes = name_scopes()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let me = std::thread::current().id();
+        if let Some(stack) = scopes.get_mut(&me) {
+            stack.pop();
+            if stack.is_empty() {
+                scopes.remove(&me);
+            }
+        }
+    }
+}
+
+/// The names of the layers being called on this thread, outermost first, joined by `/`
+/// (`"sequential/dense"` inside a Dense of a Sequential; `""` outside any layer call).
+pub fn current_name_scope() -> String {
+    let scopes = name_scopes()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    scopes
+        .get(&std::thread::current().id())
+        .map(|s| s.join("/"))
+        .unwrap_or_default()
+}
 
 /// Keras' automatic names: the first Dense is `dense`, then `dense_1`, `dense_2`, ...
 pub fn unique_name(base: &str) -> String {

@@ -37,7 +37,7 @@ pub(crate) fn call_symbolic(
     xs: &[Tensor],
     shapes: &[String],
 ) -> crate::Result<Tensor> {
-    let out = crate::state::catch_quietly(|| layer.call_many(xs, false)).map_err(|msg| {
+    let out = crate::state::catch_quietly(|| layer.invoke(xs, false)).map_err(|msg| {
         crate::error::invalid(
             op,
             format!(
@@ -409,7 +409,7 @@ impl KerasModel for Model {
         for n in &self.order {
             if let Some((layer, ins)) = &n.0.producer {
                 let args: Vec<Tensor> = ins.iter().map(|i| vals[&i.0.id].clone()).collect();
-                let y = layer.call_many(&args, training);
+                let y = layer.invoke(&args, training);
                 vals.insert(n.0.id, y);
             }
         }

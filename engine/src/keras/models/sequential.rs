@@ -133,9 +133,9 @@ impl Layer for Sequential {
                 *s = Some(x.dims().get(1..).unwrap_or(&[]).to_vec());
             }
         }
-        self.layers
-            .iter()
-            .fold(x.clone(), |h, l| l.call(&h, training))
+        self.layers.iter().fold(x.clone(), |h, l| {
+            l.invoke(std::slice::from_ref(&h), training)
+        })
     }
     fn weights(&self) -> Vec<Variable> {
         let all: Vec<Variable> = self.layers.iter().flat_map(|l| l.weights()).collect();

@@ -68,7 +68,7 @@ impl Summary {
         if let Some(s) = input_shape {
             let mut h = super::functional::symbolic_batch(s, crate::dtype::DType::F32);
             for (i, l) in layers.iter().enumerate() {
-                h = l.call(&h, false);
+                h = l.invoke(std::slice::from_ref(&h), false);
                 shapes[i] = shape_str(&h.dims()[1..]);
             }
         }

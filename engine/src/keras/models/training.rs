@@ -1,38 +1,113 @@
 //! `compile`, `fit`, `evaluate` and `predict`, shared by every kind of model through the
-//! [`KerasModel`] trait. The training step is exactly the TF2 custom loop:
-//! tape -> forward -> loss (+ regularisers) -> gradient -> `optimizer.apply_gradients`.
+//! [`KerasModel`] trait, with Keras 3's customisation points:
+//!
+//! - `train_step(&batch)` is exactly the TF2 custom loop: tape -> forward -> `compute_loss`
+//!   (compiled losses + regularisers) -> gradient -> `optimizer.apply_gradients` -> metrics.
+//!   `test_step` is the same without the tape and the update; `predict_step` is the forward
+//!   pass. A subclassed model overrides them (to add a penalty, scale the loss, ...) and keeps
+//!   `fit`, `evaluate`, callbacks and the progress bar.
+//! - `fit` turns its input into a `Dataset` of [`Batch`]es (arrays: a shuffled gather per batch;
+//!   a dataset: its own batches), and sends each batch through `train_step`. `evaluate` streams
+//!   batches through `test_step`, `predict` through `predict_step`.
+//! - The compiled metrics and the loss tracker live in the model's [`TrainingState`]: `fit` and
+//!   `evaluate` reset them, the steps update them, and a step returns their results as `Logs`.
 
-use super::{History, Logs, Summary};
+use std::sync::Mutex;
+
+use super::data_adapter::{array_batches, dataset_batches, rows};
+use super::{Batch, History, Logs, Summary};
 use crate::autodiff::{GradientTape, Variable};
+use crate::data::Dataset;
 use crate::dtype::DType;
 use crate::keras::callbacks::{Callback, CallbackContext};
-use crate::keras::layers::Layer;
+use crate::keras::layers::{layer_call, Layer};
 use crate::keras::losses::{IntoLoss, Loss};
 use crate::keras::metrics::{self, Metric};
 use crate::keras::optimizers::Optimizer;
-use crate::tensor::{concat, create::from_vec, Tensor};
+use crate::tensor::{concat, Tensor};
 
-/// What `compile` stores in a model.
+/// What `compile` stores in a model, and the metrics' state while `fit` or `evaluate` runs.
 #[derive(Default)]
 pub struct TrainingState {
     pub(crate) optimizer: Option<Box<dyn Optimizer>>,
     pub(crate) losses: Vec<Box<dyn Loss>>,
     pub(crate) metric_names: Vec<String>,
+    /// The compiled metrics (a `Mutex` only so that models stay `Sync`; reached with `get_mut`).
+    metrics: Mutex<MetricsState>,
+}
+
+/// The compiled metrics of one output, with their names in the logs.
+type NamedMetrics = Vec<(String, Box<dyn Metric>)>;
+
+/// The loss tracker (a mean weighted by batch size) and the compiled metrics, per output.
+#[derive(Default)]
+struct MetricsState {
+    loss_sum: f64,
+    loss_count: f64,
+    /// Built on the first update, for that many outputs: (log name, metric).
+    per_output: Option<Vec<NamedMetrics>>,
 }
 
 impl TrainingState {
-    /// The compiled optimizer, for custom loops and callbacks.
+    /// The compiled optimizer, for custom loops, custom `train_step`s and callbacks.
     pub fn optimizer(&mut self) -> Option<&mut (dyn Optimizer + 'static)> {
         self.optimizer.as_deref_mut()
     }
+    fn metrics_mut(&mut self) -> &mut MetricsState {
+        self.metrics.get_mut().unwrap_or_else(|e| e.into_inner())
+    }
+    /// Keras' `reset_metrics()`: clears the loss tracker and every compiled metric (`fit` does
+    /// it at the start of each epoch, `evaluate` at its start).
+    pub fn reset_metrics(&mut self) {
+        let m = self.metrics_mut();
+        (m.loss_sum, m.loss_count) = (0.0, 0.0);
+        for ms in m.per_output.iter_mut().flatten() {
+            for (_, metric) in ms.iter_mut() {
+                metric.reset_state();
+            }
+        }
+    }
+    /// Adds a batch's loss to the loss tracker, weighted by its `batch_size` samples.
+    pub fn update_loss(&mut self, loss: f32, batch_size: usize) {
+        let m = self.metrics_mut();
+        m.loss_sum += loss as f64 * batch_size as f64;
+        m.loss_count += batch_size as f64;
+    }
+    /// Updates the compiled metrics of every output; `output_names` name them in the logs when
+    /// there are several (`digit_accuracy`), as Keras does.
+    pub fn update_metrics(&mut self, output_names: &[String], y: &[Tensor], y_pred: &[Tensor]) {
+        if self.metrics_mut().per_output.as_ref().map(|p| p.len()) != Some(y_pred.len()) {
+            assert!(
+                !self.losses.is_empty(),
+                "You must call compile() before training or evaluating the model"
+            );
+            let built = (0..y_pred.len())
+                .map(|o| self.metrics_for(o, output_names))
+                .collect();
+            self.metrics_mut().per_output = Some(built);
+        }
+        let per_output = self.metrics_mut().per_output.as_mut().expect("built");
+        for ((ms, y), p) in per_output.iter_mut().zip(y).zip(y_pred) {
+            for (_, m) in ms.iter_mut() {
+                m.update_state(y, p);
+            }
+        }
+    }
+    /// Keras' `get_metrics_result()`: `loss` (the tracker's mean), then every compiled metric.
+    pub fn metrics_result(&mut self) -> Logs {
+        let m = self.metrics_mut();
+        let mut logs = Logs::default();
+        logs.set("loss", (m.loss_sum / m.loss_count.max(1.0)) as f32);
+        for ms in m.per_output.iter().flatten() {
+            for (name, metric) in ms {
+                logs.set(name, metric.result());
+            }
+        }
+        logs
+    }
     /// Fresh metrics for output `output`; with several outputs they are named after the output
-    /// (`{prefix}{output_name}_accuracy`), as Keras does.
-    fn metrics_for(
-        &self,
-        output: usize,
-        names: &[String],
-        prefix: &str,
-    ) -> Vec<(String, Box<dyn Metric>)> {
+    /// (`{output_name}_accuracy`), as Keras does.
+    fn metrics_for(&self, output: usize, names: &[String]) -> NamedMetrics {
         let n_outputs = names.len();
         let loss = &self.losses[output.min(self.losses.len() - 1)];
         self.metric_names
@@ -44,9 +119,9 @@ impl TrainingState {
                     loss.from_logits(),
                 ));
                 let name = if n_outputs > 1 {
-                    format!("{prefix}{}_{}", names[output], metric.name())
+                    format!("{}_{}", names[output], metric.name())
                 } else {
-                    format!("{prefix}{}", metric.name())
+                    metric.name().to_string()
                 };
                 (name, metric)
             })
@@ -54,29 +129,107 @@ impl TrainingState {
     }
 }
 
-/// Rows `idx` of every tensor.
-fn take_rows(ts: &[Tensor], idx: &Tensor) -> Vec<Tensor> {
-    ts.iter().map(|t| t.gather(idx, 0)).collect()
-}
-
-fn rows(ts: &[Tensor], start: usize, len: usize) -> Vec<Tensor> {
-    ts.iter().map(|t| t.narrow(0, start, len)).collect()
-}
-
 /// compile / fit / evaluate / predict for any model. Implement `training_state` (and `forward`
-/// for several inputs or outputs) to make your own subclassed model trainable.
+/// for several inputs or outputs) to make your own subclassed model trainable; override
+/// `train_step`, `test_step` or `predict_step` to change what one step does.
 pub trait KerasModel: Layer {
     /// Where `compile` keeps the optimizer, losses and metrics.
     fn training_state(&mut self) -> &mut TrainingState;
 
-    /// The forward pass over all inputs to all outputs (one of each by default).
+    /// The forward pass over all inputs to all outputs (one of each by default): the model's
+    /// `call`. The steps run it through [`invoke_multi`](Self::invoke_multi).
     fn forward(&self, xs: &[Tensor], training: bool) -> Vec<Tensor> {
         vec![self.call_many(xs, training)]
+    }
+
+    /// `model(xs, training=...)` for any number of outputs: `forward` inside the hooks of
+    /// every layer call (name scope, autocast), as [`Layer::invoke`] does for one output.
+    fn invoke_multi(&self, xs: &[Tensor], training: bool) -> Vec<Tensor> {
+        layer_call(&self.name(), xs, |xs| self.forward(xs, training))
     }
 
     /// Names of the outputs (for metric names like `probs_accuracy`); `output_0`, ... by default.
     fn output_names(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// Keras' `compute_loss`: the compiled loss of each output (summed over outputs) plus the
+    /// regularisation penalties of the layers (`self.losses()`).
+    fn compute_loss(&mut self, batch: &Batch, y_pred: &[Tensor]) -> Tensor {
+        let reg = self.losses();
+        let st = self.training_state();
+        assert!(
+            !st.losses.is_empty(),
+            "You must call compile() before training or evaluating the model"
+        );
+        if y_pred.len() != batch.y.len() {
+            panic!(
+                "the model has {} outputs but {} targets were given",
+                y_pred.len(),
+                batch.y.len()
+            );
+        }
+        let mut total: Option<Tensor> = None;
+        for (i, (p, y)) in y_pred.iter().zip(&batch.y).enumerate() {
+            let l = st.losses[i.min(st.losses.len() - 1)].call(y, p);
+            total = Some(match total {
+                None => l,
+                Some(t) => t + l,
+            });
+        }
+        let mut total = total.expect("at least one output");
+        for r in reg {
+            total = total + r;
+        }
+        total
+    }
+
+    /// Keras' `compute_metrics`: updates the compiled metrics with this batch and returns every
+    /// result so far (`loss` first; the loss tracker is updated by the step itself, with
+    /// `training_state().update_loss`).
+    fn compute_metrics(&mut self, batch: &Batch, y_pred: &[Tensor]) -> Logs {
+        let names = resolved_output_names(&*self, y_pred.len());
+        let st = self.training_state();
+        st.update_metrics(&names, &batch.y, y_pred);
+        st.metrics_result()
+    }
+
+    /// One training step on one batch (Keras' `train_step(data)`), called by `fit`: forward
+    /// under a tape, `compute_loss`, gradients of the trainable weights,
+    /// `optimizer.apply_gradients`, then the metrics. Returns the metric results so far.
+    fn train_step(&mut self, batch: &Batch) -> Logs {
+        let tape = GradientTape::new();
+        let y_pred = self.invoke_multi(&batch.x, true);
+        let loss = self.compute_loss(batch, &y_pred);
+        let vars = self.trainable_weights();
+        let sources: Vec<&Tensor> = vars.iter().map(|v| v.as_tensor()).collect();
+        let grads = tape.gradient_vec(&loss, &sources);
+        drop(tape);
+        let st = self.training_state();
+        let opt = st
+            .optimizer()
+            .expect("You must call compile() before fit()");
+        opt.apply_gradients(&grads, &vars.iter().collect::<Vec<_>>());
+        st.update_loss(loss.item(), batch.len());
+        self.compute_metrics(batch, &y_pred)
+    }
+
+    /// One evaluation step (Keras' `test_step(data)`), called by `evaluate` and for
+    /// validation: forward in inference mode, `compute_loss`, metrics.
+    fn test_step(&mut self, batch: &Batch) -> Logs {
+        let y_pred = self.invoke_multi(&batch.x, false);
+        let loss = self.compute_loss(batch, &y_pred);
+        self.training_state().update_loss(loss.item(), batch.len());
+        self.compute_metrics(batch, &y_pred)
+    }
+
+    /// One prediction step (Keras' `predict_step(data)`), called by `predict`: the outputs of
+    /// one batch of inputs, in inference mode.
+    fn predict_step(&self, x: &[Tensor]) -> Vec<Tensor> {
+        self.invoke_multi(x, false)
+            .into_iter()
+            .map(|t| t.stop_gradient())
+            .collect()
     }
 
     /// `model.compile(optimizer, loss, metrics)`; `loss` is a loss object or a name like "mse".
@@ -106,6 +259,7 @@ pub trait KerasModel: Layer {
         st.optimizer = Some(optimizer);
         st.losses = losses;
         st.metric_names = metrics.iter().map(|m| m.to_string()).collect();
+        *st.metrics_mut() = MetricsState::default();
     }
 
     /// `model.fit(x, y)`: set options on the builder, then `.run()` returns the `History`.
@@ -118,28 +272,19 @@ pub trait KerasModel: Layer {
 
     /// `model.fit(dataset)`: trains on a `Dataset` of `(x, y)` batches (already batched, as in
     /// tf.data); batch_size and shuffle are the dataset's business.
-    fn fit_dataset<'a>(
-        &'a mut self,
-        ds: &crate::data::Dataset<(Tensor, Tensor)>,
-    ) -> FitBuilder<'a, Self>
+    fn fit_dataset<'a>(&'a mut self, ds: &Dataset<(Tensor, Tensor)>) -> FitBuilder<'a, Self>
     where
         Self: Sized,
     {
         let empty = crate::tensor::create::zeros([0]);
         let mut b = FitBuilder::new(self, vec![empty.clone()], vec![empty]);
-        b.dataset = Some(ds.clone());
+        b.dataset = Some(dataset_batches(ds));
         b
     }
 
-    /// `model.evaluate(dataset)` on a `Dataset` of `(x, y)` batches.
-    fn evaluate_dataset(&mut self, ds: &crate::data::Dataset<(Tensor, Tensor)>) -> Logs {
-        let (xs, ys): (Vec<Tensor>, Vec<Tensor>) = ds.iter().unzip();
-        let (x, y) = (
-            concat(&xs.iter().collect::<Vec<_>>(), 0),
-            concat(&ys.iter().collect::<Vec<_>>(), 0),
-        );
-        let bs = xs.first().map(|t| t.dims()[0]).unwrap_or(32).max(1);
-        evaluate_impl(self, &[x], &[y], bs, "")
+    /// `model.evaluate(dataset)` on a `Dataset` of `(x, y)` batches, streamed batch by batch.
+    fn evaluate_dataset(&mut self, ds: &Dataset<(Tensor, Tensor)>) -> Logs {
+        evaluate_batches(self, &dataset_batches(ds))
     }
 
     /// `fit` for models with several inputs and/or outputs.
@@ -156,18 +301,12 @@ pub trait KerasModel: Layer {
 
     /// Loss and metrics on data (`model.evaluate(x, y)`), batches of 32.
     fn evaluate(&mut self, x: &Tensor, y: &Tensor) -> Logs {
-        evaluate_impl(
-            self,
-            std::slice::from_ref(x),
-            std::slice::from_ref(y),
-            32,
-            "",
-        )
+        self.evaluate_multi(&[x], &[y])
     }
     fn evaluate_multi(&mut self, xs: &[&Tensor], ys: &[&Tensor]) -> Logs {
         let xs: Vec<Tensor> = xs.iter().map(|t| (*t).clone()).collect();
         let ys: Vec<Tensor> = ys.iter().map(|t| (*t).clone()).collect();
-        evaluate_impl(self, &xs, &ys, 32, "")
+        evaluate_batches(self, &array_batches(xs, ys, 32, false))
     }
 
     /// Predictions in inference mode (`model.predict(x)`), batches of 32.
@@ -177,23 +316,18 @@ pub trait KerasModel: Layer {
     /// Predictions of every output for several inputs.
     fn predict_multi(&self, xs: &[&Tensor]) -> Vec<Tensor> {
         let xs: Vec<Tensor> = xs.iter().map(|t| (*t).clone()).collect();
-        let n = xs[0].dims()[0];
+        if xs[0].dims()[0] == 0 {
+            // one pass, so that no rows give empty outputs of the right shape
+            return self.predict_step(&rows(&xs, 0, 0));
+        }
         let mut parts: Vec<Vec<Tensor>> = Vec::new();
-        let mut s = 0;
-        // at least one pass, so that no rows give empty outputs of the right shape
-        loop {
-            crate::state::check_cancel();
-            let len = 32.min(n - s);
-            let out = self.forward(&rows(&xs, s, len), false);
+        for batch in array_batches(xs, Vec::new(), 32, false).iter() {
+            let out = self.predict_step(&batch.x);
             if parts.is_empty() {
                 parts = vec![Vec::new(); out.len()];
             }
             for (p, o) in parts.iter_mut().zip(out) {
-                p.push(o.stop_gradient());
-            }
-            s += len;
-            if s >= n {
-                break;
+                p.push(o);
             }
         }
         parts
@@ -220,41 +354,6 @@ pub trait KerasModel: Layer {
     }
 }
 
-/// Total loss of a batch (sum over outputs) plus regularisation penalties.
-fn batch_loss<M: KerasModel + ?Sized>(
-    model: &mut M,
-    preds: &[Tensor],
-    ys: &[Tensor],
-    with_reg: bool,
-) -> Tensor {
-    let reg = if with_reg { model.losses() } else { Vec::new() };
-    let st = model.training_state();
-    assert!(
-        !st.losses.is_empty(),
-        "You must call compile() before training or evaluating the model"
-    );
-    if preds.len() != ys.len() {
-        panic!(
-            "the model has {} outputs but {} targets were given",
-            preds.len(),
-            ys.len()
-        );
-    }
-    let mut total: Option<Tensor> = None;
-    for (i, (p, y)) in preds.iter().zip(ys).enumerate() {
-        let l = st.losses[i.min(st.losses.len() - 1)].call(y, p);
-        total = Some(match total {
-            None => l,
-            Some(t) => t + l,
-        });
-    }
-    let mut total = total.expect("at least one output");
-    for r in reg {
-        total = total + r;
-    }
-    total
-}
-
 /// Output names for metric names: the model's, or `output_0`, `output_1`, ...
 fn resolved_output_names<M: KerasModel + ?Sized>(model: &M, n_out: usize) -> Vec<String> {
     let names = model.output_names();
@@ -265,47 +364,22 @@ fn resolved_output_names<M: KerasModel + ?Sized>(model: &M, n_out: usize) -> Vec
     }
 }
 
-fn evaluate_impl<M: KerasModel + ?Sized>(
-    model: &mut M,
-    xs: &[Tensor],
-    ys: &[Tensor],
-    batch: usize,
-    prefix: &str,
-) -> Logs {
-    let n = xs[0].dims()[0];
-    let n_out = ys.len();
-    let names = resolved_output_names(model, n_out);
-    let mut mets: Vec<Vec<(String, Box<dyn Metric>)>> = {
-        let st = model.training_state();
-        (0..n_out)
-            .map(|o| st.metrics_for(o, &names, prefix))
-            .collect()
-    };
-    let (mut loss_sum, mut s) = (0f64, 0);
-    while s < n {
+/// `evaluate`: resets the metrics, streams every batch through `test_step`, returns the last
+/// logs (the results over all batches).
+fn evaluate_batches<M: KerasModel + ?Sized>(model: &mut M, batches: &Dataset<Batch>) -> Logs {
+    model.training_state().reset_metrics();
+    let mut logs = None;
+    for batch in batches.iter() {
         crate::state::check_cancel();
-        let len = batch.min(n - s);
-        let (xb, yb) = (rows(xs, s, len), rows(ys, s, len));
-        let preds = model.forward(&xb, false);
-        loss_sum += batch_loss(model, &preds, &yb, true).item() as f64 * len as f64;
-        for (o, ms) in mets.iter_mut().enumerate() {
-            for (_, m) in ms.iter_mut() {
-                m.update_state(&yb[o], &preds[o]);
-            }
-        }
-        s += len;
+        logs = Some(model.test_step(&batch));
     }
-    let mut logs = Logs::default();
-    logs.set(
-        &format!("{prefix}loss"),
-        (loss_sum / n.max(1) as f64) as f32,
-    );
-    for ms in &mets {
-        for (name, m) in ms {
-            logs.set(name, m.result());
-        }
-    }
-    logs
+    logs.unwrap_or_else(|| model.training_state().metrics_result())
+}
+
+/// Where validation batches come from.
+enum Validation {
+    Arrays(Vec<Tensor>, Vec<Tensor>),
+    Batches(Dataset<Batch>),
 }
 
 /// Options of `model.fit(x, y)`, set as builder methods, Keras' defaults otherwise.
@@ -316,11 +390,11 @@ pub struct FitBuilder<'a, M: KerasModel + ?Sized> {
     epochs: usize,
     batch_size: usize,
     validation_split: f32,
-    validation_data: Option<(Vec<Tensor>, Vec<Tensor>)>,
+    validation: Option<Validation>,
     shuffle: bool,
     verbose: u8,
     callbacks: Vec<Box<dyn Callback>>,
-    dataset: Option<crate::data::Dataset<(Tensor, Tensor)>>,
+    dataset: Option<Dataset<Batch>>,
 }
 
 impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
@@ -332,7 +406,7 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
             epochs: 1,
             batch_size: 32,
             validation_split: 0.0,
-            validation_data: None,
+            validation: None,
             shuffle: true,
             verbose: 1,
             callbacks: Vec::new(),
@@ -353,7 +427,7 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
         self
     }
     pub fn validation_data(mut self, x: &Tensor, y: &Tensor) -> Self {
-        self.validation_data = Some((vec![x.clone()], vec![y.clone()]));
+        self.validation = Some(Validation::Arrays(vec![x.clone()], vec![y.clone()]));
         self
     }
     pub fn shuffle(mut self, on: bool) -> Self {
@@ -369,14 +443,9 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
         self.callbacks.push(Box::new(cb));
         self
     }
-    /// Validation on a dataset of `(x, y)` batches.
-    pub fn validation_dataset(mut self, ds: &crate::data::Dataset<(Tensor, Tensor)>) -> Self {
-        let (xs, ys): (Vec<Tensor>, Vec<Tensor>) = ds.iter().unzip();
-        let (x, y) = (
-            concat(&xs.iter().collect::<Vec<_>>(), 0),
-            concat(&ys.iter().collect::<Vec<_>>(), 0),
-        );
-        self.validation_data = Some((vec![x], vec![y]));
+    /// Validation on a dataset of `(x, y)` batches, streamed batch by batch after each epoch.
+    pub fn validation_dataset(mut self, ds: &Dataset<(Tensor, Tensor)>) -> Self {
+        self.validation = Some(Validation::Batches(dataset_batches(ds)));
         self
     }
     pub fn callbacks(mut self, cbs: Vec<Box<dyn Callback>>) -> Self {
@@ -404,105 +473,72 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
         if self.model.training_state().optimizer.is_none() {
             panic!("You must call compile() before fit()");
         }
-        let (xs, ys, val) = if let Some(v) = self.validation_data.take() {
-            (self.xs.clone(), self.ys.clone(), Some(v))
-        } else if self.validation_split > 0.0 {
-            let n_train = (n_all as f32 * (1.0 - self.validation_split)) as usize;
-            let split = |ts: &[Tensor]| (rows(ts, 0, n_train), rows(ts, n_train, n_all - n_train));
-            let ((xt, xv), (yt, yv)) = (split(&self.xs), split(&self.ys));
-            (xt, yt, Some((xv, yv)))
-        } else {
-            (self.xs.clone(), self.ys.clone(), None)
+        // The one batch path: arrays or a dataset become a Dataset of Batches.
+        let (train, val) = match dataset {
+            Some(ds) => (ds, self.validation.take()),
+            None => {
+                let (xs, ys, val) = match self.validation.take() {
+                    Some(v) => (self.xs.clone(), self.ys.clone(), Some(v)),
+                    None if self.validation_split > 0.0 => {
+                        // the last fraction, before shuffling
+                        let n_train = (n_all as f32 * (1.0 - self.validation_split)) as usize;
+                        let split = |ts: &[Tensor]| {
+                            (rows(ts, 0, n_train), rows(ts, n_train, n_all - n_train))
+                        };
+                        let ((xt, xv), (yt, yv)) = (split(&self.xs), split(&self.ys));
+                        (xt, yt, Some(Validation::Arrays(xv, yv)))
+                    }
+                    None => (self.xs.clone(), self.ys.clone(), None),
+                };
+                (array_batches(xs, ys, self.batch_size, self.shuffle), val)
+            }
         };
-        let n = xs[0].dims()[0];
-        let steps = match &dataset {
-            Some(ds) => ds.cardinality().max(0) as usize,
-            None => n.div_ceil(self.batch_size),
-        };
-        let n_out = ys.len();
-        let names = resolved_output_names(self.model, n_out);
+        let val = val.and_then(|v| match v {
+            Validation::Arrays(xv, yv) if xv[0].dims()[0] > 0 => {
+                Some(array_batches(xv, yv, self.batch_size, false))
+            }
+            Validation::Arrays(..) => None,
+            Validation::Batches(ds) => Some(ds),
+        });
+        let steps = train.cardinality().max(0) as usize;
         let mut history = History::default();
-        let mut vars: Vec<Variable> = Vec::new();
+        // the weights callbacks see; read again after the first step has built the layers
         let mut all_weights: Vec<Variable> = self.model.weights();
+        let mut built = false;
         self.with_ctx(&all_weights.clone(), |cb, ctx| cb.on_train_begin(ctx));
         for epoch in 0..self.epochs {
             self.with_ctx(&all_weights.clone(), |cb, ctx| {
                 cb.on_epoch_begin(epoch, ctx)
             });
-            let mut mets: Vec<Vec<(String, Box<dyn Metric>)>> = {
-                let st = self.model.training_state();
-                (0..n_out).map(|o| st.metrics_for(o, &names, "")).collect()
-            };
-            let mut order: Vec<i64> = (0..n as i64).collect();
-            if self.shuffle && dataset.is_none() {
-                crate::random::with_global_rng(|r| r.shuffle(&mut order));
-            }
-            let (mut loss_sum, mut seen) = (0f64, 0usize);
+            self.model.training_state().reset_metrics();
             let mut bar = (self.verbose > 0)
                 .then(|| crate::display::ProgressBar::new(epoch + 1, self.epochs, steps));
-            // Batches come from the arrays (shuffled indices) or from the Dataset's iterator.
-            let bs = self.batch_size;
-            let batches: Box<dyn Iterator<Item = (Vec<Tensor>, Vec<Tensor>)> + '_> = match &dataset
-            {
-                Some(ds) => Box::new(ds.iter().map(|(x, y)| (vec![x], vec![y]))),
-                None => Box::new((0..steps).map(|step| {
-                    let s = step * bs;
-                    let len = bs.min(n - s);
-                    let idx = crate::error::or_panic(from_vec(order[s..s + len].to_vec(), [len]));
-                    (take_rows(&xs, &idx), take_rows(&ys, &idx))
-                })),
-            };
-            for (step, (xb, yb)) in batches.enumerate() {
+            // draws this epoch's shuffle from the global generator
+            let mut batches = train.try_iter();
+            let mut logs = None;
+            let mut step = 0;
+            loop {
+                let batch = match batches.next() {
+                    None => break,
+                    Some(Ok(b)) => b,
+                    Some(Err(crate::Error::Cancelled)) => self.interrupted(epoch, step, steps),
+                    Some(Err(e)) => panic!("{e}"),
+                };
                 if crate::state::is_cancelled() {
                     crate::state::reset_cancel();
-                    panic!(
-                        "KeyboardInterrupt: training stopped in epoch {}/{} at step {}/{}; the model keeps the weights it reached",
-                        epoch + 1,
-                        self.epochs,
-                        step,
-                        steps
-                    );
+                    self.interrupted(epoch, step, steps);
                 }
-                let len = xb[0].dims().first().copied().unwrap_or(1);
-                let tape = GradientTape::new();
-                let preds = self.model.forward(&xb, true);
-                if vars.is_empty() {
-                    vars = self.model.trainable_weights();
+                let blogs = self.model.train_step(&batch);
+                if !built {
                     all_weights = self.model.weights();
+                    built = true;
                 }
-                let loss = batch_loss(self.model, &preds, &yb, true);
-                let refs: Vec<&Variable> = vars.iter().collect();
-                let grads = tape.gradient_vec(
-                    &loss,
-                    &refs.iter().map(|v| v.as_tensor()).collect::<Vec<_>>(),
-                );
-                drop(tape);
-                let opt = self
-                    .model
-                    .training_state()
-                    .optimizer
-                    .as_mut()
-                    .expect("compiled");
-                opt.apply_gradients(&grads, &refs);
-                let lv = loss.item();
-                if !lv.is_finite() && step == 0 && epoch == 0 {
-                    eprintln!("warning: the loss is {lv} on the first batch; check the data and the learning rate");
-                }
-                loss_sum += lv as f64 * len as f64;
-                seen += len;
-                for (o, ms) in mets.iter_mut().enumerate() {
-                    for (_, m) in ms.iter_mut() {
-                        m.update_state(&yb[o], &preds[o]);
+                if let (0, 0, Some(lv)) = (epoch, step, blogs.get("loss")) {
+                    if !lv.is_finite() {
+                        eprintln!("warning: the loss is {lv} on the first batch; check the data and the learning rate");
                     }
                 }
-                let mut blogs = Logs::default();
-                blogs.set("loss", (loss_sum / seen as f64) as f32);
                 if let Some(bar) = bar.as_mut() {
-                    for ms in &mets {
-                        for (name, m) in ms {
-                            blogs.set(name, m.result());
-                        }
-                    }
                     let pairs: Vec<(&str, f32)> =
                         blogs.0.iter().map(|(n, v)| (n.as_str(), *v)).collect();
                     bar.update(step + 1, &pairs);
@@ -510,19 +546,14 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
                 self.with_ctx(&all_weights, |cb, ctx| {
                     cb.on_train_batch_end(step, &blogs, ctx)
                 });
+                logs = Some(blogs);
+                step += 1;
             }
-            let mut logs = Logs::default();
-            logs.set("loss", (loss_sum / seen.max(1) as f64) as f32);
-            for ms in &mets {
-                for (name, m) in ms {
-                    logs.set(name, m.result());
-                }
-            }
-            if let Some((xv, yv)) = &val {
-                if xv[0].dims()[0] > 0 {
-                    let vl = evaluate_impl(self.model, xv, yv, self.batch_size, "val_");
-                    logs.0.extend(vl.0);
-                }
+            let mut logs = logs.unwrap_or_else(|| self.model.training_state().metrics_result());
+            if let Some(val) = &val {
+                let vl = evaluate_batches(self.model, val);
+                logs.0
+                    .extend(vl.0.into_iter().map(|(n, v)| (format!("val_{n}"), v)));
             }
             if let Some(bar) = bar.as_mut() {
                 let pairs: Vec<(&str, f32)> =
@@ -537,6 +568,17 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
         }
         self.with_ctx(&all_weights, |cb, ctx| cb.on_train_end(ctx));
         history
+    }
+
+    /// The interrupt (the kernel's SIGINT) stops training here, keeping the weights.
+    fn interrupted(&self, epoch: usize, step: usize, steps: usize) -> ! {
+        panic!(
+            "KeyboardInterrupt: training stopped in epoch {}/{} at step {}/{}; the model keeps the weights it reached",
+            epoch + 1,
+            self.epochs,
+            step,
+            steps
+        )
     }
 
     /// Runs `f` on every callback; returns whether one asked to stop training.
