@@ -2,11 +2,11 @@
 //! a `KeyboardInterrupt` panic that says where training stopped, the weights reached so far are
 //! kept, the flag is cleared, and the model trains again afterwards.
 //!
-//! The cancel flag is process-wide, so this file holds a single test: no other test shares the
-//! process with it.
+//! The cancel flag is process-wide, so the test holds `exclusive()` (see `main.rs`): no other
+//! test runs in the process meanwhile.
 
-mod common;
-mod keras_common;
+use crate::common;
+use crate::common::keras as keras_common;
 
 use std::sync::{Arc, Mutex};
 
@@ -33,6 +33,7 @@ impl Callback for InterruptAfter {
 
 #[test]
 fn an_interrupt_stops_fit_and_keeps_the_weights() {
+    let _alone = crate::exclusive();
     let x = linspace(-1.0, 1.0, 64).reshape([64, 1]);
     let y = &x * 2.0;
     let mut model = Sequential::new()

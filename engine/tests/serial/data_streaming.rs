@@ -1,11 +1,11 @@
 //! Streaming: ten on-disk shards go through a pipeline with memory bounded by its buffers.
 //!
-//! What is measured: this test binary installs a counting global allocator, so `PEAK` is the
+//! What is measured: this test binary (`serial`) installs a counting global allocator, so `PEAK` is the
 //! most heap memory live at once in the whole process (every thread: readers, interleave and
 //! prefetch threads, batching). The test records the live bytes before iterating and asserts
 //! that, while reading ten 2 MiB shards (20 MiB in all), the heap never grew by two shards'
-//! size (4 MiB). It does not count the OS page cache or thread stacks. One test in its own
-//! binary, so no other test allocates at the same time.
+//! size (4 MiB). It does not count the OS page cache or thread stacks. The test holds
+//! `exclusive()` (see `main.rs`), so no other test allocates at the same time.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,6 +53,7 @@ const COLS: usize = 1024; // one row: 4 KiB; one shard: 2 MiB
 
 #[test]
 fn ten_shards_stream_with_memory_below_two_shards() {
+    let _alone = crate::exclusive();
     let dir = std::env::temp_dir().join(format!("ferrolab-stream-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

@@ -6,8 +6,8 @@
 //! std, rescaled by 1 / 0.8796 so the final std is sqrt(scale / n). Statistics below are over
 //! 200,000+ draws, so they are within 1-2% of the formulas.
 
-mod common;
-mod keras_common;
+use crate::common;
+use crate::common::keras as keras_common;
 
 use common::{assert_close, assert_contains};
 use ferrolab::keras::initializers::{fans, Initializer};

@@ -10,7 +10,7 @@
 //! - RMSprop: v = rho v + (1 - rho) g^2; inc = lr g / sqrt(v + eps); w -= inc, or with momentum
 //!   mo = momentum mo + inc; w -= mo.
 
-mod common;
+use crate::common;
 
 use common::{assert_close, assert_contains, panic_message};
 use ferrolab::keras::optimizers::{LearningRateSchedule, Optimizer};

@@ -5,8 +5,8 @@
 //! x: (B, T, F); kernel (F, g u), recurrent_kernel (u, g u), bias (g u), or (2, 3u) for GRU
 //! (reset_after=True). Gate order: LSTM i, f, c, o; GRU z, r, h.
 
-mod common;
-mod keras_common;
+use crate::common;
+use crate::common::keras as keras_common;
 
 use common::{assert_close, assert_contains, assert_tensor, check_grad, panic_message, rnd};
 use ferrolab::keras::layers::Recurrent;

@@ -6,7 +6,7 @@
 //! val_loss = mean(((w + 1) x + b)^2) up, so the best epoch is the first one. Batches are not
 //! shuffled, so nothing here draws from the global generator.
 
-mod keras_common;
+use crate::common::keras as keras_common;
 
 use std::sync::{Arc, Mutex};
 

@@ -6,8 +6,8 @@
 //! "same" padding follows TF: out = ceil(in / stride), the extra padded row/column goes at the
 //! bottom/right.
 
-mod common;
-mod keras_common;
+use crate::common;
+use crate::common::keras as keras_common;
 
 use common::{assert_contains, assert_tensor, check_grad, distinct, panic_message, rnd};
 use ferrolab::prelude::*;

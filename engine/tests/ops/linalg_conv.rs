@@ -5,7 +5,7 @@
 //! References: the loops below, in f64, and a few hand-computed outputs.
 //! Shapes: x (N,H,W,C), filters (KH,KW,C,F), out (N,OH,OW,F).
 
-mod common;
+use crate::common;
 
 use common::{assert_close, assert_tensor, panic_message, rnd};
 use ferrolab::prelude::*;

@@ -1,21 +1,20 @@
-//! Helpers shared by the `keras_*` tests (on top of `common/`): a lock for tests that use the
-//! process-wide generator, a finite-difference check for gradients with respect to a layer's
-//! weights, and a way to give a layer known weights.
+//! Helpers shared by the Keras tests (on top of `common`): the seeded global generator, a
+//! finite-difference check for gradients with respect to a layer's weights, and a way to give a
+//! layer known weights.
 //!
 //! Tests in one binary run on several threads, and weight initialisation, `fit`'s shuffling and
 //! unseeded Dropout all draw from the one global generator. A test that needs reproducible
 //! draws holds [`seeded`] for its whole body.
 #![allow(dead_code)]
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 use ferrolab::prelude::*;
 
-static GLOBAL_RNG: Mutex<()> = Mutex::new(());
-
-/// Takes the global-generator lock and seeds the generator (`tf.random.set_seed`).
+/// Takes the global-generator lock ([`super::global_rng`]) and seeds the generator
+/// (`tf.random.set_seed`).
 pub fn seeded(seed: u64) -> MutexGuard<'static, ()> {
-    let guard = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let guard = super::global_rng();
     set_seed(seed);
     guard
 }

@@ -6,8 +6,8 @@
 //! variance and updates moving = moving * momentum + batch * (1 - momentum); inference uses the
 //! moving statistics. y = gamma (x - mean) / sqrt(var + eps) + beta, eps = 1e-3.
 
-mod common;
-mod keras_common;
+use crate::common;
+use crate::common::keras as keras_common;
 
 use common::{assert_close, assert_contains, assert_tensor, check_grad, panic_message, rnd};
 use ferrolab::prelude::*;

@@ -5,7 +5,7 @@
 //! References: the same formula evaluated in f64 (std's libm, and a Taylor-series erf), or
 //! hand-computed literals (rounding, casts, floor division).
 
-mod common;
+use crate::common;
 
 use common::{assert_close, assert_tensor, rnd, rnd_pos};
 use ferrolab::prelude::*;

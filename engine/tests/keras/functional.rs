@@ -3,8 +3,8 @@
 //! (one set of weights, one update per step), shape errors reported at build time naming the
 //! layer, and `summary()` rows.
 
-mod common;
-mod keras_common;
+use crate::common;
+use crate::common::keras as keras_common;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //!
 //! References: the full expected message text, written out by hand.
 
-mod common;
+use crate::common;
 
 use common::{assert_contains, panic_message};
 use ferrolab::prelude::*;

@@ -4,7 +4,7 @@
 //! References: a naive f64 reducer that walks every index (below), and hand-computed values for
 //! the stability cases (softmax of [1000, 1001] = [1/(1+e), e/(1+e)]).
 
-mod common;
+use crate::common;
 
 use common::{assert_close, assert_contains, assert_tensor, distinct, rnd};
 use ferrolab::prelude::*;

@@ -1,11 +1,12 @@
 //! An interrupt (the kernel's SIGINT sets the cancel flag) stops iteration cleanly, also in
-//! parallel pipelines. One test in its own binary: the flag is process-wide.
+//! parallel pipelines. The flag is process-wide, so the test holds `exclusive()` (see `main.rs`).
 
 use ferrolab::prelude::*;
 use ferrolab::state::{is_cancelled, request_cancel};
 
 #[test]
 fn an_interrupt_stops_iteration_cleanly() {
+    let _alone = crate::exclusive();
     let pipelines: Vec<(&str, Dataset<Tensor>)> = vec![
         ("range", Dataset::range(0, 1_000_000)),
         ("map", Dataset::range(0, 1_000_000).map(|t| &t + 1i64)),

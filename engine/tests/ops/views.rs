@@ -6,7 +6,7 @@
 //! References: hand-computed index arithmetic on `arange` data, and for strided inputs the same
 //! op on a contiguous copy (whose values are checked against literals here too).
 
-mod common;
+use crate::common;
 
 use common::{assert_close, assert_contains, assert_tensor, panic_message, rnd};
 use ferrolab::prelude::*;

@@ -3,8 +3,8 @@
 //!
 //! Shapes: x (batch, features); Dense kernel (in, units), bias (units), as in Keras.
 
-mod common;
-mod keras_common;
+use crate::common;
+use crate::common::keras as keras_common;
 
 use common::{
     assert_close, assert_contains, assert_tensor, check_grad, panic_message, rnd, rnd_away,

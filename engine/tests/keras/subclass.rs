@@ -6,8 +6,8 @@
 //! - "Writing a training loop from scratch": `GradientTape` + `optimizer.apply_gradients`,
 //!   checked against one step computed by hand and against `fit`, which must do exactly the same.
 
-mod common;
-mod keras_common;
+use crate::common;
+use crate::common::keras as keras_common;
 
 use common::assert_close;
 use ferrolab::prelude::*;

@@ -2,8 +2,8 @@
 //! an Iris classifier (test accuracy >= 0.9) and a sine regression (MSE <= 0.01 on a grid).
 //! Both are seeded and take well under a second in release.
 
-mod common;
-mod keras_common;
+use crate::common;
+use crate::common::keras as keras_common;
 
 use std::f32::consts::PI;
 

@@ -4,8 +4,8 @@
 //! a failed write keeps the existing checkpoint intact). `tests/test_safetensors_numpy.py` reads
 //! the same format from Python with numpy.
 
-mod common;
-mod keras_common;
+use crate::common;
+use crate::common::keras as keras_common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

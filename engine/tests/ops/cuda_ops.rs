@@ -1,6 +1,6 @@
-//! Every CUDA primitive against the CPU reference on random inputs, in the style of candle's
-//! `test_device!`. Without a usable GPU each test prints why it skipped and returns: nothing here
-//! compares the CPU with itself.
+//! Every CUDA primitive against the CPU reference on random inputs, at the storage level (the op
+//! tests run on CUDA too, through `test_device!`). Without a usable GPU each test prints why it
+//! skipped and returns: nothing here compares the CPU with itself.
 
 use ferrolab::device::Device;
 use ferrolab::dtype::DType;
@@ -12,17 +12,12 @@ use ferrolab::storage::{
 
 /// The GPU under test, or None after printing why the test is skipped.
 fn gpu() -> Option<Device> {
-    match ferrolab::storage::cuda::backend(0) {
-        Ok(_) => Some(Device::Cuda(0)),
-        Err(reason) => {
-            println!("skipped: no CUDA device ({reason})");
-            None
-        }
-    }
+    crate::common::cuda_or_skip()
 }
 
-/// Defines a test that runs `$f(device)` only when a GPU is usable.
-macro_rules! test_device {
+/// Defines a test that runs `$f(device)` only when a GPU is usable: these compare a CUDA
+/// primitive with the CPU's, so unlike `test_device!` there is no CPU variant.
+macro_rules! test_cuda {
     ($name:ident, $f:ident) => {
         #[test]
         fn $name() {
@@ -182,7 +177,7 @@ fn unary_ops(d: Device) {
         "exp of bool must be an error"
     );
 }
-test_device!(cuda_unary, unary_ops);
+test_cuda!(cuda_unary, unary_ops);
 
 fn binary_ops(d: Device) {
     use BinaryOp as B;
@@ -236,7 +231,7 @@ fn binary_ops(d: Device) {
     let mismatch = up(&a, d).binary(&l, &up(&rand_storage(64, DType::F32, 3), d), &l, B::Add);
     assert!(mismatch.is_err(), "mixed dtypes must be an error");
 }
-test_device!(cuda_binary, binary_ops);
+test_cuda!(cuda_binary, binary_ops);
 
 fn cmp_where(d: Device) {
     let l = Layout::contiguous([20, 30]);
@@ -272,7 +267,7 @@ fn cmp_where(d: Device) {
         assert_close(&format!("where {dt}"), &got, &want, 0.0);
     }
 }
-test_device!(cuda_cmp_where, cmp_where);
+test_cuda!(cuda_cmp_where, cmp_where);
 
 fn casts_and_copies(d: Device) {
     let all = [DType::F32, DType::F16, DType::BF16, DType::I64, DType::Bool];
@@ -314,7 +309,7 @@ fn casts_and_copies(d: Device) {
         assert_close(&format!("copy_into {from}"), &got, &want, 0.0);
     }
 }
-test_device!(cuda_cast_copy, casts_and_copies);
+test_cuda!(cuda_cast_copy, casts_and_copies);
 
 fn reductions(d: Device) {
     let shape = [6usize, 7, 300];
@@ -358,7 +353,7 @@ fn reductions(d: Device) {
         1e-4,
     );
 }
-test_device!(cuda_reduce, reductions);
+test_cuda!(cuda_reduce, reductions);
 
 fn matmuls(d: Device) {
     for dt in FLOATS {
@@ -431,7 +426,7 @@ fn matmuls(d: Device) {
         }
     }
 }
-test_device!(cuda_matmul, matmuls);
+test_cuda!(cuda_matmul, matmuls);
 
 fn int_matmuls(d: Device) {
     // int64 has no cuBLAS path: a tiled kernel with wrapping multiply-adds, exact like the CPU
@@ -513,7 +508,7 @@ fn int_matmuls(d: Device) {
         "bool matmul must be an error"
     );
 }
-test_device!(cuda_matmul_i64, int_matmuls);
+test_cuda!(cuda_matmul_i64, int_matmuls);
 
 fn gather_scatter(d: Device) {
     let ids = CpuStorage::I64(vec![3, 0, 4, 4, 1, 2, 0]);
@@ -595,7 +590,7 @@ fn gather_scatter(d: Device) {
         "index_add of bool must be an error (as on the CPU)"
     );
 }
-test_device!(cuda_gather_scatter, gather_scatter);
+test_cuda!(cuda_gather_scatter, gather_scatter);
 
 fn patches(d: Device) {
     let p = PatchParams {
@@ -663,7 +658,7 @@ fn patches(d: Device) {
         );
     }
 }
-test_device!(cuda_patches, patches);
+test_cuda!(cuda_patches, patches);
 
 fn optimizers(d: Device) {
     let n = 1000;
@@ -764,14 +759,12 @@ fn optimizers(d: Device) {
         }
     }
 }
-test_device!(cuda_optimizers, optimizers);
+test_cuda!(cuda_optimizers, optimizers);
 
-/// Tests that set the global seed or draw from the global generator hold this, so that
-/// parallel test threads do not interleave their draws.
-static GLOBAL_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
+/// Tests that set the global seed or draw from the global generator hold this (the binary's one
+/// lock, shared with `creation`), so that parallel test threads do not interleave their draws.
 fn global_rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner())
+    crate::common::global_rng()
 }
 
 /// (mean, standard deviation) of `v`.
@@ -925,7 +918,7 @@ fn random_draws(d: Device) {
         "an op seed leaves the global generator alone"
     );
 }
-test_device!(cuda_random, random_draws);
+test_cuda!(cuda_random, random_draws);
 
 fn pinned_uploads(d: Device) {
     use ferrolab::storage::cuda::{STAGING_CHUNK_BYTES, STAGING_MIN_BYTES};
@@ -987,7 +980,7 @@ fn pinned_uploads(d: Device) {
     }
     assert!(seen == v, "prefetched batches equal the source rows");
 }
-test_device!(cuda_pinned_uploads, pinned_uploads);
+test_cuda!(cuda_pinned_uploads, pinned_uploads);
 
 fn end_to_end(d: Device) {
     use ferrolab::prelude::*;
@@ -1016,7 +1009,7 @@ fn end_to_end(d: Device) {
     let stats = ferrolab::device::memory_stats(d).expect("stats");
     assert!(stats.peak_allocated > 0);
 }
-test_device!(cuda_tape_end_to_end, end_to_end);
+test_cuda!(cuda_tape_end_to_end, end_to_end);
 
 /// Runs on every machine: without a GPU, asking for one is a clear error, never a panic.
 #[test]

@@ -3,16 +3,14 @@
 //!
 //! References are hand-written literals, or sample moments against the distribution's.
 
-mod common;
-
-use std::sync::Mutex;
+use crate::common;
 
 use common::{assert_close, assert_contains, panic_message};
 use ferrolab::prelude::*;
 
 /// `set_seed` and the draws without an op seed use the one global generator, so the tests that
-/// use it take turns (tests in one file run on parallel threads).
-static GLOBAL_RNG: Mutex<()> = Mutex::new(());
+/// use it take turns through `common::global_rng()` (the tests of the binary run on parallel
+/// threads).
 
 // ---- from nested data -----------------------------------------------------------------------
 
@@ -205,7 +203,7 @@ fn linspace_includes_both_ends_and_eye_is_the_identity() {
 
 #[test]
 fn set_seed_makes_global_draws_reproducible() {
-    let _g = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = common::global_rng();
     set_seed(1);
     let a = randn([5]).to_vec::<f32>();
     let a2 = randn([5]).to_vec::<f32>();
@@ -223,7 +221,7 @@ fn set_seed_makes_global_draws_reproducible() {
 
 #[test]
 fn op_seeds_give_fixed_streams_whatever_the_global_seed() {
-    let _g = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = common::global_rng();
     set_seed(10);
     let a = normal([4], 0.0, 1.0, Some(3)).to_vec::<f32>();
     set_seed(11);
@@ -265,7 +263,7 @@ fn random_draws_have_the_right_moments_and_ranges() {
     assert!((m - 1.0).abs() < 0.01, "mean {m}");
     assert!((s - 0.5 * 0.8796).abs() < 0.01, "std {s}");
     // global draws: rand in [0, 1), randn roughly standard
-    let _g = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = common::global_rng();
     set_seed(5);
     let r = rand([n]).to_vec::<f32>();
     assert!(r.iter().all(|&x| (0.0..1.0).contains(&x)));

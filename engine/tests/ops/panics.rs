@@ -5,7 +5,7 @@
 //! References: the `try_*` twin's error text, `line!()` of the call, and a list of panic texts
 //! that only engine bugs produce.
 
-mod common;
+use crate::common;
 
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};

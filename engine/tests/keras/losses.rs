@@ -5,7 +5,7 @@
 //! Every loss is the mean over the batch ("sum_over_batch_size"); probabilities are clipped to
 //! [1e-7, 1 - 1e-7] as in Keras.
 
-mod common;
+use crate::common;
 
 use common::{assert_close, assert_contains, check_grad, panic_message, rnd};
 use ferrolab::keras::losses::{self, AccuracyKind};

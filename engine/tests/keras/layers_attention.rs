@@ -6,8 +6,8 @@
 //! (d, heads, key_dim), value (dv, heads, value_dim), output (heads, value_dim, dq).
 //! scores = softmax(q k^T / sqrt(key_dim)) with masked positions at -1e9; out = (scores v) Wo + bo.
 
-mod common;
-mod keras_common;
+use crate::common;
+use crate::common::keras as keras_common;
 
 use common::{assert_close, assert_contains, assert_tensor, check_grad, panic_message, rnd};
 use ferrolab::prelude::*;
