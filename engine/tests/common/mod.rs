@@ -182,23 +182,21 @@ pub fn tol_on(dev: Device, tol: f32, gpu_tol: f32) -> f32 {
 /// An op test that runs on every device, as candle's `test_device!`:
 ///
 /// ```ignore
-/// test_device!(
-///     /// relu keeps positives and zeroes negatives
-///     fn relu_clamps(dev) {
-///         let x = tensor([-1.0, 2.0]).to(dev);
-///         assert_tensor(&x.relu(), &[2], &[0.0, 2.0], 0.0);
-///     }
-/// );
+/// // relu keeps positives and zeroes negatives
+/// test_device!(relu_clamps, |dev| {
+///     let x = tensor([-1.0, 2.0]).to(dev);
+///     assert_tensor(&x.relu(), &[2], &[0.0, 2.0], 0.0);
+/// });
 /// ```
 ///
-/// defines `fn relu_clamps(dev: Device)` and a module `relu_clamps` with two tests:
-/// `relu_clamps::cpu`, always, and `relu_clamps::cuda`, on `cuda:0` when a GPU is usable and
-/// otherwise one skip line (see [`cuda_or_skip`]). The body builds its inputs on `dev` and keeps
-/// the CPU reference numbers, so on a GPU it checks the GPU against them. `cargo test relu_clamps`
-/// runs both, `cargo test ::cuda` every CUDA variant.
+/// defines `fn relu_clamps(dev: Device)` with that body and a module `relu_clamps` with two
+/// tests: `relu_clamps::cpu`, always, and `relu_clamps::cuda`, on `cuda:0` when a GPU is usable
+/// and otherwise one skip line (see [`cuda_or_skip`]). The body builds its inputs on `dev` and
+/// keeps the CPU reference numbers, so on a GPU it checks the GPU against them. `cargo test
+/// relu_clamps` runs both, `cargo test ::cuda` every CUDA variant. (The closure form keeps the
+/// body visible to rustfmt.)
 macro_rules! test_device {
-    ($(#[$attr:meta])* fn $name:ident($dev:ident) $body:block) => {
-        $(#[$attr])*
+    ($name:ident, |$dev:ident| $body:block) => {
         fn $name($dev: ::ferrolab::device::Device) $body
 
         mod $name {

@@ -41,10 +41,9 @@ fn unary_vs_f64(
 
 // ---- unary ----------------------------------------------------------------------------------
 
-#[test]
-fn unary_ops_match_f64_references() {
-    let x = rnd(&[3, 7], 11).affine(1.5, 0.0); // roughly [-4, 4]
-    let pos = rnd_pos(&[3, 7], 12, 0.1); // [0.1, 1.1)
+test_device!(unary_ops_match_f64_references, |dev| {
+    let x = rnd(&[3, 7], 11).to(dev).affine(1.5, 0.0); // roughly [-4, 4]
+    let pos = rnd_pos(&[3, 7], 12, 0.1).to(dev); // [0.1, 1.1)
     let tol = 2e-6;
     unary_vs_f64(&x, |t| t.neg(), |v| -v, 0.0);
     unary_vs_f64(&x, |t| -t, |v| -v, 0.0);
@@ -79,63 +78,67 @@ fn unary_ops_match_f64_references() {
     unary_vs_f64(&x, |t| t.sign(), |v| v.signum(), 0.0);
     unary_vs_f64(&x, |t| t.floor(), f64::floor, 0.0);
     unary_vs_f64(&x, |t| t.ceil(), f64::ceil, 0.0);
-}
+});
 
-#[test]
-fn unary_special_values() {
+test_device!(unary_special_values, |dev| {
     // round is half-to-even, like tf.round
-    let h = tensor([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 2.6, -0.4]);
+    let h = tensor([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 2.6, -0.4]).to(dev);
     assert_eq!(
         h.round().to_vec::<f32>(),
         vec![-2.0, -2.0, -0.0, 0.0, 2.0, 2.0, 3.0, -0.0]
     );
     assert_eq!(
-        tensor([-3.0, 0.0, 2.0]).sign().to_vec::<f32>(),
+        tensor([-3.0, 0.0, 2.0]).to(dev).sign().to_vec::<f32>(),
         vec![-1.0, 0.0, 1.0]
     );
     // sigmoid and softplus are stable far out; exp/log at the edges follow IEEE
     assert_close(
-        &tensor([-100.0, 100.0]).sigmoid().to_vec::<f32>(),
+        &tensor([-100.0, 100.0]).to(dev).sigmoid().to_vec::<f32>(),
         &[3.72e-44, 1.0],
         1e-6,
     );
     assert_close(
-        &tensor([-100.0, 100.0]).softplus().to_vec::<f32>(),
+        &tensor([-100.0, 100.0]).to(dev).softplus().to_vec::<f32>(),
         &[3.72e-44, 100.0],
         1e-6,
     );
-    assert_eq!(tensor([0.0]).log().to_vec::<f32>(), vec![f32::NEG_INFINITY]);
-    assert!(tensor([-1.0]).sqrt().to_vec::<f32>()[0].is_nan());
     assert_eq!(
-        tensor([0.0]).reciprocal().to_vec::<f32>(),
+        tensor([0.0]).to(dev).log().to_vec::<f32>(),
+        vec![f32::NEG_INFINITY]
+    );
+    assert!(tensor([-1.0]).to(dev).sqrt().to_vec::<f32>()[0].is_nan());
+    assert_eq!(
+        tensor([0.0]).to(dev).reciprocal().to_vec::<f32>(),
         vec![f32::INFINITY]
     );
-    assert_eq!(tensor([1000.0]).exp().to_vec::<f32>(), vec![f32::INFINITY]);
+    assert_eq!(
+        tensor([1000.0]).to(dev).exp().to_vec::<f32>(),
+        vec![f32::INFINITY]
+    );
     // gelu: gelu(0) = 0, gelu(1) = 0.8413447, gelu(-1) = -0.1586553
     assert_close(
-        &tensor([0.0, 1.0, -1.0]).gelu().to_vec::<f32>(),
+        &tensor([0.0, 1.0, -1.0]).to(dev).gelu().to_vec::<f32>(),
         &[0.0, 0.841_344_7, -0.158_655_3],
         1e-6,
     );
     // f16 and bf16 compute in f32 and round once
-    let h = tensor([0.5, 1.0, 2.0]).cast(DType::F16).exp();
+    let h = tensor([0.5, 1.0, 2.0]).to(dev).cast(DType::F16).exp();
     assert_eq!(h.dtype(), DType::F16);
     let want: Vec<f32> = [0.5f32, 1.0, 2.0]
         .iter()
         .map(|v| f16::from_f32(v.exp()).to_f32())
         .collect();
     assert_eq!(h.to_f32_vec(), want);
-    let b = tensor([0.3, 3.0]).cast(DType::BF16).sqrt();
+    let b = tensor([0.3, 3.0]).to(dev).cast(DType::BF16).sqrt();
     let want: Vec<f32> = [0.3f32, 3.0]
         .iter()
         .map(|&v| bf16::from_f32(bf16::from_f32(v).to_f32().sqrt()).to_f32())
         .collect();
     assert_eq!(b.to_f32_vec(), want);
-}
+});
 
-#[test]
-fn int64_unary_ops() {
-    let i = tensor([-3, 0, 2, 7]);
+test_device!(int64_unary_ops, |dev| {
+    let i = tensor([-3, 0, 2, 7]).to(dev);
     assert_eq!(i.neg().to_vec::<i64>(), vec![3, 0, -2, -7]);
     assert_eq!(i.abs().to_vec::<i64>(), vec![3, 0, 2, 7]);
     assert_eq!(i.square().to_vec::<i64>(), vec![9, 0, 4, 49]);
@@ -147,15 +150,14 @@ fn int64_unary_ops() {
     assert_eq!(i.pow(2).to_vec::<i64>(), vec![9, 0, 4, 49]);
     assert_eq!(i.mean().item(), 1.5);
     assert_eq!(i.mean().dtype(), DType::F32);
-}
+});
 
 // ---- binary with broadcasting ---------------------------------------------------------------
 
-#[test]
-fn broadcasting_3_1_5_with_4_1() {
+test_device!(broadcasting_3_1_5_with_4_1, |dev| {
     // a: (3,1,5), b: (4,1)  =>  (3,4,5), out[i,j,k] = a[i,0,k] + b[j,0]
-    let a = rnd(&[3, 1, 5], 21);
-    let b = rnd(&[4, 1], 22);
+    let a = rnd(&[3, 1, 5], 21).to(dev);
+    let b = rnd(&[4, 1], 22).to(dev);
     let (av, bv) = (a.to_vec::<f32>(), b.to_vec::<f32>());
     let mut want = Vec::new();
     for i in 0..3 {
@@ -195,11 +197,10 @@ fn broadcasting_3_1_5_with_4_1() {
         }
     }
     assert_tensor(&ap.pow(&b), &[3, 4, 5], &want_pow, 2e-6);
-}
+});
 
-#[test]
-fn scalar_operands_on_both_sides() {
-    let x = tensor([1.0, 2.0, 4.0]);
+test_device!(scalar_operands_on_both_sides, |dev| {
+    let x = tensor([1.0, 2.0, 4.0]).to(dev);
     assert_eq!((2.0 * &x).to_vec::<f32>(), vec![2.0, 4.0, 8.0]);
     assert_eq!((&x * 2.0).to_vec::<f32>(), vec![2.0, 4.0, 8.0]);
     assert_eq!((1.0 - &x).to_vec::<f32>(), vec![0.0, -1.0, -3.0]);
@@ -212,7 +213,7 @@ fn scalar_operands_on_both_sides() {
     assert_eq!(x.maximum(2.0).to_vec::<f32>(), vec![2.0, 2.0, 4.0]);
     assert_eq!(x.minimum(2.0).to_vec::<f32>(), vec![1.0, 2.0, 2.0]);
     // a scalar takes the tensor's dtype (a whole float is fine for ints; 2.5 is an error)
-    let i = tensor([1, 2, 3]);
+    let i = tensor([1, 2, 3]).to(dev);
     assert_eq!((&i * 2.0).to_vec::<i64>(), vec![2, 4, 6]);
     assert!(i.try_add(2.5).is_err());
     assert_eq!((2 * &i).to_vec::<i64>(), vec![2, 4, 6]);
@@ -221,24 +222,26 @@ fn scalar_operands_on_both_sides() {
     assert_eq!((&h * 0.5).dtype(), DType::F16);
     assert_eq!((&h * 0.5).to_f32_vec(), vec![0.5, 1.0, 2.0]);
     // variables on either side
-    let v = Variable::new(tensor([1.0, -1.0]));
-    assert_eq!((&v + &tensor([1.0, 1.0])).to_vec::<f32>(), vec![2.0, 0.0]);
+    let v = Variable::new(tensor([1.0, -1.0]).to(dev));
+    assert_eq!(
+        (&v + &tensor([1.0, 1.0]).to(dev)).to_vec::<f32>(),
+        vec![2.0, 0.0]
+    );
     assert_eq!((2.0 * &v).to_vec::<f32>(), vec![2.0, -2.0]);
     assert_eq!((-&v).to_vec::<f32>(), vec![-1.0, 1.0]);
     assert_eq!((&v * &v).to_vec::<f32>(), vec![1.0, 1.0]);
-}
+});
 
-#[test]
-fn broadcasting_corner_cases() {
+test_device!(broadcasting_corner_cases, |dev| {
     // rank 0 with anything
-    let s = tensor(2.0);
-    let m = tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+    let s = tensor(2.0).to(dev);
+    let m = tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]).to(dev);
     assert_tensor(&(&s * &m), &[2, 3], &[2.0, 4.0, 6.0, 8.0, 10.0, 12.0], 0.0);
     assert_tensor(&(&m - &s), &[2, 3], &[-1.0, 0.0, 1.0, 2.0, 3.0, 4.0], 0.0);
     assert_tensor(&(&s + &s), &[], &[4.0], 0.0);
     // a row and a column make a table
-    let col = tensor([[10.0], [20.0]]);
-    let row = tensor([1.0, 2.0, 3.0]);
+    let col = tensor([[10.0], [20.0]]).to(dev);
+    let row = tensor([1.0, 2.0, 3.0]).to(dev);
     assert_tensor(
         &(&col + &row),
         &[2, 3],
@@ -246,29 +249,31 @@ fn broadcasting_corner_cases() {
         0.0,
     );
     // size-1 axes on both sides in different places: (2,1,3) * (1,4,1) = (2,4,3)
-    let a = arange(0.0, 6.0, 1.0).reshape([2, 1, 3]);
-    let b = arange(1.0, 5.0, 1.0).reshape([1, 4, 1]);
+    let a = arange(0.0, 6.0, 1.0).to(dev).reshape([2, 1, 3]);
+    let b = arange(1.0, 5.0, 1.0).to(dev).reshape([1, 4, 1]);
     let y = &a * &b;
     assert_eq!(y.dims(), &[2, 4, 3]);
     let yv = y.to_vec::<f32>();
     assert_eq!(yv[(4 + 2) * 3 + 1], 4.0 * 3.0); // a[1,0,1] = 4, b[0,2,0] = 3
                                                 // empty shapes: (0,3) with (3,), (1,3) and (0,1) stay empty
-    let e = zeros([0, 3]);
+    let e = zeros([0, 3]).to(dev);
     assert_eq!((&e + &row).dims(), &[0, 3]);
-    assert_eq!((&e * &tensor([[1.0, 2.0, 3.0]])).dims(), &[0, 3]);
-    assert_eq!((&e - &zeros([0, 1])).dims(), &[0, 3]);
+    assert_eq!((&e * &tensor([[1.0, 2.0, 3.0]]).to(dev)).dims(), &[0, 3]);
+    assert_eq!((&e - &zeros([0, 1]).to(dev)).dims(), &[0, 3]);
     assert_eq!((&e + 1.0).to_vec::<f32>(), Vec::<f32>::new());
-    assert_eq!((&zeros([2, 0]) + &zeros([1, 0])).dims(), &[2, 0]);
+    assert_eq!(
+        (&zeros([2, 0]).to(dev) + &zeros([1, 0]).to(dev)).dims(),
+        &[2, 0]
+    );
     // (0,3) + (2,3) cannot broadcast
-    assert!(e.try_add(zeros([2, 3])).is_err());
-}
+    assert!(e.try_add(zeros([2, 3]).to(dev)).is_err());
+});
 
 // ---- comparisons, where, logical --------------------------------------------------------------
 
-#[test]
-fn comparisons_return_bool_tensors() {
-    let a = tensor([1.0, 2.0, 3.0]);
-    let b = tensor([[2.0], [3.0]]);
+test_device!(comparisons_return_bool_tensors, |dev| {
+    let a = tensor([1.0, 2.0, 3.0]).to(dev);
+    let b = tensor([[2.0], [3.0]]).to(dev);
     let lt = a.less(&b);
     assert_eq!((lt.dims(), lt.dtype()), (&[2usize, 3][..], DType::Bool));
     assert_eq!(
@@ -298,13 +303,17 @@ fn comparisons_return_bool_tensors() {
     assert_eq!(a.greater(1.5).to_vec::<bool>(), vec![false, true, true]);
     assert_eq!(a.equal(2).to_vec::<bool>(), vec![false, true, false]);
     assert_eq!(
-        tensor([f32::NAN]).equal(f32::NAN).to_vec::<bool>(),
+        tensor([f32::NAN]).to(dev).equal(f32::NAN).to_vec::<bool>(),
         vec![false]
     );
-    assert_eq!(tensor([1, 5]).less(3).to_vec::<bool>(), vec![true, false]);
+    assert_eq!(
+        tensor([1, 5]).to(dev).less(3).to_vec::<bool>(),
+        vec![true, false]
+    );
     assert_eq!(
         tensor([true, false])
-            .equal(tensor([true, true]))
+            .to(dev)
+            .equal(tensor([true, true]).to(dev))
             .to_vec::<bool>(),
         vec![true, false]
     );
@@ -313,13 +322,12 @@ fn comparisons_return_bool_tensors() {
         h.greater_equal(2.0).to_vec::<bool>(),
         vec![false, true, true]
     );
-}
+});
 
-#[test]
-fn where_and_logical_ops() {
-    let c = tensor([[true], [false]]);
-    let x = tensor([1.0, 2.0, 3.0]);
-    let y = tensor(-1.0);
+test_device!(where_and_logical_ops, |dev| {
+    let c = tensor([[true], [false]]).to(dev);
+    let x = tensor([1.0, 2.0, 3.0]).to(dev);
+    let y = tensor(-1.0).to(dev);
     let w = where_(&c, &x, &y);
     assert_tensor(&w, &[2, 3], &[1.0, 2.0, 3.0, -1.0, -1.0, -1.0], 0.0);
     let m = x.greater(1.5);
@@ -328,10 +336,13 @@ fn where_and_logical_ops() {
         vec![-1.0, 2.0, 3.0]
     );
     assert_eq!(where_(&m, &x, &x).to_vec::<f32>(), vec![1.0, 2.0, 3.0]);
-    let xi = tensor([1, 2, 3]);
-    assert_eq!(where_(&m, &xi, &tensor(0)).to_vec::<i64>(), vec![0, 2, 3]);
-    let p = tensor([true, true, false, false]);
-    let q = tensor([true, false, true, false]);
+    let xi = tensor([1, 2, 3]).to(dev);
+    assert_eq!(
+        where_(&m, &xi, &tensor(0).to(dev)).to_vec::<i64>(),
+        vec![0, 2, 3]
+    );
+    let p = tensor([true, true, false, false]).to(dev);
+    let q = tensor([true, false, true, false]).to(dev);
     assert_eq!(
         p.logical_and(&q).to_vec::<bool>(),
         vec![true, false, false, false]
@@ -345,35 +356,41 @@ fn where_and_logical_ops() {
         vec![false, false, true, true]
     );
     assert_eq!(
-        p.logical_and(&tensor(true)).to_vec::<bool>(),
+        p.logical_and(&tensor(true).to(dev)).to_vec::<bool>(),
         vec![true, true, false, false]
     );
     // masks combine with casts, as in accuracy = mean(pred == label)
     let acc = tensor([1, 2, 3, 4])
-        .equal(tensor([1, 0, 3, 0]))
+        .to(dev)
+        .equal(tensor([1, 0, 3, 0]).to(dev))
         .cast(DType::F32)
         .mean();
     assert_eq!(acc.item(), 0.5);
-}
+});
 
 // ---- casts ----------------------------------------------------------------------------------
 
-#[test]
-fn casts_between_all_dtypes() {
-    let x = tensor([-2.7, -0.5, 0.0, 0.5, 2.7]);
+test_device!(casts_between_all_dtypes, |dev| {
+    let x = tensor([-2.7, -0.5, 0.0, 0.5, 2.7]).to(dev);
     // float -> int truncates toward zero; NaN becomes 0
     assert_eq!(x.cast(DType::I64).to_vec::<i64>(), vec![-2, 0, 0, 0, 2]);
-    assert_eq!(tensor([f32::NAN]).cast(DType::I64).to_vec::<i64>(), vec![0]);
+    assert_eq!(
+        tensor([f32::NAN]).to(dev).cast(DType::I64).to_vec::<i64>(),
+        vec![0]
+    );
     // numbers -> bool is "non-zero"; bool -> numbers is 0/1
     assert_eq!(
         x.cast(DType::Bool).to_vec::<bool>(),
         vec![true, true, false, true, true]
     );
     assert_eq!(
-        tensor([0, 3, -1]).cast(DType::Bool).to_vec::<bool>(),
+        tensor([0, 3, -1])
+            .to(dev)
+            .cast(DType::Bool)
+            .to_vec::<bool>(),
         vec![false, true, true]
     );
-    let b = tensor([true, false]);
+    let b = tensor([true, false]).to(dev);
     assert_eq!(b.cast(DType::F32).to_vec::<f32>(), vec![1.0, 0.0]);
     assert_eq!(b.cast(DType::I64).to_vec::<i64>(), vec![1, 0]);
     assert_eq!(
@@ -385,26 +402,30 @@ fn casts_between_all_dtypes() {
         vec![bf16::ONE, bf16::ZERO]
     );
     assert_eq!(
-        tensor([3, -4]).cast(DType::F32).to_vec::<f32>(),
+        tensor([3, -4]).to(dev).cast(DType::F32).to_vec::<f32>(),
         vec![3.0, -4.0]
     );
     // f16: 11 significant bits. 0.1 -> 0.0999755859375; 2049 -> 2048 (tie to even);
     // 65520 overflows to inf (max 65504); 1e-8 underflows to 0 (smallest subnormal 5.96e-8)
-    let h = tensor([0.1, 2049.0, 65520.0, 1e-8, -1.5]).cast(DType::F16);
+    let h = tensor([0.1, 2049.0, 65520.0, 1e-8, -1.5])
+        .to(dev)
+        .cast(DType::F16);
     assert_eq!(h.dtype(), DType::F16);
     assert_eq!(
         h.to_f32_vec(),
         vec![0.099_975_586, 2048.0, f32::INFINITY, 0.0, -1.5]
     );
     assert_eq!(
-        tensor([2049, 2051]).cast(DType::F16).to_f32_vec(),
+        tensor([2049, 2051]).to(dev).cast(DType::F16).to_f32_vec(),
         vec![2048.0, 2052.0]
     );
     // bf16: 8 significant bits. 1 + 2^-8 ties to 1; 1 + 3 * 2^-8 ties to 1 + 2^-6; 257 -> 256
-    let bf = tensor([1.003_906_25, 1.011_718_75]).cast(DType::BF16);
+    let bf = tensor([1.003_906_25, 1.011_718_75])
+        .to(dev)
+        .cast(DType::BF16);
     assert_eq!(bf.to_f32_vec(), vec![1.0, 1.015_625]);
     assert_eq!(
-        tensor([257, -259]).cast(DType::BF16).to_f32_vec(),
+        tensor([257, -259]).to(dev).cast(DType::BF16).to_f32_vec(),
         vec![256.0, -260.0]
     );
     // half types to the others
@@ -418,6 +439,7 @@ fn casts_between_all_dtypes() {
     );
     assert_eq!(
         tensor([1.5, 1000.0])
+            .to(dev)
             .cast(DType::F16)
             .cast(DType::BF16)
             .to_f32_vec(),
@@ -425,6 +447,7 @@ fn casts_between_all_dtypes() {
     );
     assert_eq!(
         tensor([0.1])
+            .to(dev)
             .cast(DType::BF16)
             .cast(DType::F16)
             .to_f32_vec(),
@@ -434,6 +457,7 @@ fn casts_between_all_dtypes() {
     assert_eq!(h.cast(DType::F32).dtype(), DType::F32);
     assert_eq!(
         tensor([0.25])
+            .to(dev)
             .cast(DType::F16)
             .cast(DType::F32)
             .to_vec::<f32>(),
@@ -442,42 +466,55 @@ fn casts_between_all_dtypes() {
     // a cast to the same dtype is the same tensor
     let same = x.cast(DType::F32);
     assert!(same.shares_storage_with(&x));
-}
+});
 
-#[test]
-fn half_precision_arithmetic_rounds_each_result() {
+test_device!(half_precision_arithmetic_rounds_each_result, |dev| {
     // 2048 + 1 = 2049 is not an f16: it rounds (to even) back to 2048
-    let a = tensor([2048.0]).cast(DType::F16);
-    let one = tensor([1.0]).cast(DType::F16);
+    let a = tensor([2048.0]).to(dev).cast(DType::F16);
+    let one = tensor([1.0]).to(dev).cast(DType::F16);
     assert_eq!((&a + &one).to_f32_vec(), vec![2048.0]);
     assert_eq!((&a + &one + &one + &one).to_f32_vec(), vec![2048.0]);
     // bf16: 256 + 1 = 256
-    let b = tensor([256.0]).cast(DType::BF16);
+    let b = tensor([256.0]).to(dev).cast(DType::BF16);
     assert_eq!((&b + 1.0).to_f32_vec(), vec![256.0]);
     assert_eq!((&b * 2.0).to_f32_vec(), vec![512.0]);
-}
+});
 
 // ---- int64 arithmetic -----------------------------------------------------------------------
 
-#[test]
-fn int64_arithmetic_floor_divides_and_never_panics_on_zero() {
-    let a = tensor([7, -7, 7, -7, 6, 0]);
-    let b = tensor([2, 2, -2, -2, 3, 5]);
-    assert_eq!((&a + &b).to_vec::<i64>(), vec![9, -5, 5, -9, 9, 5]);
-    assert_eq!((&a - &b).to_vec::<i64>(), vec![5, -9, 9, -5, 3, -5]);
-    assert_eq!((&a * &b).to_vec::<i64>(), vec![14, -14, -14, 14, 18, 0]);
-    // floor division, like tf.math.floordiv / Python's //
-    assert_eq!((&a / &b).to_vec::<i64>(), vec![3, -4, -4, 3, 2, 0]);
-    // division by zero gives 0 instead of crashing the notebook
-    assert_eq!((&a / 0).to_vec::<i64>(), vec![0; 6]);
-    assert_eq!((tensor([i64::MIN]) / -1).to_vec::<i64>(), vec![i64::MIN]);
-    assert_eq!(a.maximum(&b).to_vec::<i64>(), vec![7, 2, 7, -2, 6, 5]);
-    assert_eq!(a.minimum(0).to_vec::<i64>(), vec![0, -7, 0, -7, 0, 0]);
-    assert_eq!(
-        tensor([2, 3, 2]).pow(tensor([10, 2, -1])).to_vec::<i64>(),
-        vec![1024, 9, 0]
-    );
-    // wrapping instead of overflow panics
-    assert_eq!((tensor([i64::MAX]) + 1).to_vec::<i64>(), vec![i64::MIN]);
-    assert_eq!((100 / &tensor([7, -7])).to_vec::<i64>(), vec![14, -15]);
-}
+test_device!(
+    int64_arithmetic_floor_divides_and_never_panics_on_zero,
+    |dev| {
+        let a = tensor([7, -7, 7, -7, 6, 0]).to(dev);
+        let b = tensor([2, 2, -2, -2, 3, 5]).to(dev);
+        assert_eq!((&a + &b).to_vec::<i64>(), vec![9, -5, 5, -9, 9, 5]);
+        assert_eq!((&a - &b).to_vec::<i64>(), vec![5, -9, 9, -5, 3, -5]);
+        assert_eq!((&a * &b).to_vec::<i64>(), vec![14, -14, -14, 14, 18, 0]);
+        // floor division, like tf.math.floordiv / Python's //
+        assert_eq!((&a / &b).to_vec::<i64>(), vec![3, -4, -4, 3, 2, 0]);
+        // division by zero gives 0 instead of crashing the notebook
+        assert_eq!((&a / 0).to_vec::<i64>(), vec![0; 6]);
+        assert_eq!(
+            (tensor([i64::MIN]).to(dev) / -1).to_vec::<i64>(),
+            vec![i64::MIN]
+        );
+        assert_eq!(a.maximum(&b).to_vec::<i64>(), vec![7, 2, 7, -2, 6, 5]);
+        assert_eq!(a.minimum(0).to_vec::<i64>(), vec![0, -7, 0, -7, 0, 0]);
+        assert_eq!(
+            tensor([2, 3, 2])
+                .to(dev)
+                .pow(tensor([10, 2, -1]).to(dev))
+                .to_vec::<i64>(),
+            vec![1024, 9, 0]
+        );
+        // wrapping instead of overflow panics
+        assert_eq!(
+            (tensor([i64::MAX]).to(dev) + 1).to_vec::<i64>(),
+            vec![i64::MIN]
+        );
+        assert_eq!(
+            (100 / &tensor([7, -7]).to(dev)).to_vec::<i64>(),
+            vec![14, -15]
+        );
+    }
+);
