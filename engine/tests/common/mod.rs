@@ -96,9 +96,9 @@ pub fn check_grad(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, tol: f64) {
         g.to_f32_vec()
     };
     let base = x.to_vec::<f32>();
-    let shape = x.dims().to_vec();
+    let (shape, dev) = (x.dims().to_vec(), x.device());
     let eval = |v: Vec<f32>| -> Vec<f64> {
-        let t = from_vec(v, shape.clone()).unwrap();
+        let t = from_vec(v, shape.clone()).unwrap().to(dev); // on x's device
         f(&t).to_f32_vec().into_iter().map(|y| y as f64).collect()
     };
     let eps = 1e-2f32;
