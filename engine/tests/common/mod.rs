@@ -189,26 +189,29 @@ pub fn tol_on(dev: Device, tol: f32, gpu_tol: f32) -> f32 {
 /// });
 /// ```
 ///
-/// defines `fn relu_clamps(dev: Device)` with that body and a module `relu_clamps` with two
-/// tests: `relu_clamps::cpu`, always, and `relu_clamps::cuda`, on `cuda:0` when a GPU is usable
-/// and otherwise one skip line (see [`cuda_or_skip`]). The body builds its inputs on `dev` and
-/// keeps the CPU reference numbers, so on a GPU it checks the GPU against them. `cargo test
-/// relu_clamps` runs both, `cargo test ::cuda` every CUDA variant. (The closure form keeps the
-/// body visible to rustfmt.)
+/// defines a module `relu_clamps` with the body as `fn body(dev: Device)` and two tests:
+/// `relu_clamps::cpu`, always, and `relu_clamps::cuda`, on `cuda:0` when a GPU is usable and
+/// otherwise one skip line (see [`cuda_or_skip`]). The body builds its inputs on `dev` and keeps
+/// the CPU reference numbers, so on a GPU it checks the GPU against them. `cargo test
+/// relu_clamps` runs both, `cargo test ::cuda` every CUDA variant. The closure form keeps the body
+/// visible to rustfmt. The body is not a `#[test]` function itself, so lints that clippy waives
+/// in tests (such as `eq_op` on a deliberate `x / x`) need an `#[allow]` there.
 macro_rules! test_device {
     ($name:ident, |$dev:ident| $body:block) => {
-        fn $name($dev: ::ferrolab::device::Device) $body
-
         mod $name {
+            use super::*;
+
+            fn body($dev: ::ferrolab::device::Device) $body
+
             #[test]
             fn cpu() {
-                super::$name(::ferrolab::device::Device::Cpu)
+                body(::ferrolab::device::Device::Cpu)
             }
 
             #[test]
             fn cuda() {
                 if let Some(dev) = $crate::common::cuda_or_skip() {
-                    super::$name(dev)
+                    body(dev)
                 }
             }
         }
