@@ -64,6 +64,7 @@ fn temp_dir(tag: &str) -> std::path::PathBuf {
 
 #[test]
 fn early_stopping_stops_after_patience_and_restores_the_best_weights() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let (mut m, x) = model_and_data(0.1);
     let (rec, seen) = recorder();
     let h = m
@@ -107,6 +108,7 @@ fn early_stopping_stops_after_patience_and_restores_the_best_weights() {
 
 #[test]
 fn early_stopping_without_restore_keeps_the_last_weights_and_does_not_stop_on_improvement() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let (mut m, x) = model_and_data(0.1);
     let (rec, seen) = recorder();
     let h = m
@@ -139,6 +141,7 @@ fn early_stopping_without_restore_keeps_the_last_weights_and_does_not_stop_on_im
 
 #[test]
 fn model_checkpoint_save_best_only_writes_the_best_epoch() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let dir = temp_dir("best");
     let path = dir.join("best.safetensors");
     let (mut m, x) = model_and_data(0.1);
@@ -177,6 +180,7 @@ fn model_checkpoint_save_best_only_writes_the_best_epoch() {
 
 #[test]
 fn model_checkpoint_writes_one_file_per_epoch_with_the_epoch_template() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let dir = temp_dir("every");
     let pattern = dir.join("ckpt-{epoch}.safetensors");
     let (mut m, x) = model_and_data(0.1);
@@ -203,7 +207,8 @@ fn model_checkpoint_writes_one_file_per_epoch_with_the_epoch_template() {
 
 #[test]
 fn learning_rate_scheduler_sets_the_rate_used_by_each_epoch() {
-    // schedule(epoch, lr): keep lr for two epochs, then halve it every epoch
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // schedule(epoch, lr): keep lr for two epochs, then halve it every epoch
     let schedule = |epoch: usize, lr: f32| if epoch < 2 { lr } else { lr * 0.5 };
     let (mut m, x) = model_and_data(0.1);
     let y = &x * 3.0 + 1.0;
@@ -261,6 +266,7 @@ fn assert_rates(got: &[f32], want: &[f32]) {
 
 #[test]
 fn reduce_lr_on_plateau_cuts_the_rate_down_to_min_lr() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let plateau = ReduceLROnPlateau::new("val_loss")
         .factor(0.5)
         .patience(1)
@@ -275,6 +281,7 @@ fn reduce_lr_on_plateau_cuts_the_rate_down_to_min_lr() {
 
 #[test]
 fn reduce_lr_on_plateau_waits_out_its_cooldown_like_keras() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let plateau = ReduceLROnPlateau::new("val_loss")
         .factor(0.5)
         .patience(1)
@@ -300,6 +307,7 @@ impl Callback for StopAfter {
 
 #[test]
 fn a_custom_callback_can_stop_training_and_see_every_batch() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let (mut m, x) = model_and_data(0.1);
     let (rec, seen) = recorder();
     let h = m

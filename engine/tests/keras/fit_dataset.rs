@@ -4,6 +4,7 @@ use ferrolab::prelude::*;
 
 #[test]
 fn fit_on_a_dataset_reaches_iris_accuracy() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     set_seed(3);
     let (train, test) = datasets::iris().split(120, 7);
     let ds = Dataset::from_tensor_slices((&train.x, &train.y))
@@ -39,6 +40,7 @@ fn fit_on_a_dataset_reaches_iris_accuracy() {
 #[test]
 #[should_panic(expected = "validation_split is not supported with a Dataset")]
 fn validation_split_with_a_dataset_is_refused() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let x = zeros([8, 2]);
     let y = zeros([8, 1]);
     let ds = Dataset::from_tensor_slices((&x, &y)).batch(4);

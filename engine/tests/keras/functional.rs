@@ -174,6 +174,7 @@ fn a_shared_layer_has_one_set_of_weights_and_one_update_per_step() {
 
 #[test]
 fn shape_mismatches_are_reported_when_the_model_is_built_naming_the_layer() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let x = Input::new([3]);
     let proj: Arc<dyn Layer> = Arc::new(Dense::new(2).named("proj"));
     try_apply(proj.clone(), &[&x]).unwrap();
@@ -210,6 +211,7 @@ fn shape_mismatches_are_reported_when_the_model_is_built_naming_the_layer() {
 
 #[test]
 fn summary_rows_follow_the_graph() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let ids = Input::with_dtype([6], DType::I64);
     let emb = Arc::new(Embedding::new(50, 8));
     let e = emb.clone().apply(&ids);

@@ -27,6 +27,7 @@ fn stats(t: &Tensor) -> (f64, f64, f64) {
 
 #[test]
 fn fans_follow_keras() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     assert_eq!(fans(&[5, 10]), (5.0, 10.0));
     // Conv2D kernel (3, 3, 8, 16): receptive field 9
     assert_eq!(fans(&[3, 3, 8, 16]), (72.0, 144.0));
@@ -152,6 +153,7 @@ fn layers_use_their_initializers_with_kernel_fans() {
 
 #[test]
 fn regularizers_match_keras() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let w = tensor([[1.0, -2.0], [0.5, 0.0]]);
     // l1: 0.1 * (1 + 2 + 0.5) = 0.35; l2: 0.01 * (1 + 4 + 0.25) = 0.0525
     assert_close(&[l1(0.1).penalty(&w).item()], &[0.35], 1e-6);

@@ -110,9 +110,10 @@ fn random_weights(l: &MultiHeadAttention, seed: u64) -> Vec<Tensor> {
 
 #[test]
 fn one_head_by_hand() {
-    // heads 1, key_dim 1, d 1, every kernel 1 and bias 0: q = k = v = x = [1, 2]
-    // row 0: softmax([1, 2]) = [0.2689414, 0.7310586] -> 0.2689414 + 2 * 0.7310586 = 1.7310586
-    // row 1: softmax([2, 4]) = [0.1192029, 0.8807971] -> 1.8807971
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // heads 1, key_dim 1, d 1, every kernel 1 and bias 0: q = k = v = x = [1, 2]
+                                            // row 0: softmax([1, 2]) = [0.2689414, 0.7310586] -> 0.2689414 + 2 * 0.7310586 = 1.7310586
+                                            // row 1: softmax([2, 4]) = [0.1192029, 0.8807971] -> 1.8807971
     let l = MultiHeadAttention::new(1, 1);
     let x = tensor([1.0, 2.0]).reshape([1, 2, 1]);
     l.call(&x, false);
@@ -149,6 +150,7 @@ fn one_head_by_hand() {
 
 #[test]
 fn cross_attention_with_a_mask_matches_the_reference() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let dims = Dims {
         heads: 2,
         key_dim: 3,
@@ -213,6 +215,7 @@ fn cross_attention_with_a_mask_matches_the_reference() {
 
 #[test]
 fn causal_self_attention_matches_the_reference() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let dims = Dims {
         heads: 3,
         key_dim: 2,
@@ -251,7 +254,8 @@ fn causal_self_attention_matches_the_reference() {
 
 #[test]
 fn parameter_count_and_weight_shapes_match_keras() {
-    // MultiHeadAttention(num_heads=2, key_dim=16) on (None, 6, 32): 4 x (32*32 + 32) = 4,224
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // MultiHeadAttention(num_heads=2, key_dim=16) on (None, 6, 32): 4 x (32*32 + 32) = 4,224
     let x = Input::new([6, 32]);
     let mha = MultiHeadAttention::new(2, 16);
     let y = mha.apply(&x);
@@ -295,7 +299,8 @@ fn parameter_count_and_weight_shapes_match_keras() {
 
 #[test]
 fn attention_gradients_match_finite_differences() {
-    // d out / d query flows through the softmax; d out / d value is linear given the scores
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // d out / d query flows through the softmax; d out / d value is linear given the scores
     let l = MultiHeadAttention::new(2, 2).value_dim(3);
     let (q, v) = (rnd(&[1, 3, 4], 5), rnd(&[1, 4, 2], 6));
     let mask = from_vec(

@@ -68,8 +68,9 @@ fn image_1_to_9() -> Tensor {
 
 #[test]
 fn conv2d_forward_matches_hand_computed_values() {
-    // kernel [[1, 2], [3, 4]] on [[1,2,3],[4,5,6],[7,8,9]], "valid":
-    // out[0,0] = 1*1 + 2*2 + 3*4 + 4*5 = 37, out[0,1] = 47, out[1,0] = 67, out[1,1] = 77; + bias 0.5
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // kernel [[1, 2], [3, 4]] on [[1,2,3],[4,5,6],[7,8,9]], "valid":
+                                            // out[0,0] = 1*1 + 2*2 + 3*4 + 4*5 = 37, out[0,1] = 47, out[1,0] = 67, out[1,1] = 77; + bias 0.5
     let c = Conv2D::new(1, 2);
     c.call(&zeros([1, 3, 3, 1]), false);
     let k = tensor([1.0, 2.0, 3.0, 4.0]).reshape([2, 2, 1, 1]);
@@ -110,6 +111,7 @@ fn conv2d_forward_matches_hand_computed_values() {
 
 #[test]
 fn conv2d_matches_a_naive_loop_for_channels_strides_dilation_and_padding() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let x = rnd(&[2, 7, 6, 3], 1);
     // (kernel, strides, dilation, padding)
     type Config = ((usize, usize), (usize, usize), (usize, usize), &'static str);
@@ -147,8 +149,9 @@ fn conv2d_matches_a_naive_loop_for_channels_strides_dilation_and_padding() {
 
 #[test]
 fn conv2d_gradients_match_finite_differences() {
-    // y = conv(x, K) + b is linear in x and K: dy/dx = conv_transpose(1, K), dy/dK = corr(x, 1);
-    // tanh makes the check weight every position differently
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // y = conv(x, K) + b is linear in x and K: dy/dx = conv_transpose(1, K), dy/dK = corr(x, 1);
+                                            // tanh makes the check weight every position differently
     let c = Conv2D::new(2, 3)
         .strides(2)
         .padding("same")
@@ -164,7 +167,8 @@ fn conv2d_gradients_match_finite_differences() {
 
 #[test]
 fn conv1d_uses_keras_kernel_shape_and_matches_a_naive_loop() {
-    // Conv1D(filters=3, kernel_size=2) on (batch=2, steps=5, channels=2): kernel (2, 2, 3)
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // Conv1D(filters=3, kernel_size=2) on (batch=2, steps=5, channels=2): kernel (2, 2, 3)
     let c = Conv1D::new(3, 2).named("conv1d_ref");
     let x = rnd(&[2, 5, 2], 5);
     let y = c.call(&x, false);
@@ -208,6 +212,7 @@ fn conv1d_uses_keras_kernel_shape_and_matches_a_naive_loop() {
 
 #[test]
 fn conv_errors_name_the_layer_and_the_shapes() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let c = Conv2D::new(4, 3).named("stem");
     let msg = panic_message(|| c.call(&zeros([8, 8, 1]), false));
     assert_contains(&msg, &["Conv2D 'stem'", "(8, 8, 1)"]);
@@ -224,7 +229,8 @@ fn conv_errors_name_the_layer_and_the_shapes() {
 
 #[test]
 fn pooling_layers_match_hand_computed_values() {
-    // 4x4 image 0..15: 2x2 max pools take the bottom-right of each block, averages the mean
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // 4x4 image 0..15: 2x2 max pools take the bottom-right of each block, averages the mean
     let x = arange(0.0, 16.0, 1.0).reshape([1, 4, 4, 1]);
     let m = MaxPooling2D::new(2).call(&x, false);
     assert_tensor(&m, &[1, 2, 2, 1], &[5.0, 7.0, 13.0, 15.0], 0.0);
@@ -255,8 +261,9 @@ fn pooling_layers_match_hand_computed_values() {
 
 #[test]
 fn pooling_gradients_match_finite_differences() {
-    // max pooling routes the gradient to each window's argmax (distinct values: no ties);
-    // average pooling spreads it as 1/count; global average as 1/(H*W)
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // max pooling routes the gradient to each window's argmax (distinct values: no ties);
+                                            // average pooling spreads it as 1/count; global average as 1/(H*W)
     let x = distinct(&[2, 5, 5, 2], 8);
     let w = rnd(&[2, 2, 2, 2], 9);
     check_grad(|x| MaxPooling2D::new(2).call(x, true) * &w, &x, 1e-2);
@@ -340,6 +347,7 @@ fn pool_ref(
 
 #[test]
 fn pooling_matches_a_naive_loop_for_sizes_strides_and_padding() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let x = rnd(&[2, 7, 6, 3], 12);
     // (pool size, strides, padding)
     type Config = ((usize, usize), (usize, usize), &'static str);

@@ -32,6 +32,7 @@ fn dense_2x3(activation: &str) -> Dense {
 
 #[test]
 fn dense_forward_matches_hand_computed_values() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let d = dense_2x3("linear");
     let x = tensor([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]]);
     // row 0: [0.1 + 0.6 + 1.5 + 0.01, 0.2 - 0.8 + 1.8 - 0.02] = [2.21, 1.18]
@@ -112,7 +113,8 @@ fn dense_seeded_init_is_reproducible_and_use_bias_false_drops_the_bias() {
 
 #[test]
 fn dense_gradients_match_finite_differences() {
-    // y = tanh(x K + b)  =>  dy/dx = (1 - y^2) K^T, dy/dK = x^T (1 - y^2), dy/db = sum_rows(1 - y^2)
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // y = tanh(x K + b)  =>  dy/dx = (1 - y^2) K^T, dy/dK = x^T (1 - y^2), dy/db = sum_rows(1 - y^2)
     let d = dense_2x3("tanh");
     let x = rnd(&[4, 3], 1);
     check_grad(|x| d.call(x, true), &x, 1e-2);
@@ -123,6 +125,7 @@ fn dense_gradients_match_finite_differences() {
 
 #[test]
 fn dense_l2_regularizer_adds_factor_times_sum_of_squares() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let d = Dense::new(2).kernel_regularizer(l2(0.01));
     assert!(
         d.losses().is_empty(),
@@ -147,6 +150,7 @@ fn dense_l2_regularizer_adds_factor_times_sum_of_squares() {
 
 #[test]
 fn dense_called_with_another_width_names_the_layer() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let d = Dense::new(2).named("head");
     d.call(&zeros([1, 3]), false);
     let msg = panic_message(|| d.call(&zeros([1, 4]), false));
@@ -158,6 +162,7 @@ fn dense_called_with_another_width_names_the_layer() {
 
 #[test]
 fn activation_layers_match_keras_values() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let x = tensor([[-1.0, 0.0, 1.0]]);
     // reference values (Keras defaults: gelu exact, leaky_relu slope 0.2, elu alpha 1)
     let cases: [(&str, [f32; 3]); 9] = [
@@ -201,9 +206,10 @@ fn activation_layers_match_keras_values() {
 
 #[test]
 fn activation_gradients_match_finite_differences() {
-    // relu' = 1[x > 0], sigmoid' = s(1 - s), tanh' = 1 - t^2, softplus' = sigmoid,
-    // silu' = s + x s (1 - s), elu' = 1 or e^x, leaky' = 1 or 0.2, gelu' = Phi + x phi,
-    // softmax' = diag(s) - s s^T (summed against random weights so it is not trivially 0)
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // relu' = 1[x > 0], sigmoid' = s(1 - s), tanh' = 1 - t^2, softplus' = sigmoid,
+                                            // silu' = s + x s (1 - s), elu' = 1 or e^x, leaky' = 1 or 0.2, gelu' = Phi + x phi,
+                                            // softmax' = diag(s) - s s^T (summed against random weights so it is not trivially 0)
     let x = rnd_away(&[3, 4], 2, 0.05);
     for name in [
         "relu",
@@ -229,6 +235,7 @@ fn activation_gradients_match_finite_differences() {
 
 #[test]
 fn dropout_is_the_identity_at_inference() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let d = Dropout::new(0.5).seed(1);
     let x = rnd(&[8, 8], 4);
     assert_eq!(d.call(&x, false).to_vec::<f32>(), x.to_vec::<f32>());
@@ -248,6 +255,7 @@ fn dropout_is_the_identity_at_inference() {
 
 #[test]
 fn dropout_scales_kept_units_by_one_over_one_minus_rate() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let rate = 0.25f32;
     let d = Dropout::new(rate).seed(3);
     let x = rnd_away(&[100, 100], 5, 0.01);
@@ -286,6 +294,7 @@ fn dropout_scales_kept_units_by_one_over_one_minus_rate() {
 
 #[test]
 fn seeded_dropout_repeats_its_sequence_of_masks_and_varies_between_calls() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let x = ones([64, 32]);
     let (a, b) = (Dropout::new(0.5).seed(7), Dropout::new(0.5).seed(7));
     let a1 = a.call(&x, true).to_vec::<f32>();
@@ -311,6 +320,7 @@ fn seeded_dropout_repeats_its_sequence_of_masks_and_varies_between_calls() {
 
 #[test]
 fn flatten_and_reshape_keep_values_in_row_major_order() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let x = arange(0.0, 24.0, 1.0).reshape([2, 3, 4]);
     let f = Flatten::new().call(&x, false);
     let want: Vec<f32> = (0..24).map(|v| v as f32).collect();

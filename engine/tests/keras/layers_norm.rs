@@ -32,6 +32,7 @@ fn col_stats(x: &[f32], cols: usize) -> (Vec<f64>, Vec<f64>) {
 
 #[test]
 fn batchnorm_training_uses_batch_statistics_and_updates_moving_averages() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let bn = BatchNormalization::new();
     // column 0: [1, 2, 3, 6] -> mean 3, var (4 + 1 + 0 + 9) / 4 = 3.5
     // column 1: [0, 0, 4, 4] -> mean 2, var 4
@@ -73,6 +74,7 @@ fn batchnorm_training_uses_batch_statistics_and_updates_moving_averages() {
 
 #[test]
 fn batchnorm_inference_uses_the_moving_statistics_and_gamma_beta() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let bn = BatchNormalization::new().momentum(0.9).epsilon(0.01);
     bn.call(&zeros([1, 2]), false);
     set_weights(
@@ -109,6 +111,7 @@ fn batchnorm_inference_uses_the_moving_statistics_and_gamma_beta() {
 
 #[test]
 fn batchnorm_on_images_normalises_over_batch_height_and_width() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let bn = BatchNormalization::new();
     let x = rnd(&[3, 4, 5, 2], 1).affine(3.0, 1.0);
     let y = bn.call(&x, true);
@@ -131,8 +134,9 @@ fn batchnorm_on_images_normalises_over_batch_height_and_width() {
 
 #[test]
 fn batchnorm_gradients_match_finite_differences() {
-    // training: the gradient flows through the batch mean and variance as well
-    //   dy/dx = gamma / sigma (I - 1/N - xhat xhat^T / N); weighted by random w so it is not 0
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // training: the gradient flows through the batch mean and variance as well
+                                            //   dy/dx = gamma / sigma (I - 1/N - xhat xhat^T / N); weighted by random w so it is not 0
     let bn = BatchNormalization::new();
     let x = rnd(&[6, 3], 2);
     bn.call(&x, false);
@@ -161,6 +165,7 @@ fn batchnorm_gradients_match_finite_differences() {
 
 #[test]
 fn layernorm_normalises_each_row_over_the_last_axis() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let ln = LayerNormalization::new();
     // row [1, 2, 3, 6]: mean 3, var 3.5; row [2, 2, 2, 2]: var 0 -> all zeros
     let x = tensor([[1.0, 2.0, 3.0, 6.0], [2.0, 2.0, 2.0, 2.0]]);
@@ -218,6 +223,7 @@ fn layernorm_normalises_each_row_over_the_last_axis() {
 
 #[test]
 fn embedding_looks_up_rows_and_accumulates_gradients_for_repeated_ids() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let e = Embedding::new(4, 3);
     let ids = tensor([[1i64, 3], [1, 0]]);
     let y = e.call(&ids, false);
@@ -253,6 +259,7 @@ fn embedding_looks_up_rows_and_accumulates_gradients_for_repeated_ids() {
 
 #[test]
 fn add_and_concatenate_merge_values_and_split_gradients() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let (a, b, c) = (rnd(&[2, 3], 9), rnd(&[2, 3], 10), rnd(&[2, 2], 11));
     let add = Add::new();
     let s = add.call_many(&[a.clone(), b.clone(), a.clone()], false);
@@ -295,9 +302,10 @@ fn add_and_concatenate_merge_values_and_split_gradients() {
 
 #[test]
 fn fit_updates_batchnorm_moving_statistics_once_per_step() {
-    // 64 rows of one feature, 8 batches of 8 in order (no shuffle), SGD with lr 0 so only the
-    // moving statistics change: moving_mean = sum_k 0.01 * 0.99^(7 - k) * mean(batch_k), and
-    // evaluate / predict do not move them
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // 64 rows of one feature, 8 batches of 8 in order (no shuffle), SGD with lr 0 so only the
+                                            // moving statistics change: moving_mean = sum_k 0.01 * 0.99^(7 - k) * mean(batch_k), and
+                                            // evaluate / predict do not move them
     let x = arange(0.0, 64.0, 1.0).reshape([64, 1]);
     let mut m = Sequential::new()
         .add(BatchNormalization::new())

@@ -113,8 +113,9 @@ fn random_weights(l: &Recurrent, seed: u64) -> Vec<Tensor> {
 
 #[test]
 fn one_step_by_hand() {
-    // SimpleRNN(1): W = 0.5, U = -1, b = 0.1, x = [1, 2]:
-    // h1 = tanh(0.5 + 0.1) = 0.5370496, h2 = tanh(1.0 - 0.5370496 + 0.1) = 0.5101633
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // SimpleRNN(1): W = 0.5, U = -1, b = 0.1, x = [1, 2]:
+                                            // h1 = tanh(0.5 + 0.1) = 0.5370496, h2 = tanh(1.0 - 0.5370496 + 0.1) = 0.5101633
     let s = SimpleRNN::new(1).return_sequences(true);
     s.call(&zeros([1, 2, 1]), false);
     set_weights(&s, &[tensor([[0.5]]), tensor([[-1.0]]), tensor([0.1])]);
@@ -150,6 +151,7 @@ fn one_step_by_hand() {
 
 #[test]
 fn cells_match_the_keras_formulas() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let (b, t, f, u) = (2, 4, 3, 5);
     let x = rnd(&[b, t, f], 1);
     for (kind, name) in [
@@ -192,7 +194,8 @@ fn cells_match_the_keras_formulas() {
 
 #[test]
 fn initial_state_continues_a_sequence() {
-    // running T = 6 steps at once equals 2 steps, then 4 more from the returned states
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // running T = 6 steps at once equals 2 steps, then 4 more from the returned states
     let x = rnd(&[3, 6, 2], 2);
     for kind in [Kind::Simple, Kind::Lstm, Kind::Gru] {
         let l = layer(kind, 4);
@@ -205,8 +208,9 @@ fn initial_state_continues_a_sequence() {
 
 #[test]
 fn weights_shapes_init_and_parameter_counts_match_keras() {
-    // Keras: SimpleRNN(32) on 10 features: 10*32 + 32*32 + 32 = 1,376
-    //        LSTM(64) on 32: 4 (32*64 + 64*64 + 64) = 24,832; GRU(32) on 10: 3 (320 + 1024 + 64)
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // Keras: SimpleRNN(32) on 10 features: 10*32 + 32*32 + 32 = 1,376
+                                            //        LSTM(64) on 32: 4 (32*64 + 64*64 + 64) = 24,832; GRU(32) on 10: 3 (320 + 1024 + 64)
     let cases: [(Recurrent, usize, usize, &[usize]); 3] = [
         (SimpleRNN::new(32), 10, 1_376, &[32]),
         (LSTM::new(64), 32, 24_832, &[256]),
@@ -245,7 +249,8 @@ fn weights_shapes_init_and_parameter_counts_match_keras() {
 
 #[test]
 fn recurrent_gradients_match_finite_differences() {
-    // backpropagation through time: dL/dx_t collects every later step's contribution
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // backpropagation through time: dL/dx_t collects every later step's contribution
     let x = rnd(&[2, 3, 2], 3);
     let g = rnd(&[2, 3, 3], 4);
     for kind in [Kind::Simple, Kind::Lstm, Kind::Gru] {

@@ -2,8 +2,11 @@
 //! API and subclassing, `fit` with callbacks and datasets, saving and loading.
 //!
 //! Tests run on parallel threads of this one process. Weight initialisers, `fit`'s shuffling and
-//! unseeded Dropout draw from the one global generator: a test that needs reproducible draws
-//! holds `common::keras::seeded(seed)` (the same lock as `common::global_rng()`) for its body.
+//! unseeded Dropout draw from the one global generator, so a test that draws holds its lock: a
+//! test that needs reproducible draws through `common::keras::seeded(seed)`, the others through
+//! `common::global_rng()` (one unlocked draw on another thread between `set_seed` and a seeded
+//! test's draws would change its numbers). Nearly every test here builds layers, so they take
+//! turns; the losses and optimizer tests, which draw nothing, run alongside.
 //! The interrupt test is in `serial/` (the cancel flag is process-wide).
 
 #[macro_use]

@@ -201,6 +201,7 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn parameter_counts_equal_keras() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     for case in cases() {
         println!("{}", case.name);
         let s = case.model.summary();
@@ -243,6 +244,7 @@ fn parameter_counts_equal_keras() {
 
 #[test]
 fn summary_prints_keras_style_text_and_html() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let model = Sequential::new()
         .named("mnist_mlp")
         .add(Dense::new(128).activation("relu"))
@@ -280,7 +282,8 @@ fn summary_prints_keras_style_text_and_html() {
 
 #[test]
 fn a_model_built_by_its_first_call_counts_the_same() {
-    // no input_shape: the weights appear on the first call, as in Keras' deferred build
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // no input_shape: the weights appear on the first call, as in Keras' deferred build
     let m = Sequential::new().add(Dense::new(16)).add(Dense::new(3));
     assert_eq!(m.count_params(), 0);
     m.call(&zeros([2, 5]), false);

@@ -10,6 +10,7 @@ fn tmp(name: &str) -> String {
 
 #[test]
 fn cnn_with_batchnorm_round_trips_exactly() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     set_seed(11);
     let (train, _) = datasets::digits().split(200, 1);
     let x = train.images();
@@ -42,6 +43,7 @@ fn cnn_with_batchnorm_round_trips_exactly() {
 
 #[test]
 fn recurrent_model_round_trips_and_weights_only_files_say_so() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     set_seed(5);
     let model = Sequential::new()
         .add(LSTM::new(6).return_sequences(true))
@@ -64,6 +66,7 @@ fn recurrent_model_round_trips_and_weights_only_files_say_so() {
 
 #[test]
 fn functional_model_with_shared_layer_and_two_outputs_round_trips() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     use std::sync::Arc;
     set_seed(21);
     let (a, b) = (Input::new([4]), Input::new([4]));

@@ -90,7 +90,8 @@ fn save_load_predict_round_trip_is_exact() {
 
 #[test]
 fn the_header_is_plain_safetensors() {
-    // 8-byte little-endian length, a JSON object of {dtype, shape, data_offsets}, raw bytes
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
+                                            // 8-byte little-endian length, a JSON object of {dtype, shape, data_offsets}, raw bytes
     let dir = temp_dir("header");
     let path = dir.join("w.safetensors");
     let w = Variable::with_options(&tensor([[1.0, -2.0], [0.5, 3.0]]), "dense/kernel", true);
@@ -122,6 +123,7 @@ fn the_header_is_plain_safetensors() {
 
 #[test]
 fn every_dtype_round_trips_exactly() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let dir = temp_dir("dtypes");
     let path = dir.join("t.safetensors");
     let f = rnd(&[3, 4], 1);
@@ -151,6 +153,7 @@ fn every_dtype_round_trips_exactly() {
 
 #[test]
 fn loading_a_mismatched_checkpoint_names_the_tensor_and_both_shapes() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let dir = temp_dir("mismatch");
     let path = dir.join("m.safetensors");
     let saved = Sequential::new()
@@ -211,6 +214,7 @@ fn loading_a_mismatched_checkpoint_names_the_tensor_and_both_shapes() {
 
 #[test]
 fn a_failed_write_keeps_the_existing_checkpoint_and_leaves_no_temp_file() {
+    let _rng = crate::common::global_rng(); // draws unseeded: initial weights, fit
     let dir = temp_dir("atomic");
     let path = dir.join("ckpt.safetensors");
     let model = Sequential::new().add(Dense::new(3)).input_shape([2]);
