@@ -7,7 +7,7 @@
 #   tests/gpu_check.sh run     # on the device machine, from the repo root, with target-gpu/
 #                              # carried: finds libnvrtc/libcublas/libcurand, runs the CUDA tests
 #                              # (the `ops` binary's `cuda_ops::` storage tests and the `::cuda`
-#                              # variant of every `test_device!` op test), the other engine
+#                              # variant of every `test_device!` test in ops and autodiff), the engine
 #                              # suites with cuda:0 as the default device, the benches and (when
 #                              # torch imports) the same figures in PyTorch. < 5 min.
 #
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 OUT=target-gpu
 TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target-cuda}
 SUITES="ops autodiff keras data display"
-# the CUDA tests inside `ops`: libtest runs a test whose name contains any of these
+# the CUDA tests inside `ops` and `autodiff`: libtest runs a test whose name contains any of these
 CUDA_FILTERS="cuda_ops:: ::cuda"
 
 build() {
@@ -97,11 +97,13 @@ run() {
     nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader 2>&1 | head -4
     find_libs
     local status=0
-    echo "== CUDA tests (ops: cuda_ops:: and every test_device! ::cuda variant, vs the CPU reference)"
-    local log
+    echo "== CUDA tests (ops' cuda_ops:: and every test_device! ::cuda variant in ops and autodiff, vs the CPU reference)"
+    local log rc=0
     # shellcheck disable=SC2086 # CUDA_FILTERS is a list of filters
-    log=$(timeout 240 "$OUT/ops" $CUDA_FILTERS --test-threads=1 --nocapture 2>&1)
-    [ $? = 0 ] || status=1
+    log=$(timeout 240 "$OUT/ops" $CUDA_FILTERS --test-threads=1 --nocapture 2>&1) || rc=1
+    # shellcheck disable=SC2086
+    log+=$'\n'$(timeout 120 "$OUT/autodiff" $CUDA_FILTERS --test-threads=1 --nocapture 2>&1) || rc=1
+    [ $rc = 0 ] || status=1
     echo "$log" | grep -v '^$' | tail -60
     if echo "$log" | grep -q 'skipped: no CUDA device'; then
         echo "GPU CHECK: NOT RUN: $(echo "$log" | grep -o -m1 'skipped: no CUDA device.*')"
@@ -111,8 +113,8 @@ run() {
     for s in $SUITES; do
         [ -x "$OUT/$s" ] || continue
         local r skip=()
-        # ops: the rest of it (the cpu variants and the plain tests); its CUDA tests ran above
-        [ "$s" = ops ] && for f in $CUDA_FILTERS; do skip+=(--skip "$f"); done
+        # ops, autodiff: the rest (the cpu variants and the plain tests); their CUDA tests ran above
+        case $s in ops | autodiff) for f in $CUDA_FILTERS; do skip+=(--skip "$f"); done ;; esac
         r=$(timeout 60 "$OUT/$s" "${skip[@]}" --test-threads=2 2>&1 | grep -E '^test result|panicked|^test .* FAILED' | head -6)
         echo "-- $s: ${r:-timed out or crashed}"
     done
