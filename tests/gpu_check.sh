@@ -5,18 +5,24 @@
 #                              # (cargo test --no-run, cargo bench --no-run) and copies the
 #                              # ones the device needs into target-gpu/ (~20 MB, git-ignored)
 #   tests/gpu_check.sh run     # on the device machine, from the repo root, with target-gpu/
-#                              # carried: finds libnvrtc/libcublas/libcurand, runs the CUDA tests, the
-#                              # engine suites with cuda:0 as the default device, the benches
-#                              # and (when torch imports) the same figures in PyTorch. < 5 min.
+#                              # carried: finds libnvrtc/libcublas/libcurand, runs the CUDA tests
+#                              # (the `ops` binary's `cuda_ops::` storage tests and the `::cuda`
+#                              # variant of every `test_device!` test in ops and autodiff), the engine
+#                              # suites with cuda:0 as the default device, the benches and (when
+#                              # torch imports) the same figures in PyTorch. < 5 min.
 #
 # With no argument it builds, then runs when `nvidia-smi` works. Exit status: 0 only when the
-# build (build half) or every CUDA test on a real GPU (run half) passed; 2 when no GPU was usable. Suites other than cuda_ops are
-# reported but informative: they were written for the CPU and may need GPU tolerances.
+# build (build half) or every CUDA test on a real GPU (run half) passed; 2 when no GPU was usable.
+# The other suites are reported but informative: their plain tests were written for the CPU and
+# run on cuda:0 there (the default device when a GPU is usable), and may need GPU tolerances.
+# Engine test binaries: ops, autodiff, keras, data, display, serial (see engine/tests/*/main.rs).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=target-gpu
 TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target-cuda}
-SUITES="cuda_ops math reduce linalg_conv autodiff keras_train"
+SUITES="ops autodiff keras data display"
+# the CUDA tests inside `ops` and `autodiff`: libtest runs a test whose name contains any of these
+CUDA_FILTERS="cuda_ops:: ::cuda"
 
 build() {
     echo "== build (CARGO_TARGET_DIR=$TARGET_DIR)"
@@ -86,15 +92,18 @@ PY
 }
 
 run() {
-    [ -x "$OUT/cuda_ops" ] || { echo "no $OUT/cuda_ops: run 'tests/gpu_check.sh build' and carry $OUT"; return 1; }
+    [ -x "$OUT/ops" ] || { echo "no $OUT/ops: run 'tests/gpu_check.sh build' and carry $OUT"; return 1; }
     echo "== device"
     nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader 2>&1 | head -4
     find_libs
     local status=0
-    echo "== CUDA tests (cuda_ops vs the CPU reference)"
-    local log
-    log=$(timeout 150 "$OUT/cuda_ops" --test-threads=1 --nocapture 2>&1)
-    [ $? = 0 ] || status=1
+    echo "== CUDA tests (ops' cuda_ops:: and every test_device! ::cuda variant in ops and autodiff, vs the CPU reference)"
+    local log rc=0
+    # shellcheck disable=SC2086 # CUDA_FILTERS is a list of filters
+    log=$(timeout 240 "$OUT/ops" $CUDA_FILTERS --test-threads=1 --nocapture 2>&1) || rc=1
+    # shellcheck disable=SC2086
+    log+=$'\n'$(timeout 120 "$OUT/autodiff" $CUDA_FILTERS --test-threads=1 --nocapture 2>&1) || rc=1
+    [ $rc = 0 ] || status=1
     echo "$log" | grep -v '^$' | tail -60
     if echo "$log" | grep -q 'skipped: no CUDA device'; then
         echo "GPU CHECK: NOT RUN: $(echo "$log" | grep -o -m1 'skipped: no CUDA device.*')"
@@ -102,10 +111,11 @@ run() {
     fi
     echo "== engine suites with cuda:0 as the default device (informative)"
     for s in $SUITES; do
-        [ "$s" = cuda_ops ] && continue
         [ -x "$OUT/$s" ] || continue
-        local r
-        r=$(timeout 15 "$OUT/$s" --test-threads=2 2>&1 | grep -E '^test result|panicked|^test .* FAILED' | head -6)
+        local r skip=()
+        # ops, autodiff: the rest (the cpu variants and the plain tests); their CUDA tests ran above
+        case $s in ops | autodiff) for f in $CUDA_FILTERS; do skip+=(--skip "$f"); done ;; esac
+        r=$(timeout 60 "$OUT/$s" "${skip[@]}" --test-threads=2 2>&1 | grep -E '^test result|panicked|^test .* FAILED' | head -6)
         echo "-- $s: ${r:-timed out or crashed}"
     done
     echo "== benches"
@@ -164,7 +174,7 @@ case "${1:-auto}" in
     build) build ;;
     run) run ;;
     auto)
-        if [ -x "$OUT/cuda_ops" ] && ! command -v cargo >/dev/null; then run; exit $?; fi
+        if [ -x "$OUT/ops" ] && ! command -v cargo >/dev/null; then run; exit $?; fi
         build || exit 1
         if nvidia-smi >/dev/null 2>&1; then run; else echo "no GPU here: built $OUT/ for the device machine"; fi ;;
     *) echo "usage: $0 [build|run]"; exit 2 ;;

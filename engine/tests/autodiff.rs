@@ -5,6 +5,7 @@
 //! Each check differentiates sum(w * op(x)) for a fixed random w, so ops whose plain sum is
 //! constant (softmax rows sum to 1) still get a real test.
 
+#[macro_use]
 mod common;
 
 use std::sync::Mutex;
@@ -18,9 +19,9 @@ const TOL: f64 = 1e-2;
 /// record, so the tests that read trainable variables or count watched ones take turns.
 static TAPES: Mutex<()> = Mutex::new(());
 
-/// y * w for a fixed random w of y's shape: the checks differentiate sum(w * y).
+/// y * w for a fixed random w of y's shape (on y's device): the checks differentiate sum(w * y).
 fn wsum(y: &Tensor, seed: u64) -> Tensor {
-    y * &rnd(y.dims(), 1000 + seed)
+    y * &rnd(y.dims(), 1000 + seed).to(y.device())
 }
 
 /// dy/dx of sum(f(x)) as a function of x, through an inner tape (an outer tape records it).
@@ -36,12 +37,11 @@ fn grad_of(f: impl Fn(&Tensor) -> Tensor) -> impl Fn(&Tensor) -> Tensor {
 
 // ---- unary ops ------------------------------------------------------------------------------
 
-#[test]
-fn unary_gradients_match_finite_differences() {
-    let x = rnd(&[3, 4], 1); // around [-2, 2]
-    let xa = rnd_away(&[3, 4], 2, 0.1); // no entry within 0.1 of 0 (kinks of abs and relu)
-    let p = rnd_pos(&[3, 4], 3, 0.5); // [0.5, 1.5) for log, sqrt, rsqrt, 1/x, x^2.5
-                                      // d/dx -x = -1 ; |x| = sign(x) ; e^x = e^x ; ln x = 1/x ; sqrt x = 1/(2 sqrt x)
+test_device!(unary_gradients_match_finite_differences, |dev| {
+    let x = rnd(&[3, 4], 1).to(dev); // around [-2, 2]
+    let xa = rnd_away(&[3, 4], 2, 0.1).to(dev); // no entry within 0.1 of 0 (kinks of abs and relu)
+    let p = rnd_pos(&[3, 4], 3, 0.5).to(dev); // [0.5, 1.5) for log, sqrt, rsqrt, 1/x, x^2.5
+                                              // d/dx -x = -1 ; |x| = sign(x) ; e^x = e^x ; ln x = 1/x ; sqrt x = 1/(2 sqrt x)
     check_grad(|x| wsum(&x.neg(), 1), &x, TOL);
     check_grad(|x| wsum(&x.abs(), 2), &xa, TOL);
     check_grad(|x| wsum(&x.exp(), 3), &x, TOL);
@@ -68,11 +68,11 @@ fn unary_gradients_match_finite_differences() {
     // clamp = 1 inside [lo, hi], 0 outside (no entry of `distinct` is within 0.05 of a bound)
     check_grad(
         |x| wsum(&x.clamp(-0.55, 0.45), 21),
-        &distinct(&[3, 4], 4),
+        &distinct(&[3, 4], 4).to(dev),
         TOL,
     );
     // exact values: d/dx sum(x^2) at [1, -2, 3] = [2, -4, 6]
-    let v = tensor([1.0, -2.0, 3.0]);
+    let v = tensor([1.0, -2.0, 3.0]).to(dev);
     assert_eq!(
         grad_of(|x| x.square())(&v).to_vec::<f32>(),
         vec![2.0, -4.0, 6.0]
@@ -82,17 +82,16 @@ fn unary_gradients_match_finite_differences() {
         grad_of(|x| x.square() + x * 5.0)(&v).to_vec::<f32>(),
         vec![7.0, 1.0, 11.0]
     );
-}
+});
 
 // ---- binary ops with broadcasting ------------------------------------------------------------
 
-#[test]
-fn binary_gradients_with_broadcasting() {
+test_device!(binary_gradients_with_broadcasting, |dev| {
     // a: (3,1,4), b: (2,4) -> (3,2,4); each gradient is summed back to its operand's shape
-    let a = rnd(&[3, 1, 4], 30);
-    let b = rnd(&[2, 4], 31);
-    let bp = rnd_pos(&[2, 4], 32, 0.5);
-    let ap = rnd_pos(&[3, 1, 4], 33, 0.5);
+    let a = rnd(&[3, 1, 4], 30).to(dev);
+    let b = rnd(&[2, 4], 31).to(dev);
+    let bp = rnd_pos(&[2, 4], 32, 0.5).to(dev);
+    let ap = rnd_pos(&[3, 1, 4], 33, 0.5).to(dev);
     // d(a+b) = (1, 1) ; d(a-b) = (1, -1) ; d(ab) = (b, a) ; d(a/b) = (1/b, -a/b^2)
     check_grad(|a| wsum(&(a + &b), 1), &a, TOL);
     check_grad(|b| wsum(&(&a + b), 2), &b, TOL);
@@ -107,12 +106,12 @@ fn binary_gradients_with_broadcasting() {
     check_grad(|b| wsum(&ap.pow(b), 10), &b, TOL);
     // d/db a^b = a^b ln a is 0 where a = 0 (TF's convention), not NaN: for a = [0, 2], b = 3,
     // d/db = [0, 8 ln 2]
-    let g = grad_of(|b| tensor([0.0, 2.0]).pow(b))(&tensor([3.0, 3.0]));
+    let g = grad_of(|b| tensor([0.0, 2.0]).to(dev).pow(b))(&tensor([3.0, 3.0]).to(dev));
     assert_close(&g.to_vec::<f32>(), &[0.0, 8.0 * 2f32.ln()], 1e-6);
     // max/min route the gradient to the larger/smaller side (no near-ties: entries of m are
     // multiples of 0.1 and those of n are 0.05 off them)
-    let m = distinct(&[3, 1, 4], 5);
-    let n = tensor([[-0.25, 0.05, 0.35, -0.05], [0.15, -0.15, 0.25, 0.45]]);
+    let m = distinct(&[3, 1, 4], 5).to(dev);
+    let n = tensor([[-0.25, 0.05, 0.35, -0.05], [0.15, -0.15, 0.25, 0.45]]).to(dev);
     check_grad(|m| wsum(&m.maximum(&n), 11), &m, TOL);
     check_grad(|n| wsum(&m.maximum(n), 12), &n, TOL);
     check_grad(|m| wsum(&m.minimum(&n), 13), &m, TOL);
@@ -124,20 +123,20 @@ fn binary_gradients_with_broadcasting() {
     let [g] = {
         let tape = GradientTape::new();
         tape.watch(&bp);
+        #[allow(clippy::eq_op)] // x / x on purpose
         let y = (&bp / &bp).sum();
         tape.gradient(&y, [&bp])
     };
     assert_close(&g.unwrap().to_vec::<f32>(), &[0.0; 8], 1e-6);
     // rank-0 against a matrix: the scalar's gradient sums every entry's
-    check_grad(|s| wsum(&(s * &b), 18), &tensor(1.5), TOL);
-}
+    check_grad(|s| wsum(&(s * &b), 18), &tensor(1.5).to(dev), TOL);
+});
 
 // ---- reductions, softmax family ----------------------------------------------------------
 
-#[test]
-fn reduction_gradients() {
-    let x = rnd(&[2, 3, 4], 40);
-    let d = distinct(&[2, 3, 4], 41);
+test_device!(reduction_gradients, |dev| {
+    let x = rnd(&[2, 3, 4], 40).to(dev);
+    let d = distinct(&[2, 3, 4], 41).to(dev);
     // sum: 1 ; mean: 1/n ; var: 2(x - m)/n ; std: (x - m)/(n std)
     check_grad(|x| wsum(&x.sum_axes(&[0, 2], false), 1), &x, TOL);
     check_grad(|x| wsum(&x.sum_axis(-1, true), 2), &x, TOL);
@@ -152,7 +151,7 @@ fn reduction_gradients() {
     check_grad(|x| wsum(&x.min_axes(&[0, 2], true), 7), &d, TOL);
     check_grad(|x| x.max(), &d, TOL);
     // maximum/minimum ties send the gradient to the left operand: d/dx max(x, x) = 1
-    let v = tensor([1.0, -2.0]);
+    let v = tensor([1.0, -2.0]).to(dev);
     assert_eq!(
         grad_of(|x| x.maximum(x))(&v).to_vec::<f32>(),
         vec![1.0, 1.0]
@@ -162,7 +161,7 @@ fn reduction_gradients() {
         vec![1.0, 1.0]
     );
     // ties share the gradient equally, as in TF: d max([1, 3, 3]) = [0, 1/2, 1/2]
-    let t = tensor([1.0, 3.0, 3.0]);
+    let t = tensor([1.0, 3.0, 3.0]).to(dev);
     assert_eq!(
         grad_of(|x| x.max())(&t).to_vec::<f32>(),
         vec![0.0, 0.5, 0.5]
@@ -175,46 +174,52 @@ fn reduction_gradients() {
     check_grad(|x| wsum(&x.log_softmax(1), 12), &x, TOL);
     // a -inf (masked) entry gets probability 0 and gradient 0, and the rest stay finite:
     // d softmax(x)_0 / dx = [s0 (1 - s0), -s0 s1, 0] with s = [1, e] / (1 + e)
-    let masked = tensor([1.0, 2.0, f32::NEG_INFINITY]);
+    let masked = tensor([1.0, 2.0, f32::NEG_INFINITY]).to(dev);
     let g = grad_of(|x| x.softmax(0).slice(s![0]))(&masked).to_vec::<f32>();
     let (s0, s1) = (1.0 / (1.0 + 1f32.exp()), 1f32.exp() / (1.0 + 1f32.exp()));
     assert_close(&g, &[s0 * (1.0 - s0), -s0 * s1, 0.0], 1e-6);
     let g = grad_of(|x| x.log_softmax(0).slice(s![1]))(&masked).to_vec::<f32>();
     assert_close(&g, &[-s0, 1.0 - s1, 0.0], 1e-6); // d log s1 = e_1 - s
                                                    // stable at large inputs: d/dx sum(w * softmax([1000, 1001]))
-    check_grad(|x| wsum(&x.softmax(0), 13), &tensor([1000.0, 1001.0]), TOL);
-}
+    check_grad(
+        |x| wsum(&x.softmax(0), 13),
+        &tensor([1000.0, 1001.0]).to(dev),
+        TOL,
+    );
+});
 
 // ---- matmul, conv, pooling ----------------------------------------------------------------
 
-#[test]
-fn matmul_gradients() {
+test_device!(matmul_gradients, |dev| {
     // y = a b  =>  dL/da = g b^T, dL/db = a^T g, summed over broadcast batch axes
-    let (a, b) = (rnd(&[3, 4], 50), rnd(&[4, 2], 51));
+    let (a, b) = (rnd(&[3, 4], 50).to(dev), rnd(&[4, 2], 51).to(dev));
     check_grad(|a| wsum(&a.matmul(&b), 1), &a, TOL);
     check_grad(|b| wsum(&a.matmul(b), 2), &b, TOL);
-    let (a3, b3) = (rnd(&[2, 3, 4], 52), rnd(&[2, 4, 5], 53));
+    let (a3, b3) = (rnd(&[2, 3, 4], 52).to(dev), rnd(&[2, 4, 5], 53).to(dev));
     check_grad(|a| wsum(&a.matmul(&b3), 3), &a3, TOL);
     check_grad(|b| wsum(&a3.matmul(b), 4), &b3, TOL);
-    let w = rnd(&[4, 5], 54);
+    let w = rnd(&[4, 5], 54).to(dev);
     check_grad(|w| wsum(&a3.matmul(w), 5), &w, TOL);
-    let (a4, b4) = (rnd(&[2, 1, 3, 4], 55), rnd(&[3, 4, 2], 56));
+    let (a4, b4) = (rnd(&[2, 1, 3, 4], 55).to(dev), rnd(&[3, 4, 2], 56).to(dev));
     check_grad(|a| wsum(&a.matmul(&b4), 6), &a4, TOL);
     check_grad(|b| wsum(&a4.matmul(b), 7), &b4, TOL);
     // 1-D operands
-    let v = rnd(&[4], 57);
+    let v = rnd(&[4], 57).to(dev);
     check_grad(|v| wsum(&v.matmul(&b), 8), &v, TOL);
     check_grad(|v| wsum(&a.matmul(v), 9), &v, TOL);
     check_grad(|v| v.matmul(v), &v, TOL);
     // transposed operands and x x^T
-    check_grad(|a| wsum(&a.t().matmul(&rnd(&[3, 2], 58)), 10), &a, TOL);
+    check_grad(
+        |a| wsum(&a.t().matmul(&rnd(&[3, 2], 58).to(dev)), 10),
+        &a,
+        TOL,
+    );
     check_grad(|a| wsum(&a.matmul(&a.t()), 11), &a, TOL);
-}
+});
 
-#[test]
-fn conv_and_pool_gradients() {
-    let x = rnd(&[1, 5, 5, 2], 60);
-    let w = rnd(&[3, 3, 2, 3], 61);
+test_device!(conv_and_pool_gradients, |dev| {
+    let x = rnd(&[1, 5, 5, 2], 60).to(dev);
+    let w = rnd(&[3, 3, 2, 3], 61).to(dev);
     // (strides, padding, dilation)
     for (i, (s, pad, d)) in [
         ((1, 1), "valid", (1, 1)),
@@ -231,7 +236,7 @@ fn conv_and_pool_gradients() {
     }
     // pooling: max sends the gradient to the window's max (distinct values, no near-ties);
     // avg spreads it over the real cells of each window
-    let dx = distinct(&[1, 5, 5, 2], 62);
+    let dx = distinct(&[1, 5, 5, 2], 62).to(dev);
     check_grad(
         |x| wsum(&x.max_pool2d((2, 2), (2, 2), "valid"), 20),
         &dx,
@@ -248,28 +253,35 @@ fn conv_and_pool_gradients() {
         TOL,
     );
     check_grad(|x| wsum(&x.avg_pool2d((3, 3), (2, 2), "same"), 23), &x, TOL);
-}
+});
 
 // ---- indexing, joining and views ----------------------------------------------------------
 
-#[test]
-fn gather_concat_stack_split_and_where_gradients() {
-    let x = rnd(&[4, 3], 70);
+test_device!(gather_concat_stack_split_and_where_gradients, |dev| {
+    let x = rnd(&[4, 3], 70).to(dev);
     // gather's adjoint is a scatter-add: repeated indices add up
     check_grad(
-        |x| wsum(&x.gather(&tensor([[0, 2], [2, 3]]), 0), 1),
+        |x| wsum(&x.gather(&tensor([[0, 2], [2, 3]]).to(dev), 0), 1),
         &x,
         TOL,
     );
-    check_grad(|x| wsum(&x.gather(&tensor([2, 0, 2, 2]), 1), 2), &x, TOL);
-    check_grad(|x| wsum(&x.index_select(&tensor([3, 1]), -2), 3), &x, TOL);
+    check_grad(
+        |x| wsum(&x.gather(&tensor([2, 0, 2, 2]).to(dev), 1), 2),
+        &x,
+        TOL,
+    );
+    check_grad(
+        |x| wsum(&x.index_select(&tensor([3, 1]).to(dev), -2), 3),
+        &x,
+        TOL,
+    );
     // d/dx sum(x[[1, 1, 1]]) = 3 in row 1
-    let g = grad_of(|x| x.gather(&tensor([1, 1, 1]), 0))(&x);
+    let g = grad_of(|x| x.gather(&tensor([1, 1, 1]).to(dev), 0))(&x);
     assert_eq!(
         g.to_vec::<f32>(),
         vec![0., 0., 0., 3., 3., 3., 0., 0., 0., 0., 0., 0.]
     );
-    let c = rnd(&[4, 2], 71);
+    let c = rnd(&[4, 2], 71).to(dev);
     check_grad(|x| wsum(&concat(&[x, &c, x], 1), 4), &x, TOL);
     check_grad(|x| wsum(&concat(&[x, &x.square()], 0), 5), &x, TOL);
     check_grad(|x| wsum(&stack(&[x, &(x * 2.0)], 1), 6), &x, TOL);
@@ -283,7 +295,7 @@ fn gather_concat_stack_split_and_where_gradients() {
         TOL,
     );
     // where: x^2 where x > 0 else 3x  =>  2x or 3
-    let xa = rnd_away(&[4, 3], 72, 0.1);
+    let xa = rnd_away(&[4, 3], 72, 0.1).to(dev);
     check_grad(
         |x| wsum(&where_(&x.greater(0.0), &x.square(), &(x * 3.0)), 10),
         &xa,
@@ -291,14 +303,13 @@ fn gather_concat_stack_split_and_where_gradients() {
     );
     check_grad(
         |y| wsum(&where_(&xa.greater(0.0), &xa, y), 11),
-        &rnd(&[3], 73),
+        &rnd(&[3], 73).to(dev),
         TOL,
     );
-}
+});
 
-#[test]
-fn view_gradients() {
-    let x = rnd(&[2, 3, 4], 80);
+test_device!(view_gradients, |dev| {
+    let x = rnd(&[2, 3, 4], 80).to(dev);
     check_grad(|x| wsum(&x.reshape([4, -1]), 1), &x, TOL);
     check_grad(|x| wsum(&x.permute(&[2, 0, 1]), 2), &x, TOL);
     check_grad(|x| wsum(&x.transpose(0, -1), 3), &x, TOL);
@@ -323,19 +334,19 @@ fn view_gradients() {
     assert_eq!(g.dtype(), DType::F32);
     assert_eq!(g.to_vec::<f32>(), vec![3.0; 24]);
     // half-precision inputs get half-precision gradients: y = x^2  =>  2x
-    let h = tensor([0.5, -1.5]).cast(DType::F16);
+    let h = tensor([0.5, -1.5]).to(dev).cast(DType::F16);
     let gh = grad_of(|x| x.square())(&h);
     assert_eq!((gh.dtype(), gh.to_f32_vec()), (DType::F16, vec![1.0, -3.0]));
-    let g = grad_of(|x| x.cast(DType::BF16).square().cast(DType::F32))(&tensor([0.5, -2.0]));
+    let g =
+        grad_of(|x| x.cast(DType::BF16).square().cast(DType::F32))(&tensor([0.5, -2.0]).to(dev));
     assert_eq!(g.to_vec::<f32>(), vec![1.0, -4.0]);
-}
+});
 
 // ---- second derivatives ---------------------------------------------------------------------
 
-#[test]
-fn nested_tapes_give_second_derivatives() {
+test_device!(nested_tapes_give_second_derivatives, |dev| {
     // y = x^3  =>  dy/dx = 3x^2 = 12, d2y/dx2 = 6x = 12 at x = 2
-    let x = tensor(2.0);
+    let x = tensor(2.0).to(dev);
     let outer = GradientTape::new();
     outer.watch(&x);
     let inner = GradientTape::new();
@@ -347,23 +358,23 @@ fn nested_tapes_give_second_derivatives() {
     let [d2y] = outer.gradient(&dy, [&x]);
     assert_eq!(d2y.unwrap().item(), 12.0);
     // the same through pow: x^3 at x = [1, -1.5]  =>  6x = [6, -9]
-    let v = tensor([1.0, -1.5]);
+    let v = tensor([1.0, -1.5]).to(dev);
     assert_eq!(
         grad_of(grad_of(|x| x.pow(3.0)))(&v).to_vec::<f32>(),
         vec![6.0, -9.0]
     );
     // third derivatives nest too: d3/dx3 x^4 = 24x = 48 at x = 2, through pow and through mul
-    let three = grad_of(grad_of(grad_of(|x| x.pow(4.0))))(&tensor(2.0));
+    let three = grad_of(grad_of(grad_of(|x| x.pow(4.0))))(&tensor(2.0).to(dev));
     assert_eq!(three.item(), 48.0);
-    let three = grad_of(grad_of(grad_of(|x| x * x * x * x)))(&tensor(2.0));
+    let three = grad_of(grad_of(grad_of(|x| x * x * x * x)))(&tensor(2.0).to(dev));
     assert_eq!(three.item(), 48.0);
     // d2/dx2 sin = -sin
     let s = grad_of(grad_of(|x| x.sin()))(&v).to_vec::<f32>();
     assert_close(&s, &[-(1f32.sin()), 1.5f32.sin()], 1e-6);
     // second derivatives of every smooth op against finite differences of the first
-    let x = rnd(&[2, 3], 90);
-    let p = rnd_pos(&[2, 3], 91, 0.5);
-    let b = rnd(&[3, 2], 92);
+    let x = rnd(&[2, 3], 90).to(dev);
+    let p = rnd_pos(&[2, 3], 91, 0.5).to(dev);
+    let b = rnd(&[3, 2], 92).to(dev);
     check_grad(grad_of(|x| wsum(&x.exp(), 1)), &x, TOL);
     check_grad(grad_of(|x| wsum(&x.tanh(), 2)), &x, TOL);
     check_grad(grad_of(|x| wsum(&x.sigmoid(), 3)), &x, TOL);
@@ -383,7 +394,7 @@ fn nested_tapes_give_second_derivatives() {
     check_grad(grad_of(|x| wsum(&x.matmul(&b).square(), 17)), &x, TOL);
     check_grad(grad_of(|x| wsum(&x.matmul(&x.t()), 18)), &x, TOL);
     check_grad(grad_of(|x| x.var() * x.mean()), &x, TOL);
-}
+});
 
 // ---- tape semantics -------------------------------------------------------------------------
 

@@ -1,14 +1,20 @@
 //! Shared helpers for the engine's integration tests: closeness checks that print their maxdiff
-//! (like llm.c's "TENSOR OK, maxdiff = ..."), a finite-difference gradient checker, seeded inputs
-//! and a way to read a panic's message.
+//! (like llm.c's "TENSOR OK, maxdiff = ..."), a finite-difference gradient checker, seeded inputs,
+//! a way to read a panic's message, the lock for the global generator, and `test_device!`, which
+//! runs an op test on the CPU and on CUDA. `keras` adds the Keras tests' helpers.
 //!
-//! Not every test file uses every helper.
-#![allow(dead_code)]
+//! Every test binary includes this module first (`#[macro_use]`, for `test_device!`); not every
+//! binary uses every helper.
+#![allow(dead_code, unused_macros)]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Mutex, MutexGuard};
 
+use ferrolab::device::Device;
 use ferrolab::prelude::*;
 use ferrolab::random::Rng;
+
+pub mod keras;
 
 /// Asserts `|a - b| <= tol * (1 + |b|)` elementwise (NaN matches NaN) and prints the maxdiff.
 #[track_caller]
@@ -90,9 +96,9 @@ pub fn check_grad(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, tol: f64) {
         g.to_f32_vec()
     };
     let base = x.to_vec::<f32>();
-    let shape = x.dims().to_vec();
+    let (shape, dev) = (x.dims().to_vec(), x.device());
     let eval = |v: Vec<f32>| -> Vec<f64> {
-        let t = from_vec(v, shape.clone()).unwrap();
+        let t = from_vec(v, shape.clone()).unwrap().to(dev); // on x's device
         f(&t).to_f32_vec().into_iter().map(|y| y as f64).collect()
     };
     let eps = 1e-2f32;
@@ -135,4 +141,79 @@ pub fn assert_contains(msg: &str, parts: &[&str]) {
     for p in parts {
         assert!(msg.contains(p), "message {msg:?} does not contain {p:?}");
     }
+}
+
+// ---- process-wide state ---------------------------------------------------------------------
+
+static GLOBAL_RNG: Mutex<()> = Mutex::new(());
+
+/// The lock for the one global generator. `set_seed` and every draw without an op seed (randn,
+/// weight initialisers, `fit`'s shuffling, unseeded Dropout) use it, and the tests of a binary
+/// run on parallel threads of one process, so a test that sets the seed or draws unseeded holds
+/// this for its whole body (one lock per binary: the files of a binary share it).
+pub fn global_rng() -> MutexGuard<'static, ()> {
+    GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+// ---- every device ---------------------------------------------------------------------------
+
+/// `cuda:0` when a GPU is usable; otherwise prints one line, `skipped: no CUDA device (why)`,
+/// which `tests/gpu_check.sh` looks for, and returns None. A skip never counts as a GPU pass.
+pub fn cuda_or_skip() -> Option<Device> {
+    match ferrolab::device::gpu_unavailable_reason() {
+        None => Some(Device::Cuda(0)),
+        Some(reason) => {
+            println!("skipped: no CUDA device ({reason})");
+            None
+        }
+    }
+}
+
+/// A tolerance for `dev`: `tol` on the CPU (the reference), at least `gpu_tol` on a GPU, where
+/// fused multiply-adds, other summation orders and the fast math functions move the last bits.
+pub fn tol_on(dev: Device, tol: f32, gpu_tol: f32) -> f32 {
+    if dev.is_cuda() {
+        tol.max(gpu_tol)
+    } else {
+        tol
+    }
+}
+
+/// An op test that runs on every device, as candle's `test_device!`:
+///
+/// ```ignore
+/// // relu keeps positives and zeroes negatives
+/// test_device!(relu_clamps, |dev| {
+///     let x = tensor([-1.0, 2.0]).to(dev);
+///     assert_tensor(&x.relu(), &[2], &[0.0, 2.0], 0.0);
+/// });
+/// ```
+///
+/// defines a module `relu_clamps` with the body as `fn body(dev: Device)` and two tests:
+/// `relu_clamps::cpu`, always, and `relu_clamps::cuda`, on `cuda:0` when a GPU is usable and
+/// otherwise one skip line (see [`cuda_or_skip`]). The body builds its inputs on `dev` and keeps
+/// the CPU reference numbers, so on a GPU it checks the GPU against them. `cargo test
+/// relu_clamps` runs both, `cargo test ::cuda` every CUDA variant. The closure form keeps the body
+/// visible to rustfmt. The body is not a `#[test]` function itself, so lints that clippy waives
+/// in tests (such as `eq_op` on a deliberate `x / x`) need an `#[allow]` there.
+macro_rules! test_device {
+    ($name:ident, |$dev:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            fn body($dev: ::ferrolab::device::Device) $body
+
+            #[test]
+            fn cpu() {
+                body(::ferrolab::device::Device::Cpu)
+            }
+
+            #[test]
+            fn cuda() {
+                if let Some(dev) = $crate::common::cuda_or_skip() {
+                    body(dev)
+                }
+            }
+        }
+    };
 }

@@ -162,9 +162,7 @@ struct NameScope;
 
 impl NameScope {
     fn enter(name: &str) -> NameScope {
-        let mut scopes = name_scopes()
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut scopes = name_scopes().lock().unwrap_or_else(|e| e.into_inner());
         scopes
             .entry(std::thread::current().id())
             .or_default()
@@ -175,9 +173,7 @@ impl NameScope {
 
 impl Drop for NameScope {
     fn drop(&mut self) {
-        let mut scopes = name_scopes()
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut scopes = name_scopes().lock().unwrap_or_else(|e| e.into_inner());
         let me = std::thread::current().id();
         if let Some(stack) = scopes.get_mut(&me) {
             stack.pop();
@@ -191,9 +187,7 @@ impl Drop for NameScope {
 /// The names of the layers being called on this thread, outermost first, joined by `/`
 /// (`"sequential/dense"` inside a Dense of a Sequential; `""` outside any layer call).
 pub fn current_name_scope() -> String {
-    let scopes = name_scopes()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let scopes = name_scopes().lock().unwrap_or_else(|e| e.into_inner());
     scopes
         .get(&std::thread::current().id())
         .map(|s| s.join("/"))
