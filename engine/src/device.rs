@@ -49,17 +49,6 @@ impl fmt::Display for Device {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Old paths
-
-// The runtime functions (default device, GPU info, memory stats, ...) moved to `runtime`; these
-// names keep code written against `ferrolab::device::*` compiling. Nothing in this file uses them.
-#[doc(hidden)]
-pub use crate::runtime::{
-    default_device, empty_cache, gpu_info, gpu_summary, gpu_unavailable_reason, host_cache_stats,
-    is_gpu_available, memory_stats, set_default_device, synchronize, GpuInfo, HostCacheStats,
-    MemoryStats,
-};
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -160,7 +160,7 @@ pub fn global_rng() -> MutexGuard<'static, ()> {
 /// `cuda:0` when a GPU is usable; otherwise prints one line, `skipped: no CUDA device (why)`,
 /// which `tests/gpu_check.sh` looks for, and returns None. A skip never counts as a GPU pass.
 pub fn cuda_or_skip() -> Option<Device> {
-    match ferrolab::device::gpu_unavailable_reason() {
+    match ferrolab::runtime::gpu_unavailable_reason() {
         None => Some(Device::Cuda(0)),
         Some(reason) => {
             println!("skipped: no CUDA device ({reason})");

@@ -145,7 +145,7 @@ fn prefetch_keeps_order_and_moves_to_the_device() {
         .try_iter()
         .collect();
     assert_eq!(gpu.len(), 2);
-    if ferrolab::device::is_gpu_available() {
+    if ferrolab::runtime::is_gpu_available() {
         let b = gpu[1].as_ref().unwrap();
         assert_eq!(b.device(), Device::Cuda(0));
         assert_eq!(b.to_vec::<i64>(), want[25..].to_vec());

@@ -931,7 +931,7 @@ fn pinned_uploads(d: Device) {
             assert_close(&format!("upload {dt} x {n}"), &up(&c, d), &c, 0.0);
         }
     }
-    let stats = ferrolab::device::memory_stats(d).expect("stats");
+    let stats = ferrolab::runtime::memory_stats(d).expect("stats");
     assert!(
         stats.pinned_staging > 0,
         "large uploads go through pinned staging buffers: {stats:?}"
@@ -1006,7 +1006,7 @@ fn end_to_end(d: Device) {
             "cpu {a} vs gpu {b}"
         );
     }
-    let stats = ferrolab::device::memory_stats(d).expect("stats");
+    let stats = ferrolab::runtime::memory_stats(d).expect("stats");
     assert!(stats.peak_allocated > 0);
 }
 test_cuda!(cuda_tape_end_to_end, end_to_end);
@@ -1014,14 +1014,14 @@ test_cuda!(cuda_tape_end_to_end, end_to_end);
 /// Runs on every machine: without a GPU, asking for one is a clear error, never a panic.
 #[test]
 fn missing_gpu_is_an_error_not_a_panic() {
-    let info = ferrolab::device::gpu_info();
+    let info = ferrolab::runtime::gpu_info();
     let c = CpuStorage::F32(vec![1.0, 2.0]);
     match CudaStorage::from_cpu(&c, Device::Cuda(info.len() + 7)) {
         Ok(_) => panic!("a device that does not exist must be an error"),
         Err(e) => assert!(e.to_string().contains("cuda"), "{e}"),
     }
     if info.is_empty() {
-        println!("no GPU: {}", ferrolab::device::gpu_summary());
-        assert_eq!(ferrolab::device::default_device(), Device::Cpu);
+        println!("no GPU: {}", ferrolab::runtime::gpu_summary());
+        assert_eq!(ferrolab::runtime::default_device(), Device::Cpu);
     }
 }

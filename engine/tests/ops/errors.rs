@@ -385,7 +385,7 @@ fn conv_pool_and_gather_errors() {
 
 #[test]
 fn cuda_without_a_gpu_is_a_typed_error() {
-    let Some(reason) = ferrolab::device::gpu_unavailable_reason() else {
+    let Some(reason) = ferrolab::runtime::gpu_unavailable_reason() else {
         println!("skipped: a GPU is usable on this machine");
         return;
     };
