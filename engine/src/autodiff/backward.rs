@@ -97,8 +97,8 @@ pub(crate) fn backward(node: &OpNode, y: &Tensor, g: &Tensor) -> Vec<Option<Tens
         }
         // patches are linear in x: im2col's adjoint sums patches back (col2im), and col2im's
         // adjoint cuts them out again (padding reads 0 in a gradient)
-        Op::Im2Col(p) => one(crate::tensor::conv::col2im(g, *p)),
-        Op::Col2Im(p) => one(crate::tensor::conv::im2col_zero_pad(g, *p)),
+        Op::Im2Col(p) => one(crate::tensor::conv::col2im(g, **p)),
+        Op::Col2Im(p) => one(crate::tensor::conv::im2col_zero_pad(g, **p)),
         // no gradient: comparisons, argmax/argmin, stop_gradient
         Op::Compare(_)
         | Op::StopGradient
@@ -201,8 +201,8 @@ fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, y: &Tensor, g: &Tensor) -> (Tens
 
 /// Whether the tape records this op: a differentiable op, a float output, and (for cast) a
 /// float input, so the gradient flows between float tensors only.
-pub(crate) fn records(node: &OpNode) -> bool {
-    node.op.is_differentiable()
-        && node.dtype.is_float()
-        && (!matches!(node.op, Op::Cast(_)) || node.inputs[0].dtype().is_float())
+pub(crate) fn records(op: &Op, inputs: &[&Tensor], output: &Tensor) -> bool {
+    op.is_differentiable()
+        && output.dtype().is_float()
+        && (!matches!(op, Op::Cast(_)) || inputs[0].dtype().is_float())
 }

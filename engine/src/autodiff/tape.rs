@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::backward::{backward, records};
-use crate::tensor::dispatch::{add_recorder, remove_recorder, Recorder};
+use crate::tensor::dispatch::{add_recorder, remove_recorder, RecordedOp, Recorder};
 use crate::tensor::op::OpNode;
 use crate::tensor::Tensor;
 
@@ -41,10 +41,12 @@ impl TapeInner {
 }
 
 impl Recorder for TapeInner {
-    /// Keeps `node` when it is differentiable and one of its float inputs is tracked (watched,
+    /// Keeps the op when it is differentiable and one of its float inputs is tracked (watched,
     /// a trainable variable read while `watch_accessed_variables` is on, or a recorded output).
-    fn record(&self, node: &Arc<OpNode>, output: &Tensor) {
-        if !records(node) || std::thread::current().id() != self.thread {
+    fn record(&self, seen: &RecordedOp<'_>) {
+        if !records(seen.op(), seen.inputs(), seen.output())
+            || std::thread::current().id() != self.thread
+        {
             return;
         }
         let mut d = self.lock();
@@ -52,21 +54,21 @@ impl Recorder for TapeInner {
             return;
         }
         let mut hit = false;
-        for x in node.inputs.iter().filter(|x| x.dtype().is_float()) {
+        for x in seen.inputs().iter().filter(|x| x.dtype().is_float()) {
             if d.tracked.contains(&x.id()) {
                 hit = true;
             } else if d.watch_accessed_variables && x.is_trainable_variable() {
                 d.tracked.insert(x.id());
-                d.watched_variables.push(x.clone());
+                d.watched_variables.push((*x).clone());
                 hit = true;
             }
         }
         if hit {
             d.nodes.push(Node {
-                node: node.clone(),
-                output: output.clone(),
+                node: seen.node(),
+                output: seen.output().clone(),
             });
-            d.tracked.insert(node.output);
+            d.tracked.insert(seen.output().id());
         }
     }
 }

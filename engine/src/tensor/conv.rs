@@ -122,12 +122,12 @@ fn patch_params(
 
 /// Patches (N,OH,OW,KH,KW,C) of x (N,H,W,C); its adjoint is col2im.
 fn im2col(x: &Tensor, p: PatchParams) -> Result<Tensor> {
-    apply(Op::Im2Col(p), &[x])
+    apply(Op::Im2Col(Box::new(p)), &[x])
 }
 
 /// The adjoint of im2col: sums patches (N,OH,OW,KH,KW,C) back into (N,H,W,C).
 pub(crate) fn col2im(g: &Tensor, p: PatchParams) -> Tensor {
-    or_panic(apply(Op::Col2Im(p), &[g]))
+    or_panic(apply(Op::Col2Im(Box::new(p)), &[g]))
 }
 
 /// The adjoint of col2im: im2col reading 0 outside the input (whatever `p` pads with).

@@ -10,6 +10,7 @@
 //!
 //! With no recorder active, step 4 is one atomic load.
 
+use std::cell::OnceCell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -23,9 +24,44 @@ use crate::storage::{MetaStorage, Storage};
 /// Something that watches ops as they run: the `GradientTape`, and later a tracer.
 ///
 /// `record` is called on the thread that ran the op, while the registry's lock is held: it must
-/// not run tensor ops itself.
+/// not run tensor ops itself. It looks at the op cheaply and takes the [`OpNode`] only when it
+/// keeps it (the node is built once, for the first recorder that asks).
 pub trait Recorder: Send + Sync {
-    fn record(&self, node: &Arc<OpNode>, output: &Tensor);
+    fn record(&self, op: &RecordedOp<'_>);
+}
+
+/// An op that just ran, as recorders see it.
+pub struct RecordedOp<'a> {
+    op: &'a Op,
+    inputs: &'a [&'a Tensor],
+    output: &'a Tensor,
+    node: OnceCell<Arc<OpNode>>,
+}
+
+impl RecordedOp<'_> {
+    pub fn op(&self) -> &Op {
+        self.op
+    }
+    pub fn inputs(&self) -> &[&Tensor] {
+        self.inputs
+    }
+    pub fn output(&self) -> &Tensor {
+        self.output
+    }
+    /// The op as data (built on the first call, then shared).
+    pub fn node(&self) -> Arc<OpNode> {
+        self.node
+            .get_or_init(|| {
+                Arc::new(OpNode {
+                    op: self.op.clone(),
+                    inputs: self.inputs.iter().map(|t| (*t).clone()).collect(),
+                    output: self.output.id(),
+                    shape: self.output.shape().clone(),
+                    dtype: self.output.dtype(),
+                })
+            })
+            .clone()
+    }
 }
 
 /// The live recorders of the process (in the process-wide state, so a tape made in one
@@ -92,8 +128,6 @@ pub fn apply(op: Op, inputs: &[&Tensor]) -> Result<Tensor> {
         Op::ToDevice(d) => d,
         _ => device,
     };
-    let recording = recorders().active.load(Ordering::Acquire) != 0;
-    let node_shape = recording.then(|| shape.clone());
     let out = if inputs.iter().any(|t| t.is_symbolic()) {
         Tensor::from_storage(
             Storage::Meta(MetaStorage {
@@ -108,17 +142,17 @@ pub fn apply(op: Op, inputs: &[&Tensor]) -> Result<Tensor> {
             Out::View(l) => first.with_layout(l),
         }
     };
-    if let Some(shape) = node_shape {
-        let node = Arc::new(OpNode {
-            op,
-            inputs: inputs.iter().map(|t| (*t).clone()).collect(),
-            output: out.id(),
-            shape,
-            dtype,
-        });
-        let list = recorders().list.lock().unwrap_or_else(|e| e.into_inner());
+    let reg = recorders();
+    if reg.active.load(Ordering::Acquire) != 0 {
+        let seen = RecordedOp {
+            op: &op,
+            inputs,
+            output: &out,
+            node: OnceCell::new(),
+        };
+        let list = reg.list.lock().unwrap_or_else(|e| e.into_inner());
         for (_, r) in list.iter() {
-            r.record(&node, &out);
+            r.record(&seen);
         }
     }
     Ok(out)
@@ -148,10 +182,6 @@ fn with_two<R>(a: &Tensor, b: &Tensor, f: impl FnOnce(&Storage, &Storage) -> R) 
     f(&sa, &sb)
 }
 
-/// The layout of `t` broadcast to `dims`.
-fn bcast(t: &Tensor, dims: &[usize]) -> Result<Layout> {
-    t.layout().broadcast_as(&Shape(dims.to_vec()))
-}
 
 fn execute(op: &Op, ins: &[&Tensor], shape: &Shape, dtype: DType) -> Result<Out> {
     let x = ins[0];
@@ -160,11 +190,11 @@ fn execute(op: &Op, ins: &[&Tensor], shape: &Shape, dtype: DType) -> Result<Out>
     match op {
         Op::Unary(u) => fresh(x.storage().unary(l0, *u)),
         Op::Binary(b) => {
-            let (la, lb) = (bcast(x, shape.dims())?, bcast(ins[1], shape.dims())?);
+            let (la, lb) = (l0.broadcast_as(shape)?, ins[1].layout().broadcast_as(shape)?);
             fresh(with_two(x, ins[1], |p, q| p.binary(&la, q, &lb, *b)))
         }
         Op::Compare(c) => {
-            let (la, lb) = (bcast(x, shape.dims())?, bcast(ins[1], shape.dims())?);
+            let (la, lb) = (l0.broadcast_as(shape)?, ins[1].layout().broadcast_as(shape)?);
             fresh(with_two(x, ins[1], |p, q| p.cmp(&la, q, &lb, *c)))
         }
         Op::Reduce { op, axes, .. } => fresh(x.storage().reduce(l0, axes, *op)),
@@ -172,16 +202,19 @@ fn execute(op: &Op, ins: &[&Tensor], shape: &Shape, dtype: DType) -> Result<Out>
             let (a, b) = (x, ins[1]);
             let r = shape.rank();
             let batch = &shape.dims()[..r - 2];
-            let with = |p: usize, q: usize| [batch, &[p, q]].concat();
+            let with = |p: usize, q: usize| Shape([batch, &[p, q]].concat());
             let k = a.dims()[a.rank() - 1];
-            let la = bcast(a, &with(shape.dims()[r - 2], k))?;
-            let lb = bcast(b, &with(k, shape.dims()[r - 1]))?;
+            let la = a.layout().broadcast_as(&with(shape.dims()[r - 2], k))?;
+            let lb = b.layout().broadcast_as(&with(k, shape.dims()[r - 1]))?;
             fresh(with_two(a, b, |p, q| p.matmul(&la, q, &lb)))
         }
         Op::Where => {
             let (c, t, f) = (x, ins[1], ins[2]);
-            let d = shape.dims();
-            let (lc, lt, lf) = (bcast(c, d)?, bcast(t, d)?, bcast(f, d)?);
+            let (lc, lt, lf) = (
+                l0.broadcast_as(shape)?,
+                t.layout().broadcast_as(shape)?,
+                f.layout().broadcast_as(shape)?,
+            );
             let sc = c.storage();
             fresh(with_two(t, f, |st, sf| {
                 sc.where_cond(&lc, st, &lt, sf, &lf)

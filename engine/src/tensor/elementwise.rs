@@ -47,11 +47,9 @@ impl Tensor {
         apply(Op::Unary(op), &[self])
     }
 
-    /// A binary primitive with broadcasting; the dtype check names the op and suggests a cast.
+    /// A binary primitive with broadcasting (`Op::infer` checks the dtypes and suggests a cast).
     fn binary_op(&self, rhs: &Tensor, op: BinaryOp) -> Result<Tensor> {
-        let op = Op::Binary(op);
-        check_dtypes(op.name(), self, rhs)?;
-        apply(op, &[self, rhs])
+        apply(Op::Binary(op), &[self, rhs])
     }
 
     pub fn try_add(&self, rhs: impl Operand) -> Result<Tensor> {
@@ -198,23 +196,7 @@ impl Tensor {
 }
 
 pub(crate) fn check_dtypes(op: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
-    if a.dtype() != b.dtype() {
-        // suggest casting toward the float side (ints to floats, as a learner usually means)
-        let (who, to) = if b.dtype().is_float() && !a.dtype().is_float() {
-            ("x", b.dtype())
-        } else {
-            ("y", a.dtype())
-        };
-        return Err(crate::error::invalid(
-            op,
-            format!(
-                "dtypes {} and {} do not match; cast one first, e.g. {who}.cast(DType::{to:?})",
-                a.dtype(),
-                b.dtype(),
-            ),
-        ));
-    }
-    Ok(())
+    crate::tensor::op::check_same_dtype(op, a.dtype(), b.dtype())
 }
 
 impl Tensor {

@@ -103,9 +103,9 @@ pub enum Op {
         axis: usize,
     },
     /// Patches (N,OH,OW,KH,KW,C) of an NHWC input.
-    Im2Col(PatchParams),
+    Im2Col(Box<PatchParams>),
     /// Sums patches back into (N,H,W,C) (the adjoint of im2col).
-    Col2Im(PatchParams),
+    Col2Im(Box<PatchParams>),
     /// Zeros of `full` with the input written into the region `slice` (the adjoint of slice).
     Embed {
         full: Shape,
@@ -413,13 +413,19 @@ fn check_slice(name: &'static str, d: &[usize], axes: &[AxisSlice]) -> Result<()
     }
 }
 
-fn check_same_dtype(name: &'static str, a: DType, b: DType) -> Result<()> {
+/// Two operands of one dtype, or an error that suggests the cast (toward the float side: ints
+/// to floats, as a learner usually means).
+pub(crate) fn check_same_dtype(name: &'static str, a: DType, b: DType) -> Result<()> {
     if a != b {
-        return Err(Error::DTypeMismatch {
-            op: name,
-            expected: format!("both operands of the same dtype ({a})"),
-            got: b,
-        });
+        let (who, to) = if b.is_float() && !a.is_float() {
+            ("x", b)
+        } else {
+            ("y", a)
+        };
+        return Err(invalid(
+            name,
+            format!("dtypes {a} and {b} do not match; cast one first, e.g. {who}.cast(DType::{to:?})"),
+        ));
     }
     Ok(())
 }
@@ -549,5 +555,14 @@ pub(crate) fn compact(d: &[usize]) -> String {
                 .collect::<Vec<_>>()
                 .join(",")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every op passes through `apply` by value: keep the enum small (big attributes are boxed).
+    #[test]
+    fn an_op_stays_small() {
+        assert!(std::mem::size_of::<super::Op>() <= 64);
     }
 }

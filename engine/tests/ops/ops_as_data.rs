@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use common::{assert_contains, rnd};
 use ferrolab::prelude::*;
 use ferrolab::tensor::dispatch::{add_recorder, remove_recorder};
-use ferrolab::tensor::{OpNode, Recorder};
+use ferrolab::tensor::{RecordedOp, Recorder};
 
 #[test]
 fn the_tape_of_a_dense_relu_layer_prints_its_three_ops() {
@@ -43,7 +43,8 @@ fn the_tape_of_a_dense_relu_layer_prints_its_three_ops() {
 /// thread only: other tests of this binary run ops on their own threads meanwhile).
 struct Names(std::thread::ThreadId, Mutex<Vec<String>>);
 impl Recorder for Names {
-    fn record(&self, node: &Arc<OpNode>, out: &Tensor) {
+    fn record(&self, seen: &RecordedOp<'_>) {
+        let (node, out) = (seen.node(), seen.output());
         assert_eq!(node.output, out.id());
         assert_eq!(node.shape.dims(), out.dims());
         assert_eq!(node.dtype, out.dtype());
