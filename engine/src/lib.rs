@@ -74,7 +74,7 @@ pub mod prelude {
     };
     pub use crate::keras::metrics::confusion_matrix;
     pub use crate::keras::models::{
-        Input, KerasModel, LayerApply, Model, Sequential, TrainingState,
+        Batch, Input, KerasModel, LayerApply, Logs, Model, Sequential, TrainingState,
     };
     pub use crate::keras::optimizers::{
         Adam, AdamW, CosineDecay, ExponentialDecay, Optimizer, RMSprop, SGD,
