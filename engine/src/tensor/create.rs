@@ -148,7 +148,11 @@ impl Tensor {
         Ok(Tensor::from_storage(storage, shape))
     }
     /// A tensor of `value` with this tensor's shape, dtype and device.
+    /// Of a symbolic tensor, a symbolic tensor (shape only).
     pub fn full_like(&self, value: f64) -> Tensor {
+        if self.is_symbolic() {
+            return Tensor::symbolic(self.shape().clone(), self.dtype(), self.device());
+        }
         or_panic(full_on(
             self.shape().clone(),
             value,

@@ -107,6 +107,7 @@ fn every_op_infers_its_output_shape_and_dtype_without_data() {
     same_on_symbolic("stack", &x, |t| stack(&[t, t], 0));
     same_on_symbolic("split", &x, |t| t.split(2, -1)[1].clone());
     same_on_symbolic("stop_gradient", &x, |t| t.stop_gradient());
+    same_on_symbolic("zeros_like", &x, |t| t.zeros_like());
     let img = rnd(&[2, 6, 6, 3], 8);
     let k = rnd(&[3, 3, 3, 4], 9);
     same_on_symbolic("conv2d", &img, |t| t.conv2d(&k, (2, 2), "same", (1, 1)));
