@@ -182,7 +182,6 @@ fn with_two<R>(a: &Tensor, b: &Tensor, f: impl FnOnce(&Storage, &Storage) -> R) 
     f(&sa, &sb)
 }
 
-
 fn execute(op: &Op, ins: &[&Tensor], shape: &Shape, dtype: DType) -> Result<Out> {
     let x = ins[0];
     let l0 = x.layout();
@@ -190,11 +189,17 @@ fn execute(op: &Op, ins: &[&Tensor], shape: &Shape, dtype: DType) -> Result<Out>
     match op {
         Op::Unary(u) => fresh(x.storage().unary(l0, *u)),
         Op::Binary(b) => {
-            let (la, lb) = (l0.broadcast_as(shape)?, ins[1].layout().broadcast_as(shape)?);
+            let (la, lb) = (
+                l0.broadcast_as(shape)?,
+                ins[1].layout().broadcast_as(shape)?,
+            );
             fresh(with_two(x, ins[1], |p, q| p.binary(&la, q, &lb, *b)))
         }
         Op::Compare(c) => {
-            let (la, lb) = (l0.broadcast_as(shape)?, ins[1].layout().broadcast_as(shape)?);
+            let (la, lb) = (
+                l0.broadcast_as(shape)?,
+                ins[1].layout().broadcast_as(shape)?,
+            );
             fresh(with_two(x, ins[1], |p, q| p.cmp(&la, q, &lb, *c)))
         }
         Op::Reduce { op, axes, .. } => fresh(x.storage().reduce(l0, axes, *op)),

@@ -424,7 +424,9 @@ pub(crate) fn check_same_dtype(name: &'static str, a: DType, b: DType) -> Result
         };
         return Err(invalid(
             name,
-            format!("dtypes {a} and {b} do not match; cast one first, e.g. {who}.cast(DType::{to:?})"),
+            format!(
+                "dtypes {a} and {b} do not match; cast one first, e.g. {who}.cast(DType::{to:?})"
+            ),
         ));
     }
     Ok(())

@@ -83,12 +83,8 @@ enum Draw {
     Normal { mean: f32, std: f32 },
 }
 
-/// Draws `n` float32 values on `device`: `Ok(None)` when cuRAND cannot be used there (the caller
-/// then draws on the host), an error when the device itself is unusable or a call fails.
-fn draw(device: Device, n: usize, seed: u64, what: Draw) -> Result<Option<CudaStorage>> {
-    draw_on(&backend_for(device)?, n, seed, what)
-}
-
+/// Draws `n` float32 values on the backend's device: `Ok(None)` when cuRAND cannot be used there
+/// (the caller then draws on the host), an error when a call fails.
 fn draw_on(b: &Arc<CudaBackend>, n: usize, seed: u64, what: Draw) -> Result<Option<CudaStorage>> {
     let rng = match b.rng() {
         Ok(r) => r,
@@ -161,32 +157,9 @@ fn warn_no_curand_once(b: &CudaBackend, reason: &str) {
     }
 }
 
-/// `n` float32 values uniform in `[lo, hi)` drawn on `device` by cuRAND from `seed`, or
-/// `Ok(None)` when cuRAND cannot be loaded there (draw on the host instead). Same seed, same
-/// numbers on the same GPU; they differ from the CPU generator's.
-pub fn uniform(
-    device: Device,
-    n: usize,
-    lo: f32,
-    hi: f32,
-    seed: u64,
-) -> Result<Option<CudaStorage>> {
-    draw(device, n, seed, Draw::Uniform { lo, hi })
-}
-
-/// `n` float32 values from N(mean, std²) drawn on `device` by cuRAND from `seed`, or `Ok(None)`
-/// when cuRAND cannot be loaded there. Same seed, same numbers on the same GPU.
-pub fn normal(
-    device: Device,
-    n: usize,
-    mean: f32,
-    std: f32,
-    seed: u64,
-) -> Result<Option<CudaStorage>> {
-    draw(device, n, seed, Draw::Normal { mean, std })
-}
-
-/// [`uniform`] on a backend already looked up (`BackendDevice::uniform` of `CudaDevice`).
+/// `n` float32 values uniform in `[lo, hi)` drawn by cuRAND from `seed` (for
+/// `BackendDevice::uniform` of `CudaDevice`), or `Ok(None)` when cuRAND cannot be loaded there.
+/// Same seed, same numbers on the same GPU.
 pub(crate) fn uniform_on(
     b: &Arc<CudaBackend>,
     n: usize,
@@ -197,7 +170,7 @@ pub(crate) fn uniform_on(
     draw_on(b, n, seed, Draw::Uniform { lo, hi })
 }
 
-/// [`normal`] on a backend already looked up.
+/// `n` float32 values from N(mean, std²), as [`uniform_on`].
 pub(crate) fn normal_on(
     b: &Arc<CudaBackend>,
     n: usize,
