@@ -328,12 +328,100 @@ pub fn reset_cancel() {
     anchor().cancel.store(false, Ordering::Relaxed);
 }
 
-/// Called by long-running engine loops: when an interrupt is pending, clears it and panics with
-/// `KeyboardInterrupt`, which the kernel reports like Python does. State built so far is kept.
+/// The check every engine op and every loop of a cell makes (the kernel inserts
+/// [`check_cancel_at`] at the top of each loop body of a cell). When an interrupt is pending on
+/// the thread that runs the cell, clears it and panics with `KeyboardInterrupt`, which the kernel
+/// reports like Python does. State built so far is kept.
+///
+/// The common case is one relaxed atomic load. Only the cell's thread consumes the flag: on the
+/// engine's data threads (`Dataset.map` workers, prefetch and interleave threads) and inside
+/// [`catch_quietly`] or [`without_interrupts`] it is left set and the call returns, so a worker cannot swallow the
+/// interrupt meant for the cell; those threads stop between elements instead (`data::iter`), and
+/// the cell's thread raises the interrupt at its next check.
+#[inline]
 #[track_caller]
 pub fn check_cancel() {
+    if anchor().cancel.load(Ordering::Relaxed) {
+        cancel_here(None);
+    }
+}
+
+/// [`check_cancel`] with the cell's line, for the kernel's loop instrumentation: the panic
+/// message then names the line of the interrupted loop.
+#[inline]
+#[track_caller]
+pub fn check_cancel_at(cell_line: u32) {
+    if anchor().cancel.load(Ordering::Relaxed) {
+        cancel_here(Some(cell_line));
+    }
+}
+
+/// The message of an interrupt's panic; the kernel recognises the `KeyboardInterrupt` prefix.
+pub fn interrupt_message(cell_line: Option<u32>) -> String {
+    match cell_line {
+        Some(line) => format!(
+            "KeyboardInterrupt: interrupted by the user at cell line {line}; variables are kept"
+        ),
+        None => "KeyboardInterrupt: interrupted by the user; variables are kept".to_string(),
+    }
+}
+
+/// True on the engine's own background threads (named `ferrolab-data-*`).
+pub fn on_data_thread() -> bool {
+    std::thread::current()
+        .name()
+        .is_some_and(|n| n.starts_with("ferrolab-data"))
+}
+
+/// Runs `f` with interrupts held back on this thread: its ops do not stop, and the flag stays
+/// set for the next check outside. `fit` runs each training step so, so that an interrupt never
+/// leaves a step half-applied (some weights updated, others not) and `fit` reports where it
+/// stopped.
+pub fn without_interrupts<R>(f: impl FnOnce() -> R) -> R {
+    struct Leave(std::thread::ThreadId);
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            let mut list = held_threads().lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(i) = list.iter().position(|t| *t == self.0) {
+                list.swap_remove(i);
+            }
+        }
+    }
+    let me = std::thread::current().id();
+    held_threads()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(me);
+    let _leave = Leave(me);
+    f()
+}
+
+/// Threads inside [`without_interrupts`] (a thread may appear more than once when nested).
+fn held_threads() -> &'static Mutex<Vec<std::thread::ThreadId>> {
+    slot!(
+        "state.interrupts_held",
+        Mutex<Vec<std::thread::ThreadId>>,
+        || { Mutex::new(Vec::new()) }
+    )
+}
+
+fn interrupts_held() -> bool {
+    let me = std::thread::current().id();
+    held_threads()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&me)
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn cancel_here(cell_line: Option<u32>) {
+    if on_data_thread() || in_quiet_catch() || interrupts_held() {
+        return;
+    }
     if anchor().cancel.swap(false, Ordering::Relaxed) {
-        panic!("KeyboardInterrupt: interrupted by the user; variables are kept");
+        std::panic::panic_any(interrupt_message(cell_line));
     }
 }
 

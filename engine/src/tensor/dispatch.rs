@@ -121,9 +121,8 @@ pub fn apply(op: Op, inputs: &[&Tensor]) -> Result<Tensor> {
         }
     }
     let (shape, dtype) = infer(&op, inputs)?;
-    if matches!(op, Op::Matmul | Op::Im2Col(_)) {
-        crate::state::check_cancel();
-    }
+    // Every op is an interrupt point (one atomic load; see `state::check_cancel`).
+    crate::state::check_cancel();
     let out_device = match op {
         Op::ToDevice(d) => d,
         _ => device,

@@ -1,6 +1,6 @@
 //! Tests that own the whole process, one at a time: each holds [`exclusive`] for its body.
 //!
-//! - `data_cancel`, `keras_interrupt`: the cancel flag is process-wide. While it is set, every
+//! - `cancel_threads`, `data_cancel`, `keras_interrupt`: the cancel flag is process-wide. While it is set, every
 //!   engine loop of every thread (fit, dataset iteration, large ops) stops with
 //!   `KeyboardInterrupt`, so these cannot share a process with other running tests.
 //! - `runtime`: `with_device` tests set the process default device to one no machine has.
@@ -15,6 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cancel_threads;
 mod data_cancel;
 mod data_streaming;
 mod keras_interrupt;

@@ -528,7 +528,8 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
                     crate::state::reset_cancel();
                     self.interrupted(epoch, step, steps);
                 }
-                let blogs = self.model.train_step(&batch);
+                // The step runs whole: the interrupt is taken at the check above.
+                let blogs = crate::state::without_interrupts(|| self.model.train_step(&batch));
                 if !built {
                     all_weights = self.model.weights();
                     built = true;
