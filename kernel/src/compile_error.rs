@@ -7,12 +7,16 @@ const RED: &str = "\u{1b}[1;31m";
 const BLUE: &str = "\u{1b}[1;34m";
 const RESET: &str = "\u{1b}[0m";
 
-/// Renders evcxr's errors like rustc does, with lines and columns of the cell.
-pub fn render(code: &str, errors: &[CompilationError]) -> ErrorOutput {
+/// Maps a `(line, column)` of the compiled code to the cell's column (see `instrument.rs`).
+pub type ColumnMap<'a> = &'a dyn Fn(usize, usize) -> usize;
+
+/// Renders evcxr's errors like rustc does, with lines and columns of the cell (`code`, as the
+/// learner wrote it; `column` maps columns of the compiled, instrumented text back to it).
+pub fn render(code: &str, errors: &[CompilationError], column: ColumnMap) -> ErrorOutput {
     let lines: Vec<&str> = code.lines().collect();
     let mut traceback = Vec::new();
     for error in errors {
-        traceback.extend(render_one(error, &lines));
+        traceback.extend(render_one(error, &lines, column));
     }
     let first = errors.first();
     ErrorOutput {
@@ -29,12 +33,16 @@ fn headline(error: &CompilationError) -> String {
     }
 }
 
-fn render_one(error: &CompilationError, lines: &[&str]) -> Vec<String> {
+fn render_one(error: &CompilationError, lines: &[&str], column: ColumnMap) -> Vec<String> {
     let mut out = vec![format!("{RED}{}{RESET}", headline(error))];
     let mut shown = false;
     let mut last_line = 0;
     for spanned in error.spanned_messages() {
-        let Some(span) = spanned.span else { continue };
+        let Some(mut span) = spanned.span else {
+            continue;
+        };
+        span.start_column = column(span.start_line, span.start_column);
+        span.end_column = column(span.end_line, span.end_column);
         let Some(text) = lines.get(span.start_line.wrapping_sub(1)) else {
             continue;
         };
@@ -70,7 +78,8 @@ fn render_one(error: &CompilationError, lines: &[&str]) -> Vec<String> {
     }
     if !shown {
         // No span in the cell (e.g. an error in generated code): show rustc's own text.
-        out.extend(error.rendered().lines().skip(1).map(str::to_string));
+        let rendered = crate::instrument::hide_checks(&error.rendered());
+        out.extend(rendered.lines().skip(1).map(str::to_string));
     }
     for help in error.help() {
         out.push(format!("{BLUE}  = help:{RESET} {help}"));

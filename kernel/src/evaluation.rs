@@ -219,8 +219,11 @@ impl Session {
             .lock()
             .map(|c| c.id())
             .unwrap_or(0);
+        // The cell's loops check for interrupts (`instrument.rs`); errors are shown against
+        // the cell as the learner wrote it.
+        let instrumented = crate::instrument::instrument(code);
         let cell = self.control.begin(pid);
-        let result = self.ctx.execute(code);
+        let result = self.ctx.execute(&instrumented.code);
         let stopped = self.control.end(cell);
         let report = self.pump.finish();
         if stopped == Stopped::WhileCompiling && result.is_err() {
@@ -237,7 +240,8 @@ impl Session {
                 }
             }
             Err(EvcxrError::CompilationErrors(errors)) => {
-                Err(crate::compile_error::render(code, &errors))
+                let column = |line, column| instrumented.original_column(line, column);
+                Err(crate::compile_error::render(code, &errors, &column))
             }
             Err(EvcxrError::SubprocessTerminated(message)) => {
                 self.needs_setup = true;
@@ -302,18 +306,22 @@ impl Session {
 }
 
 fn panic_error(message: &str, location: &str) -> ErrorOutput {
-    let ename = if message.starts_with("KeyboardInterrupt") {
-        "KeyboardInterrupt"
-    } else {
-        "panic"
+    // An interrupt's message starts with "KeyboardInterrupt: " (the engine's check): say the
+    // word once, as the ename.
+    let (ename, message) = match message.strip_prefix("KeyboardInterrupt") {
+        Some(rest) => ("KeyboardInterrupt", rest.trim_start_matches([':', ' '])),
+        None => ("panic", message),
     };
     let mut e = error_output(ename, message);
-    // Cell code compiles to src/lib.rs; only other locations (a crate) help the learner.
-    if !location.is_empty() && !location.starts_with("src/lib.rs") {
+    // Cell code compiles to src/lib.rs; only other locations (a crate) help the learner. An
+    // interrupt's location is the engine's check (or the cell's generated file): never shown.
+    if !location.is_empty() && !location.starts_with("src/lib.rs") && ename == "panic" {
         e.traceback.push(format!("  at {location}"));
     }
-    e.traceback
-        .push("Variables from earlier cells are kept.".into());
+    if ename == "panic" {
+        e.traceback
+            .push("Variables from earlier cells are kept.".into());
+    }
     e
 }
 

@@ -9,6 +9,7 @@ mod display;
 mod evaluation;
 mod history;
 mod install;
+mod instrument;
 mod interrupt;
 mod is_complete;
 mod kernel;
