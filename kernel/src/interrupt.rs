@@ -1,8 +1,9 @@
 //! Interrupts (DESIGN.md, "Interrupts").
 //!
 //! `interrupt_request` sends SIGINT to the evcxr child. The child's handler (see `child.rs`) sets
-//! the engine's cancel flag, and engine loops stop with a `KeyboardInterrupt` panic: state kept.
-//! A cell that ignores the flag (a plain `loop {}`) is still running after [`GRACE`]; then the
+//! the engine's cancel flag; every engine op and every loop of the cell (`instrument.rs`) checks
+//! it and stops with a `KeyboardInterrupt` panic: state kept. A cell blocked outside its own
+//! source (a long `sleep`, a foreign crate's loop) is still running after [`GRACE`]; then the
 //! child is killed, evcxr restarts it, and the cell's error says that variables were lost.
 //! A cell that is still compiling is stopped by killing cargo instead: nothing ran, nothing is
 //! lost.
@@ -166,8 +167,10 @@ pub fn terminated_error(killed: bool, message: &str) -> ErrorOutput {
         (
             "KeyboardInterrupt",
             format!(
-                "the cell did not stop within {} s of the interrupt, so the kernel restarted \
-                 the Rust process.\nAll variables were lost; the ferrolab prelude is loaded again.",
+                "the cell did not stop within {} s of the interrupt (it was blocked outside \
+                 the cell's own code, e.g. in a sleep or another crate), so the kernel \
+                 restarted the Rust process.\nAll variables were lost; the ferrolab prelude is \
+                 loaded again.",
                 GRACE.as_secs()
             ),
         )
