@@ -417,7 +417,8 @@ fn interrupts_held() -> bool {
 #[inline(never)]
 #[track_caller]
 fn cancel_here(cell_line: Option<u32>) {
-    if on_data_thread() || in_quiet_catch() || interrupts_held() {
+    // While unwinding (a `Drop` with a loop, say), a second panic would abort the process.
+    if std::thread::panicking() || on_data_thread() || in_quiet_catch() || interrupts_held() {
         return;
     }
     if anchor().cancel.swap(false, Ordering::Relaxed) {

@@ -115,3 +115,25 @@ fn held_interrupts_wait_for_the_next_check_outside() {
     assert!(msg.starts_with("KeyboardInterrupt"), "{msg}");
     assert!(!is_cancelled());
 }
+
+#[test]
+fn a_check_while_unwinding_does_not_panic_again() {
+    let _alone = crate::exclusive();
+    // A learner's Drop with a loop runs the check while another panic unwinds: a second panic
+    // would abort the process (and lose every variable).
+    struct Checks;
+    impl Drop for Checks {
+        fn drop(&mut self) {
+            request_cancel();
+            check_cancel_at(1);
+        }
+    }
+    let r = std::panic::catch_unwind(|| {
+        let _c = Checks;
+        panic!("first");
+    });
+    assert!(r.is_err());
+    assert!(is_cancelled(), "left for the next check");
+    let msg = panic_text(std::panic::catch_unwind(|| check_cancel()));
+    assert!(msg.starts_with("KeyboardInterrupt"), "{msg}");
+}
