@@ -14,10 +14,13 @@ use std::time::Instant;
 /// The first engine cell of the speed target, run once so everything it needs is built.
 const SAMPLE_CELL: &str = "let t = tensor([[1.0f32, 2.0], [3.0, 4.0]]); t.matmul(&t)";
 
-/// A learner's typo, run once so its error path is built too. When rust-analyzer cannot type a
-/// `let` (here: an unknown name), evcxr asks `cargo check` for rustc's errors, and cargo check
-/// needs check-mode metadata of the engine and every dependency: without it in the template, a
-/// fresh kernel's first typo built all of them (26-88 s on a 2-core machine).
+/// A learner's typo: the first one in a fresh kernel must not wait for a build of dependencies.
+/// When rust-analyzer cannot type a `let` (here: an unknown name), evcxr asks cargo for rustc's
+/// errors. Plain evcxr runs `cargo check`, which needs check metadata of every dependency: a
+/// fresh kernel's first typo built all of it (26-88 s on a 2-core machine). Our evcxr runs
+/// `cargo build` there (kernel/vendor/evcxr/FERROLAB_PATCH.md), so the template stays as lean
+/// as before. Running this cell here builds whatever that path needs once, in the template, and
+/// makes prebuild fail if the path is broken.
 const TYPO_CELL: &str = "let prebuild_typo = prebuild_unknown_name + 1;";
 
 pub fn run() -> Result<()> {
@@ -35,7 +38,8 @@ pub fn run() -> Result<()> {
     if !work.exists() && template.exists() {
         // Start from the old template: only what changed (usually the engine crate) rebuilds.
         crate::startup::copy_template(&template, &work)?;
-        std::fs::remove_file(work.join(TEMPLATE_STAMP))?;
+        // A template without a stamp (say, a hand-made copy) is reused all the same.
+        let _ = std::fs::remove_file(work.join(TEMPLATE_STAMP));
         // The engine changed, so it is rebuilt anyway: drop its old artifacts, which would
         // otherwise pile up in the template that every kernel copies.
         prune(&work, true);
