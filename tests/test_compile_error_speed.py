@@ -3,8 +3,8 @@
 evcxr answers a cell that rust-analyzer rejects by asking cargo for rustc's errors. Plain evcxr
 runs `cargo check`, which builds check metadata for every dependency of the engine the first
 time: 26-88 s on a 2-core machine, long enough to look like a hang. Our evcxr runs `cargo build`
-there, whose artifacts the pre-built template has (kernel/vendor/evcxr/FERROLAB_PATCH.md). The target is 2 s; the
-test prints the time and fails only above 30 s, because CI machines are noisy.
+there, whose artifacts the pre-built template has (kernel/vendor/evcxr/FERROLAB_PATCH.md).
+The target is 2 s; the test prints the time and fails only above 30 s (CI machines are noisy).
 """
 
 import time
