@@ -4,6 +4,8 @@
   - kernel_info: reply time after the kernel process starts          (target <= 1 s)
   - first engine cell: `let t = tensor(...); t.matmul(&t)`, result
     time after the kernel process starts                             (target <= 6 s)
+  - first compile error: `let y = undefined_name + 1;` right after the
+    first engine cell, execute_request to reply                      (target <= 2 s)
   - simple cell round trip: median of `let x = 1 + 1;` and `x * 2`   (target <= 0.4 s)
   - kernel memory growth over 300 executed cells                     (target <= 50 MB)
 
@@ -33,6 +35,15 @@ sys.path.insert(0, os.path.dirname(__file__))
 from kernel_helpers import run  # noqa: E402
 
 FIRST_CELL = "let t = tensor([[1.0f32, 2.0], [3.0, 4.0]]); t.matmul(&t)"
+TYPO_CELL = "let y = undefined_name + 1;"
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown CPU"
 
 
 def start(kernel_name, ksm=None):
@@ -46,7 +57,7 @@ def start(kernel_name, ksm=None):
     return km, kc, t0
 
 
-def measure(kernel_name, first_cell, setup=None, ksm=None, rounds=20, cells=300):
+def measure(kernel_name, first_cell, setup=None, ksm=None, rounds=20, cells=300, typo=True):
     km, kc, t0 = start(kernel_name, ksm)
     figures = {}
     kc.kernel_info(reply=True, timeout=30)
@@ -57,6 +68,10 @@ def measure(kernel_name, first_cell, setup=None, ksm=None, rounds=20, cells=300)
     cell = run(kc, first_cell, timeout=900)
     assert cell.status == "ok", cell.outputs
     figures["first_cell_s"] = cell.reply_time - t0
+    if typo:
+        cell = run(kc, TYPO_CELL, timeout=900)
+        assert cell.status == "error", cell.outputs
+        figures["first_error_s"] = cell.reply_time - cell.started
     times = []
     for _ in range(rounds):
         for code in ("let x = 1 + 1;", "x * 2"):
@@ -98,10 +113,12 @@ def main():
     rows = [
         ("kernel_info after process start", ours["kernel_info_s"], "s", "<= 1 s"),
         ("first engine cell result after process start", ours["first_cell_s"], "s", "<= 6 s"),
+        ("first compile error (unknown name)", ours["first_error_s"], "s", "<= 2 s"),
         ("simple cell round trip, median", ours["simple_cell_median_s"], "s", "<= 0.4 s"),
         (f"kernel RSS growth over {args.cells} cells", ours["kernel_rss_growth_mb"], "MB", "<= 50 MB"),
         ("evcxr child RSS at the end", ours["child_rss_mb"], "MB", ""),
     ]
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores")
     print(f"{'ferrolab-kernel':48} {'value':>10}   target")
     for name, v, unit, target in rows:
         print(f"{name:48} {v:8.2f} {unit:2}   {target}")
@@ -118,6 +135,8 @@ def main():
         )
         print(f"\n{'evcxr_jupyter with candle-core':48} {'value':>10}   ratio ferrolab/evcxr")
         for key, name in [("kernel_info_s", "kernel_info"),
+                          ("first_cell_s", "first engine cell result after process start"),
+                          ("first_error_s", "first compile error (unknown name)"),
                           ("simple_cell_median_s", "simple cell round trip, median"),
                           ("kernel_rss_growth_mb", f"kernel RSS growth over {args.cells} cells")]:
             print(f"{name:48} {theirs[key]:8.2f}     {ours[key] / theirs[key]:.2f}")

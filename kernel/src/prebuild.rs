@@ -14,6 +14,15 @@ use std::time::Instant;
 /// The first engine cell of the speed target, run once so everything it needs is built.
 const SAMPLE_CELL: &str = "let t = tensor([[1.0f32, 2.0], [3.0, 4.0]]); t.matmul(&t)";
 
+/// A learner's typo: the first one in a fresh kernel must not wait for a build of dependencies.
+/// When rust-analyzer cannot type a `let` (here: an unknown name), evcxr asks cargo for rustc's
+/// errors. Plain evcxr runs `cargo check`, which needs check metadata of every dependency: a
+/// fresh kernel's first typo built all of it (26-88 s on a 2-core machine). Our evcxr runs
+/// `cargo build` there (kernel/vendor/evcxr/FERROLAB_PATCH.md), so the template stays as lean
+/// as before. Running this cell here builds whatever that path needs once, in the template, and
+/// makes prebuild fail if the path is broken.
+const TYPO_CELL: &str = "let prebuild_typo = prebuild_unknown_name + 1;";
+
 pub fn run() -> Result<()> {
     let template = crate::cli::template_dir();
     let stamp = sources_stamp(&crate::cli::engine_dir());
@@ -29,7 +38,8 @@ pub fn run() -> Result<()> {
     if !work.exists() && template.exists() {
         // Start from the old template: only what changed (usually the engine crate) rebuilds.
         crate::startup::copy_template(&template, &work)?;
-        std::fs::remove_file(work.join(TEMPLATE_STAMP))?;
+        // A template without a stamp (say, a hand-made copy) is reused all the same.
+        let _ = std::fs::remove_file(work.join(TEMPLATE_STAMP));
         // The engine changed, so it is rebuilt anyway: drop its old artifacts, which would
         // otherwise pile up in the template that every kernel copies.
         prune(&work, true);
@@ -50,6 +60,11 @@ pub fn run() -> Result<()> {
     let out = ctx
         .execute(SAMPLE_CELL)
         .map_err(|e| anyhow::anyhow!("the sample cell failed: {e}"))?;
+    match ctx.execute(TYPO_CELL) {
+        Err(evcxr::Error::CompilationErrors(_)) => {}
+        Err(e) => anyhow::bail!("the typo cell failed in an unexpected way: {e}"),
+        Ok(_) => anyhow::bail!("the typo cell compiled, but it should not have"),
+    }
     drop(ctx);
     prune(&work, false);
     let _ = std::fs::remove_dir_all(work.join("no-evcxr-config"));
@@ -109,8 +124,9 @@ fn prune(dir: &Path, old_engine: bool) {
     }
 }
 
-/// A fingerprint of the engine's sources and manifest (paths, sizes, modification times) and of
-/// this kernel's version.
+/// A fingerprint of the engine's sources and manifest (paths, sizes, modification times), of
+/// this kernel's version and of the cells prebuild runs (a template built by other cells may
+/// lack artifacts that these need).
 pub fn sources_stamp(engine: &Path) -> String {
     let mut files = Vec::new();
     collect(engine, &mut files);
@@ -118,6 +134,7 @@ pub fn sources_stamp(engine: &Path) -> String {
     files.sort();
     let mut h = std::collections::hash_map::DefaultHasher::new();
     env!("CARGO_PKG_VERSION").hash(&mut h);
+    (SAMPLE_CELL, TYPO_CELL).hash(&mut h);
     for f in files {
         let meta = std::fs::metadata(&f).ok();
         f.hash(&mut h);
