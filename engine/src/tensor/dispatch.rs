@@ -10,6 +10,7 @@
 //!
 //! With no recorder active, step 4 is one atomic load.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -171,6 +172,16 @@ fn infer(op: &Op, inputs: &[&Tensor]) -> Result<(Shape, DType)> {
     }
 }
 
+/// `t`'s layout broadcast to `shape`: borrowed as it is when the shapes already agree (the
+/// common case: no allocation).
+fn bcast<'a>(t: &'a Tensor, shape: &Shape) -> Result<Cow<'a, Layout>> {
+    if t.dims() == shape.dims() {
+        Ok(Cow::Borrowed(t.layout()))
+    } else {
+        Ok(Cow::Owned(t.layout().broadcast_as(shape)?))
+    }
+}
+
 /// Runs `f` on the storages of `a` and `b`, reading a shared storage only once.
 fn with_two<R>(a: &Tensor, b: &Tensor, f: impl FnOnce(&Storage, &Storage) -> R) -> R {
     let sa = a.storage();
@@ -188,17 +199,11 @@ fn execute(op: &Op, ins: &[&Tensor], shape: &Shape, dtype: DType) -> Result<Out>
     match op {
         Op::Unary(u) => fresh(x.storage().unary(l0, *u)),
         Op::Binary(b) => {
-            let (la, lb) = (
-                l0.broadcast_as(shape)?,
-                ins[1].layout().broadcast_as(shape)?,
-            );
+            let (la, lb) = (bcast(x, shape)?, bcast(ins[1], shape)?);
             fresh(with_two(x, ins[1], |p, q| p.binary(&la, q, &lb, *b)))
         }
         Op::Compare(c) => {
-            let (la, lb) = (
-                l0.broadcast_as(shape)?,
-                ins[1].layout().broadcast_as(shape)?,
-            );
+            let (la, lb) = (bcast(x, shape)?, bcast(ins[1], shape)?);
             fresh(with_two(x, ins[1], |p, q| p.cmp(&la, q, &lb, *c)))
         }
         Op::Reduce { op, axes, .. } => fresh(x.storage().reduce(l0, axes, *op)),
@@ -214,11 +219,7 @@ fn execute(op: &Op, ins: &[&Tensor], shape: &Shape, dtype: DType) -> Result<Out>
         }
         Op::Where => {
             let (c, t, f) = (x, ins[1], ins[2]);
-            let (lc, lt, lf) = (
-                l0.broadcast_as(shape)?,
-                t.layout().broadcast_as(shape)?,
-                f.layout().broadcast_as(shape)?,
-            );
+            let (lc, lt, lf) = (bcast(c, shape)?, bcast(t, shape)?, bcast(f, shape)?);
             let sc = c.storage();
             fresh(with_two(t, f, |st, sf| {
                 sc.where_cond(&lc, st, &lt, sf, &lf)

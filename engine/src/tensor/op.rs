@@ -222,11 +222,11 @@ impl Op {
             Op::Binary(b) => {
                 check_same_dtype(name, t0, ins[1].1)?;
                 check_binary_dtype(name, *b, t0)?;
-                same(broadcast_shapes(name, d0, ins[1].0)?)
+                same(broadcast(name, d0, ins[1].0)?)
             }
             Op::Compare(_) => {
                 check_same_dtype(name, t0, ins[1].1)?;
-                Ok((broadcast_shapes(name, d0, ins[1].0)?, DType::Bool))
+                Ok((broadcast(name, d0, ins[1].0)?, DType::Bool))
             }
             Op::Reduce { op, axes, keepdims } => {
                 if axes.iter().any(|&a| a >= d0.len()) || axes.windows(2).any(|w| w[0] >= w[1]) {
@@ -381,6 +381,14 @@ impl Op {
             }
         }
     }
+}
+
+/// The broadcast shape of two operands (equal shapes, the common case, skip the general rule).
+fn broadcast(name: &'static str, a: &[usize], b: &[usize]) -> Result<Shape> {
+    if a == b {
+        return Ok(Shape(a.to_vec()));
+    }
+    broadcast_shapes(name, a, b)
 }
 
 fn sliced_shape(d: &[usize], axes: &[AxisSlice]) -> Shape {
