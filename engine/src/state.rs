@@ -26,7 +26,7 @@
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// Name of the exported symbol: an `extern "C" fn() -> *const ProcessAnchor`.
@@ -46,6 +46,9 @@ pub struct ProcessAnchor {
     /// Above 0 while the engine catches a panic it expects (see [`catch_quietly`]); the kernel's panic
     /// hook does not report those.
     pub quiet_panics: AtomicUsize,
+    /// The cell line of the loop check that ran last in this cell (0: none yet). The kernel's
+    /// SIGUSR1 handler clears it before each cell; an interrupt taken by an engine op names it.
+    pub cell_line: AtomicU32,
 }
 
 impl ProcessAnchor {
@@ -56,6 +59,7 @@ impl ProcessAnchor {
             state_size: AtomicUsize::new(0),
             state: AtomicPtr::new(std::ptr::null_mut()),
             quiet_panics: AtomicUsize::new(0),
+            cell_line: AtomicU32::new(0),
         }
     }
 }
@@ -323,9 +327,10 @@ pub fn request_cancel() {
     anchor().cancel.store(true, Ordering::Relaxed);
 }
 
-/// Clears the cancel flag (the kernel does this before each cell).
+/// Clears the cancel flag and the last loop line (the kernel does this before each cell).
 pub fn reset_cancel() {
     anchor().cancel.store(false, Ordering::Relaxed);
+    anchor().cell_line.store(0, Ordering::Relaxed);
 }
 
 /// The check every engine op and every loop of a cell makes (the kernel inserts
@@ -351,7 +356,9 @@ pub fn check_cancel() {
 #[inline]
 #[track_caller]
 pub fn check_cancel_at(cell_line: u32) {
-    if anchor().cancel.load(Ordering::Relaxed) {
+    let a = anchor();
+    a.cell_line.store(cell_line, Ordering::Relaxed);
+    if a.cancel.load(Ordering::Relaxed) {
         cancel_here(Some(cell_line));
     }
 }
@@ -421,8 +428,14 @@ fn cancel_here(cell_line: Option<u32>) {
     if std::thread::panicking() || on_data_thread() || in_quiet_catch() || interrupts_held() {
         return;
     }
-    if anchor().cancel.swap(false, Ordering::Relaxed) {
-        std::panic::panic_any(interrupt_message(cell_line));
+    let a = anchor();
+    if a.cancel.swap(false, Ordering::Relaxed) {
+        // an op inside a cell's loop names the line of that loop's last check
+        let line = cell_line.or(match a.cell_line.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(n),
+        });
+        std::panic::panic_any(interrupt_message(line));
     }
 }
 

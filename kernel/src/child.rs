@@ -3,7 +3,8 @@
 //! Before evcxr's run loop starts, install two signal handlers that only touch the engine's
 //! `repr(C)` process anchor (an atomic store is async-signal-safe):
 //! - SIGINT sets the cancel flag, so engine loops stop with a `KeyboardInterrupt` panic;
-//! - SIGUSR1 clears it; the kernel sends it before each cell so a stale interrupt cannot leak.
+//! - SIGUSR1 clears it (and the last loop line, see `ProcessAnchor::cell_line`); the kernel
+//!   sends it before each cell so a stale interrupt cannot leak.
 
 use std::sync::atomic::Ordering;
 
@@ -21,6 +22,7 @@ extern "C" fn on_sigint(_: libc::c_int) {
 
 extern "C" fn on_sigusr1(_: libc::c_int) {
     anchor().cancel.store(false, Ordering::Relaxed);
+    anchor().cell_line.store(0, Ordering::Relaxed);
 }
 
 fn install(signal: libc::c_int, handler: extern "C" fn(libc::c_int)) {

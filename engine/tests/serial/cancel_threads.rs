@@ -4,7 +4,9 @@
 //! test holds `exclusive()` (see `main.rs`).
 
 use ferrolab::prelude::*;
-use ferrolab::state::{catch_quietly, check_cancel, check_cancel_at, is_cancelled, request_cancel};
+use ferrolab::state::{
+    catch_quietly, check_cancel, check_cancel_at, is_cancelled, request_cancel, reset_cancel,
+};
 
 fn panic_text(r: std::thread::Result<()>) -> String {
     let e = r.expect_err("expected a KeyboardInterrupt panic");
@@ -41,6 +43,27 @@ fn the_loop_check_names_the_cell_line() {
     assert!(msg.starts_with("KeyboardInterrupt"), "{msg}");
     assert!(msg.contains("at cell line 7"), "{msg}");
     assert!(!is_cancelled());
+}
+
+#[test]
+fn an_op_in_a_cell_loop_names_the_loops_line() {
+    let _alone = crate::exclusive(); // also clears the last loop line
+    let x = Tensor::from(vec![1.0f32, 2.0]);
+    // no loop check yet: the op's interrupt has no line
+    request_cancel();
+    let msg = panic_text(std::panic::catch_unwind(|| drop(x.sum())));
+    assert!(msg.starts_with("KeyboardInterrupt"), "{msg}");
+    assert!(!msg.contains("cell line"), "{msg}");
+    // the loop at cell line 5 checked (nothing pending), then an op in its body takes it
+    check_cancel_at(5);
+    request_cancel();
+    let msg = panic_text(std::panic::catch_unwind(|| drop(x.sum())));
+    assert!(msg.contains("at cell line 5"), "{msg}");
+    // the kernel's reset before the next cell forgets the line
+    reset_cancel();
+    request_cancel();
+    let msg = panic_text(std::panic::catch_unwind(|| drop(x.sum())));
+    assert!(!msg.contains("cell line"), "{msg}");
 }
 
 #[test]
