@@ -126,6 +126,9 @@ impl From<(usize, usize, usize)> for Shape {
 
 /// The broadcast shape of two shapes, NumPy rules: align on the right; sizes must be equal or 1.
 pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Shape> {
+    if a == b {
+        return Ok(Shape(a.to_vec())); // the common case
+    }
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {

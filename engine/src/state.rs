@@ -272,18 +272,11 @@ pub fn num_threads() -> usize {
 /// Functional API trying a layer on a symbolic input to report a shape error at build time).
 pub fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::result::Result<R, String> {
     let a = anchor();
-    let me = std::thread::current().id();
-    let quiet = quiet_threads();
-    quiet.lock().unwrap_or_else(|e| e.into_inner()).push(me);
+    let mark = quiet_threads().enter();
     a.quiet_panics.fetch_add(1, Ordering::SeqCst);
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     a.quiet_panics.fetch_sub(1, Ordering::SeqCst);
-    {
-        let mut q = quiet.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = q.iter().position(|t| *t == me) {
-            q.swap_remove(i);
-        }
-    }
+    drop(mark);
     r.map_err(|e| {
         e.downcast_ref::<String>()
             .cloned()
@@ -292,13 +285,39 @@ pub fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::result::Result<R, String>
     })
 }
 
+/// The threads inside some scope (a thread appears once per nesting level), with a guard that
+/// takes the calling thread out again, also while unwinding.
+#[derive(Default)]
+struct ThreadSet(Mutex<Vec<std::thread::ThreadId>>);
+
+impl ThreadSet {
+    fn list(&self) -> std::sync::MutexGuard<'_, Vec<std::thread::ThreadId>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn enter(&'static self) -> ThreadMark {
+        let me = std::thread::current().id();
+        self.list().push(me);
+        ThreadMark(self, me)
+    }
+    fn has_current(&self) -> bool {
+        self.list().contains(&std::thread::current().id())
+    }
+}
+
+struct ThreadMark(&'static ThreadSet, std::thread::ThreadId);
+
+impl Drop for ThreadMark {
+    fn drop(&mut self) {
+        let mut list = self.0.list();
+        if let Some(i) = list.iter().position(|t| *t == self.1) {
+            list.swap_remove(i);
+        }
+    }
+}
+
 /// Threads currently inside [`catch_quietly`] (a panic hook runs on the panicking thread).
-fn quiet_threads() -> &'static Mutex<Vec<std::thread::ThreadId>> {
-    slot!(
-        "state.quiet_threads",
-        Mutex<Vec<std::thread::ThreadId>>,
-        || { Mutex::new(Vec::new()) }
-    )
+fn quiet_threads() -> &'static ThreadSet {
+    slot!("state.quiet_threads", ThreadSet, ThreadSet::default)
 }
 
 /// True on a thread that is inside [`catch_quietly`]: its panic hook should stay silent.
@@ -306,11 +325,7 @@ pub fn in_quiet_catch() -> bool {
     if anchor().quiet_panics.load(Ordering::SeqCst) == 0 {
         return false;
     }
-    let me = std::thread::current().id();
-    quiet_threads()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .contains(&me)
+    quiet_threads().has_current()
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -385,39 +400,17 @@ pub fn on_data_thread() -> bool {
 /// leaves a step half-applied (some weights updated, others not) and `fit` reports where it
 /// stopped.
 pub fn without_interrupts<R>(f: impl FnOnce() -> R) -> R {
-    struct Leave(std::thread::ThreadId);
-    impl Drop for Leave {
-        fn drop(&mut self) {
-            let mut list = held_threads().lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(i) = list.iter().position(|t| *t == self.0) {
-                list.swap_remove(i);
-            }
-        }
-    }
-    let me = std::thread::current().id();
-    held_threads()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(me);
-    let _leave = Leave(me);
+    let _held = held_threads().enter();
     f()
 }
 
-/// Threads inside [`without_interrupts`] (a thread may appear more than once when nested).
-fn held_threads() -> &'static Mutex<Vec<std::thread::ThreadId>> {
-    slot!(
-        "state.interrupts_held",
-        Mutex<Vec<std::thread::ThreadId>>,
-        || { Mutex::new(Vec::new()) }
-    )
+/// Threads inside [`without_interrupts`].
+fn held_threads() -> &'static ThreadSet {
+    slot!("state.interrupts_held", ThreadSet, ThreadSet::default)
 }
 
 fn interrupts_held() -> bool {
-    let me = std::thread::current().id();
-    held_threads()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .contains(&me)
+    held_threads().has_current()
 }
 
 #[cold]

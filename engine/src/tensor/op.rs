@@ -163,14 +163,6 @@ impl Op {
         }
     }
 
-    /// True for views: the output shares the input's storage.
-    pub fn is_view(&self) -> bool {
-        matches!(
-            self,
-            Op::Reshape(_) | Op::Permute(_) | Op::Slice(_) | Op::BroadcastTo(_) | Op::StopGradient
-        )
-    }
-
     /// Whether a gradient flows through this op from a float output to float inputs (TF
     /// registers no gradient for comparisons, argmax, rounding, logical ops, stop_gradient).
     pub fn is_differentiable(&self) -> bool {
@@ -222,11 +214,11 @@ impl Op {
             Op::Binary(b) => {
                 check_same_dtype(name, t0, ins[1].1)?;
                 check_binary_dtype(name, *b, t0)?;
-                same(broadcast(name, d0, ins[1].0)?)
+                same(broadcast_shapes(name, d0, ins[1].0)?)
             }
             Op::Compare(_) => {
                 check_same_dtype(name, t0, ins[1].1)?;
-                Ok((broadcast(name, d0, ins[1].0)?, DType::Bool))
+                Ok((broadcast_shapes(name, d0, ins[1].0)?, DType::Bool))
             }
             Op::Reduce { op, axes, keepdims } => {
                 if axes.iter().any(|&a| a >= d0.len()) || axes.windows(2).any(|w| w[0] >= w[1]) {
@@ -235,15 +227,7 @@ impl Op {
                         format!("bad axes {axes:?} for rank {}", d0.len()),
                     ));
                 }
-                let shape = Shape(
-                    (0..d0.len())
-                        .filter_map(|i| match (axes.contains(&i), keepdims) {
-                            (false, _) => Some(d0[i]),
-                            (true, true) => Some(1),
-                            (true, false) => None,
-                        })
-                        .collect(),
-                );
+                let shape = reduced_dims(d0, axes, *keepdims);
                 let dtype = match op {
                     ReduceOp::ArgMax | ReduceOp::ArgMin => DType::I64,
                     _ => t0,
@@ -383,12 +367,17 @@ impl Op {
     }
 }
 
-/// The broadcast shape of two operands (equal shapes, the common case, skip the general rule).
-fn broadcast(name: &'static str, a: &[usize], b: &[usize]) -> Result<Shape> {
-    if a == b {
-        return Ok(Shape(a.to_vec()));
-    }
-    broadcast_shapes(name, a, b)
+/// `d` with `axes` reduced: kept as size 1, or dropped.
+pub(crate) fn reduced_dims(d: &[usize], axes: &[usize], keepdims: bool) -> Shape {
+    Shape(
+        (0..d.len())
+            .filter_map(|i| match (axes.contains(&i), keepdims) {
+                (false, _) => Some(d[i]),
+                (true, true) => Some(1),
+                (true, false) => None,
+            })
+            .collect(),
+    )
 }
 
 fn sliced_shape(d: &[usize], axes: &[AxisSlice]) -> Shape {

@@ -37,16 +37,7 @@ impl Tensor {
 
     /// The shape after reducing `axes`, with or without the kept size-1 axes.
     pub(crate) fn reduced_shape(&self, axes: &[usize], keepdims: bool) -> Shape {
-        let d = self.dims();
-        Shape(
-            (0..d.len())
-                .filter_map(|i| match (axes.contains(&i), keepdims) {
-                    (false, _) => Some(d[i]),
-                    (true, true) => Some(1),
-                    (true, false) => None,
-                })
-                .collect(),
-        )
+        crate::tensor::op::reduced_dims(self.dims(), axes, keepdims)
     }
 
     /// A reduction primitive. `axes` empty means every axis.
