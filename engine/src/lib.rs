@@ -45,13 +45,21 @@ pub mod storage;
 pub mod tensor;
 
 pub use error::{Error, Result};
+
+/// The engine's version, like `tf.__version__`: `ferrolab::VERSION` or `version()`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The engine's version string (`tf.__version__`), e.g. `"0.1.0"`.
+pub fn version() -> &'static str {
+    VERSION
+}
 /// The JSON crate behind `Layer::get_config()` and saved model configs, so a notebook can name
 /// `ferrolab::serde_json::Value` and use `ferrolab::serde_json::json!`.
 pub use serde_json;
 
 /// Everything a notebook cell needs; the kernel imports it in every cell.
 pub mod prelude {
-    pub use crate::autodiff::{stop_gradient, GradientTape, Variable};
+    pub use crate::autodiff::{stop_gradient, GradientTape, UnconnectedGradients, Variable};
     pub use crate::data::{self, CsvOptions, Dataset, AUTOTUNE};
     pub use crate::datasets;
     pub use crate::device::Device;
@@ -72,9 +80,9 @@ pub mod prelude {
         BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, Loss, MeanAbsoluteError,
         MeanSquaredError, SparseCategoricalCrossentropy,
     };
-    pub use crate::keras::metrics::confusion_matrix;
+    pub use crate::keras::metrics::{self, confusion_matrix};
     pub use crate::keras::models::{
-        Batch, Input, KerasModel, LayerApply, Logs, Model, Sequential, TrainingState,
+        Batch, History, Input, KerasModel, LayerApply, Logs, Model, Sequential, TrainingState,
     };
     pub use crate::keras::optimizers::{
         Adam, AdamW, CosineDecay, ExponentialDecay, Optimizer, RMSprop, SGD,
@@ -86,6 +94,7 @@ pub mod prelude {
     pub use crate::s;
     pub use crate::shape::Shape;
     pub use crate::tensor::create::*;
+    pub use crate::tensor::math::*;
     pub use crate::tensor::{concat, one_hot, stack, where_, Tensor};
-    pub use crate::{Error, Result};
+    pub use crate::{version, Error, Result, VERSION};
 }

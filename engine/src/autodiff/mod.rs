@@ -12,9 +12,11 @@
 //!   cell records ops run in the next.
 
 mod backward;
+mod sources;
 mod tape;
 mod variable;
 
+pub use sources::{GradientList, GradientSources, UnconnectedGradients, VariableList};
 pub use tape::GradientTape;
 pub use variable::Variable;
 

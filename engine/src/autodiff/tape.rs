@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::backward::{backward, records};
+use super::{GradientSources, UnconnectedGradients, Variable};
 use crate::tensor::dispatch::{add_recorder, remove_recorder, RecordedOp, Recorder};
 use crate::tensor::op::OpNode;
 use crate::tensor::Tensor;
@@ -132,9 +133,15 @@ impl GradientTape {
         }
     }
 
-    /// The variables this tape has watched, in the order it saw them.
-    pub fn watched_variables(&self) -> Vec<Tensor> {
-        self.inner.lock().watched_variables.clone()
+    /// The variables this tape has watched, in the order it saw them (`tape.watched_variables()`),
+    /// each with its name: `tape.watched_variables()[0].name()`.
+    pub fn watched_variables(&self) -> Vec<Variable> {
+        self.inner
+            .lock()
+            .watched_variables
+            .iter()
+            .filter_map(Variable::from_handle)
+            .collect()
     }
 
     /// Pauses recording until the guard is dropped (`with tape.stop_recording():`).
@@ -155,15 +162,36 @@ impl GradientTape {
 
     /// d(target)/d(source) for each source; `None` where the target does not depend on it.
     /// For a non-scalar target, this is the gradient of its sum, as in TF.
+    ///
+    /// The sources come in any form a TF2 learner writes, and the gradients come back in the
+    /// same form, owned (see [`GradientSources`]): `[&w, &b]` gives `[Option<Tensor>; 2]`,
+    /// `&vars` (a `Vec<Variable>` such as `model.trainable_weights()`, or a slice) gives a
+    /// `Vec<Option<Tensor>>`, and one `&x` gives one `Option<Tensor>`.
     #[track_caller]
-    pub fn gradient<S: AsRef<Tensor>, const N: usize>(
+    pub fn gradient<S: GradientSources>(&self, target: &Tensor, sources: S) -> S::Grads {
+        self.gradient_with(target, sources, UnconnectedGradients::None)
+    }
+
+    /// [`gradient`](Self::gradient) with TF's `unconnected_gradients` option:
+    /// `UnconnectedGradients::Zero` gives zeros (of the source's shape) instead of `None` for a
+    /// source the target does not depend on.
+    #[track_caller]
+    pub fn gradient_with<S: GradientSources>(
         &self,
         target: &Tensor,
-        sources: [S; N],
-    ) -> [Option<Tensor>; N] {
-        let refs: Vec<&Tensor> = sources.iter().map(|s| s.as_ref()).collect();
-        let mut v = self.gradient_vec(target, &refs).into_iter();
-        std::array::from_fn(|_| v.next().flatten())
+        sources: S,
+        unconnected: UnconnectedGradients,
+    ) -> S::Grads {
+        let refs = sources.source_tensors();
+        let mut grads = self.gradient_vec(target, &refs);
+        if unconnected == UnconnectedGradients::Zero {
+            for (g, s) in grads.iter_mut().zip(&refs) {
+                if g.is_none() {
+                    *g = Some(s.stop_gradient().zeros_like());
+                }
+            }
+        }
+        S::wrap(grads)
     }
 
     /// [`gradient`](Self::gradient) for a slice of sources (e.g. a model's weights).

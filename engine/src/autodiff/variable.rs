@@ -36,6 +36,28 @@ impl Variable {
     pub fn non_trainable(initial_value: impl AsRef<Tensor>) -> Variable {
         Self::with_options(initial_value.as_ref(), "Variable", false)
     }
+    /// Builder: the variable's name (`tf.Variable(x, name="w")` is `Variable::new(x).named("w")`).
+    /// The named variable shares the memory of `self`; use it in place of `self`.
+    pub fn named(self, name: &str) -> Variable {
+        let t = &self.0;
+        Variable(Tensor::from_parts(
+            t.0.storage.clone(),
+            t.layout().clone(),
+            Some(VarInfo {
+                trainable: AtomicBool::new(self.trainable()),
+                name: name.to_string(),
+            }),
+        ))
+    }
+    /// Builder: whether the variable is trainable (`tf.Variable(x, trainable=False)`).
+    pub fn with_trainable(self, trainable: bool) -> Variable {
+        self.set_trainable(trainable);
+        self
+    }
+    /// The variable behind a tensor handle, when the handle is one (a watched variable).
+    pub(crate) fn from_handle(t: &Tensor) -> Option<Variable> {
+        t.0.var.as_ref().map(|_| Variable(t.clone()))
+    }
     pub fn name(&self) -> &str {
         self.info().name.as_str()
     }

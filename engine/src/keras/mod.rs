@@ -12,6 +12,7 @@
 //! `Dense(64, activation="relu", use_bias=False)` is `Dense::new(64).activation("relu").use_bias(false)`.
 
 pub mod activations;
+mod apply_gradients;
 pub mod callbacks;
 pub mod initializers;
 pub mod layers;

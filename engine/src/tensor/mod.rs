@@ -7,6 +7,7 @@
 //! - `elementwise`: unary and binary math, operators, comparisons, `where_`, `cast`;
 //! - `reduce`: sum, mean, max, argmax, var, logsumexp, softmax, ...;
 //! - `linalg`: matmul; `conv`: conv2d and pooling; `index`: gather, concat, stack, split;
+//! - [`math`]: TF's free functions (`reduce_mean`, `reduce_sum_axis`, `clip_by_value`, ...);
 //! - `fmt`: TF-style printing; `html`: the HTML table shown in notebooks.
 
 pub(crate) mod conv;
@@ -16,6 +17,7 @@ mod elementwise;
 mod fmt;
 mod html;
 pub(crate) mod index;
+pub mod math;
 mod linalg;
 pub mod op;
 mod reduce;

@@ -25,6 +25,12 @@ macro_rules! reshape_dims {
         impl ReshapeDims for &[$t] {
             fn reshape_dims(self) -> Vec<isize> { self.iter().map(|&d| d as isize).collect() }
         }
+        impl<const N: usize> ReshapeDims for &[$t; N] {
+            fn reshape_dims(self) -> Vec<isize> { self.iter().map(|&d| d as isize).collect() }
+        }
+        impl ReshapeDims for &Vec<$t> {
+            fn reshape_dims(self) -> Vec<isize> { self.iter().map(|&d| d as isize).collect() }
+        }
     )*};
 }
 reshape_dims!(i32, i64, isize, usize);

@@ -7,7 +7,7 @@ use crate::autodiff::Variable;
 use crate::keras::activations::Activation as Act;
 use crate::keras::initializers::Initializer;
 use crate::keras::regularizers::Regularizer;
-use crate::tensor::Tensor;
+use crate::tensor::{ReshapeDims, Tensor};
 
 // ------------------------------------------------------------------------------------------------
 /// `keras.layers.Dense(units)`: y = activation(x @ kernel + bias), kernel (in, units).
@@ -269,9 +269,11 @@ pub struct Reshape {
 }
 
 impl Reshape {
-    pub fn new(target_shape: &[isize]) -> Reshape {
+    /// `Reshape((8, 8))`: the target shape without the batch axis, as an array or list of
+    /// `usize` or `i64` (one entry may be -1, inferred): `Reshape::new([8, 8])`.
+    pub fn new(target_shape: impl ReshapeDims) -> Reshape {
         Reshape {
-            target: target_shape.to_vec(),
+            target: target_shape.reshape_dims(),
             name: unique_name("reshape"),
         }
     }
