@@ -18,4 +18,5 @@ mod ops_as_data;
 mod panics;
 mod reduce;
 mod smoke;
+mod tf_math;
 mod views;

@@ -78,6 +78,10 @@ pub trait Layer: Send + Sync {
             .filter(|w| w.trainable())
             .collect()
     }
+    /// TF's `model.trainable_variables`: the same list as [`trainable_weights`](Self::trainable_weights).
+    fn trainable_variables(&self) -> Vec<Variable> {
+        self.trainable_weights()
+    }
     fn non_trainable_weights(&self) -> Vec<Variable> {
         self.weights()
             .into_iter()

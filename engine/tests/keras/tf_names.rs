@@ -1,0 +1,165 @@
+//! The spellings a TF2 learner types for a custom training loop: `tape.gradient(&loss, &vars)`
+//! with a `Vec<Variable>`, `opt.apply_gradients(&grads, &vars)`, `Variable::new(x).named("w")`,
+//! `watched_variables()` with names, `UnconnectedGradients::Zero`, `Reshape::new([8, 8])` and the
+//! version string. Every check compares numbers against the hand-derived math.
+
+use super::common::keras::seeded;
+use super::common::{assert_close, panic_message};
+use ferrolab::prelude::*;
+
+/// loss = sum(w0^2) + 3 w1  =>  dloss/dw0 = 2 w0, dloss/dw1 = 3
+fn two_vars() -> (Vec<Variable>, f32) {
+    let vars = vec![
+        Variable::new(tensor([1.0, -2.0])).named("w0"),
+        Variable::new(tensor(4.0)).named("w1"),
+    ];
+    (vars, 3.0)
+}
+
+fn loss_of(vars: &[Variable], c: f32) -> Tensor {
+    vars[0].square().sum() + &*vars[1] * c as f64
+}
+
+#[test]
+fn gradient_takes_a_vec_a_slice_an_array_or_one_source() {
+    let (vars, c) = two_vars();
+    let want = [vec![2.0, -4.0], vec![3.0]];
+    // &Vec<Variable> -> Vec<Option<Tensor>>
+    let tape = GradientTape::persistent();
+    let loss = loss_of(&vars, c);
+    let g: Vec<Option<Tensor>> = tape.gradient(&loss, &vars);
+    assert_eq!(g.len(), 2);
+    for (g, w) in g.iter().zip(&want) {
+        assert_eq!(&g.as_ref().unwrap().to_vec::<f32>(), w);
+    }
+    // a slice, a Vec<&Variable>, an owned Vec and an array of references
+    let g = tape.gradient(&loss, &vars[..]);
+    assert_eq!(g[1].as_ref().unwrap().item(), 3.0);
+    let refs: Vec<&Variable> = vars.iter().collect();
+    let g = tape.gradient(&loss, &refs);
+    assert_eq!(g[0].as_ref().unwrap().to_vec::<f32>(), want[0]);
+    let g = tape.gradient(&loss, vars.clone());
+    assert_eq!(g[0].as_ref().unwrap().to_vec::<f32>(), want[0]);
+    let [g0, g1] = tape.gradient(&loss, [&vars[0], &vars[1]]);
+    assert_eq!(g0.unwrap().to_vec::<f32>(), want[0]);
+    assert_eq!(g1.unwrap().item(), 3.0);
+    let [g0, _] = tape.gradient(&loss, &[&vars[0], &vars[1]]);
+    assert_eq!(g0.unwrap().to_vec::<f32>(), want[0]);
+    // one source gives one gradient (`tape.gradient(y, x)`)
+    assert_eq!(tape.gradient(&loss, &vars[1]).unwrap().item(), 3.0);
+    let x = tensor(3.0);
+    let t2 = GradientTape::new();
+    t2.watch(&x);
+    let y = &x * &x; // y = x^2  =>  dy/dx = 2x = 6
+    assert_eq!(t2.gradient(&y, &x).unwrap().item(), 6.0);
+}
+
+#[test]
+fn apply_gradients_takes_what_tape_gradient_returned() {
+    let (vars, c) = two_vars();
+    let tape = GradientTape::new();
+    let grads = tape.gradient(&loss_of(&vars, c), &vars);
+    let mut opt = SGD::new(0.25);
+    opt.apply_gradients(&grads, &vars);
+    // w0 - 0.25 * 2 w0 = w0 / 2;  w1 - 0.25 * 3 = 3.25
+    assert_eq!(vars[0].to_vec::<f32>(), vec![0.5, -1.0]);
+    assert_eq!(vars[1].item(), 3.25);
+    // the older forms still work: array gradients and an array of &Variable
+    let w = Variable::new(tensor([1.0, 1.0]));
+    opt.apply_gradients(&[Some(tensor([4.0, -4.0]))], &[&w]);
+    assert_eq!(w.to_vec::<f32>(), vec![0.0, 2.0]);
+    // and a Vec<&Variable>, with the gradients of an array-form tape call
+    let tape = GradientTape::new();
+    let loss = w.square().sum(); // d/dw = 2w = [0, 4]
+    let grads = tape.gradient(&loss, [&w]);
+    opt.apply_gradients(&grads, &vec![&w]);
+    assert_eq!(w.to_vec::<f32>(), vec![0.0, 1.0]);
+    assert_eq!(opt.iterations(), 3);
+    let msg = panic_message(|| SGD::new(0.1).apply_gradients(&[None, None], &vars[..1]));
+    assert!(msg.contains("2 gradients for 1 variables"), "{msg}");
+}
+
+#[test]
+fn custom_loop_on_trainable_weights_reduces_the_loss() {
+    let _g = seeded(3);
+    // y = 2 x0 - x1 + 0.5, fitted by a Dense(1) with the TF2 custom-loop spelling
+    let x = tensor([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [1.0, 3.0], [0.5, -1.0]]);
+    let y = tensor([[-0.5], [2.5], [3.5], [-0.5], [2.5]]);
+    let model = Sequential::new().add(Dense::new(1));
+    let mut opt = Adam::new(0.1);
+    let mse = MeanSquaredError;
+    let mut losses = Vec::new();
+    for _ in 0..150 {
+        let tape = GradientTape::new();
+        let pred = model.call(&x, true);
+        let loss = mse.call(&y, &pred);
+        let vars = model.trainable_weights();
+        let grads = tape.gradient(&loss, &vars);
+        opt.apply_gradients(&grads, &vars);
+        losses.push(loss.item());
+    }
+    assert_eq!(model.trainable_variables().len(), 2);
+    assert!(losses[0] > 1.0, "first loss {}", losses[0]);
+    assert!(*losses.last().unwrap() < 1e-2, "last loss {losses:?}");
+    let w = model.trainable_weights()[0].to_vec::<f32>();
+    assert_close(&w, &[2.0, -1.0], 0.1);
+}
+
+#[test]
+fn unconnected_gradients_zero_gives_zeros_of_the_sources_shape() {
+    let a = Variable::new(tensor([1.0, 2.0]));
+    let b = Variable::new(tensor([[1.0, 2.0], [3.0, 4.0]]));
+    let tape = GradientTape::persistent();
+    let y = a.square().sum(); // does not depend on b
+    let [ga, gb] = tape.gradient(&y, [&a, &b]);
+    assert_eq!(ga.unwrap().to_vec::<f32>(), vec![2.0, 4.0]);
+    assert!(gb.is_none());
+    let [ga, gb] = tape.gradient_with(&y, [&a, &b], UnconnectedGradients::Zero);
+    assert_eq!(ga.unwrap().to_vec::<f32>(), vec![2.0, 4.0]);
+    let gb = gb.unwrap();
+    assert_eq!(gb.dims(), &[2, 2]);
+    assert_eq!(gb.to_vec::<f32>(), vec![0.0; 4]);
+}
+
+#[test]
+fn named_variables_and_watched_variables_keep_their_names() {
+    let w = Variable::new(tensor([[1.0, 2.0]])).named("w");
+    let b = Variable::new(tensor(0.5)).named("b").with_trainable(false);
+    assert_eq!(w.name(), "w");
+    assert_eq!(w.to_vec::<f32>(), vec![1.0, 2.0]);
+    assert!(w.trainable() && !b.trainable());
+    assert!(format!("{w:?}").starts_with("<tf.Variable 'w' shape=(1, 2)"));
+    let tape = GradientTape::new();
+    tape.watch(&b); // non-trainable: only an explicit watch tracks it
+    let y = (w.sum() * &*b).sum(); // y = b (w0 + w1)  =>  dy/db = 3
+    let names: Vec<String> = tape
+        .watched_variables()
+        .iter()
+        .map(|v| v.name().to_string())
+        .collect();
+    assert_eq!(names, vec!["b", "w"]);
+    let [gb] = tape.gradient(&y, [&b]);
+    assert_eq!(gb.unwrap().item(), 3.0);
+}
+
+#[test]
+fn reshape_takes_usize_and_i64_dims() {
+    let x = arange(0.0, 128.0, 1.0).reshape([2, 64]);
+    let r = Reshape::new([8usize, 8]).call(&x, false);
+    assert_eq!(r.dims(), &[2, 8, 8]);
+    assert_eq!(r.to_vec::<f32>(), x.to_vec::<f32>());
+    assert_eq!(Reshape::new([8, 8]).call(&x, false).dims(), &[2, 8, 8]);
+    assert_eq!(Reshape::new([-1i64, 4]).call(&x, false).dims(), &[2, 16, 4]);
+    assert_eq!(Reshape::new(vec![4usize, 16]).call(&x, false).dims(), &[2, 4, 16]);
+    // symbolic: Input(64) -> Reshape((8, 8))
+    let inp = Input::new([64]);
+    let out = Reshape::new([8, 8]).apply(&inp);
+    assert_eq!(out.shape(), vec![None, Some(8), Some(8)]);
+}
+
+#[test]
+fn version_is_the_crate_version() {
+    assert_eq!(VERSION, env!("CARGO_PKG_VERSION"));
+    assert_eq!(version(), VERSION);
+    assert_eq!(VERSION.split('.').count(), 3);
+}
