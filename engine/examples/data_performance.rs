@@ -119,11 +119,11 @@ fn main() {
     });
     let seq_inter = run("sequential interleave", |r| {
         let r = r.clone();
-        Dataset::range(0, 2).interleave(move |_| artificial(&r), 2, 1)
+        Dataset::range(0..2).interleave(move |_| artificial(&r), 2, 1)
     });
     let par_inter = run("parallel interleave", |r| {
         let r = r.clone();
-        Dataset::range(0, 2)
+        Dataset::range(0..2)
             .interleave(move |_| artificial(&r), 2, 1)
             .num_parallel_calls(2)
     });

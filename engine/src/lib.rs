@@ -74,7 +74,7 @@ pub mod prelude {
     pub use crate::keras::layers::{
         Activation, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv1D, Conv2D, Dense,
         Dropout, Embedding, Flatten, GlobalAveragePooling2D, Layer, LayerNormalization,
-        MaxPooling2D, MultiHeadAttention, Reshape, SimpleRNN, GRU, LSTM,
+        MaxPooling2D, MultiHeadAttention, Reshape, SimpleRNN, Softmax, UpSampling2D, GRU, LSTM,
     };
     pub use crate::keras::losses::{
         BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, Loss, MeanAbsoluteError,

@@ -55,6 +55,7 @@ pub mod transform;
 use std::sync::Arc;
 
 pub use csv::{read_csv, CsvOptions, CsvTable};
+pub use sources::RangeArgs;
 pub use element::{Element, Item, TensorSlices};
 pub use iter::{DatasetIter, TryDatasetIter};
 pub use npy::{read_npy, write_npy};

@@ -105,9 +105,27 @@ impl<T: Item> Dataset<T> {
     }
 }
 
+/// The bounds of [`Dataset::range`]: `n` (0 up to n) or `start..stop`.
+pub trait RangeArgs {
+    fn bounds(self) -> (i64, i64);
+}
+macro_rules! range_args {
+    ($($t:ty),*) => {$(
+        impl RangeArgs for $t {
+            fn bounds(self) -> (i64, i64) { (0, self as i64) }
+        }
+        impl RangeArgs for std::ops::Range<$t> {
+            fn bounds(self) -> (i64, i64) { (self.start as i64, self.end as i64) }
+        }
+    )*};
+}
+range_args!(i32, i64, usize);
+
 impl Dataset<Tensor> {
-    /// int64 scalars `start, start + 1, .., stop - 1` (`tf.data.Dataset.range(start, stop)`).
-    pub fn range(start: i64, stop: i64) -> Dataset<Tensor> {
+    /// int64 scalars `0, 1, .., n - 1` for `range(n)` (`tf.data.Dataset.range(n)`), or
+    /// `start, .., stop - 1` for `range(start..stop)` (`Dataset.range(start, stop)`).
+    pub fn range(bounds: impl RangeArgs) -> Dataset<Tensor> {
+        let (start, stop) = bounds.bounds();
         Dataset::range_step(start, stop, 1)
     }
 

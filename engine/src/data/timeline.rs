@@ -10,7 +10,7 @@
 //! use std::time::Duration;
 //! let tl = Timeline::new();
 //! let t = tl.clone();
-//! let ds = Dataset::range(0, 3).map(move |x| { t.sleep("map", Duration::from_millis(1)); x });
+//! let ds = Dataset::range(0..3).map(move |x| { t.sleep("map", Duration::from_millis(1)); x });
 //! for _ in &ds {
 //!     tl.sleep("train", Duration::from_millis(1));
 //! }

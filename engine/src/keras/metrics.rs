@@ -1,6 +1,12 @@
 //! Stateful metrics with Keras names: `update_state`, `result`, `reset_state`.
 //! They read predictions to the host and count in plain Rust (cheap next to a training step).
 
+mod stateful;
+pub use stateful::{
+    BinaryAccuracy, CategoricalAccuracy, Mean, MeanAbsoluteError, MeanSquaredError,
+    SparseCategoricalAccuracy, Sum,
+};
+
 use crate::error::{invalid, Result};
 use crate::keras::losses::AccuracyKind;
 use crate::tensor::Tensor;

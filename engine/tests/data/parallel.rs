@@ -20,7 +20,7 @@ fn uneven(t: Tensor) -> Tensor {
 
 #[test]
 fn parallel_map_equals_sequential_map() {
-    let ds = Dataset::range(0, 200);
+    let ds = Dataset::range(0..200);
     let seq = ints(&ds.map(uneven));
     assert_eq!(seq[..4], [1, 2, 5, 10]);
     for workers in [2, 4, AUTOTUNE] {
@@ -59,7 +59,7 @@ fn parallel_map_equals_sequential_map() {
 fn map_workers_really_run_at_the_same_time() {
     let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let (r, p) = (running.clone(), peak.clone());
-    let ds = Dataset::range(0, 24)
+    let ds = Dataset::range(0..24)
         .map(move |t| {
             let now = r.fetch_add(1, Ordering::SeqCst) + 1;
             p.fetch_max(now, Ordering::SeqCst);
@@ -76,7 +76,7 @@ fn map_workers_really_run_at_the_same_time() {
 
 #[test]
 fn a_panic_in_a_worker_becomes_an_error() {
-    let ds = Dataset::range(0, 10)
+    let ds = Dataset::range(0..10)
         .map(|t| {
             assert!(t.to_scalar::<i64>() != 6, "bad element 6");
             t
@@ -106,9 +106,9 @@ fn parallel_interleave_keeps_the_sequential_order() {
     let sub = |t: Tensor| {
         let i = t.to_scalar::<i64>();
         // Sub-datasets of different lengths: i gives 10i .. 10i + i.
-        Dataset::range(10 * i, 11 * i).map(uneven)
+        Dataset::range(10 * i..11 * i).map(uneven)
     };
-    let ds = Dataset::range(1, 9);
+    let ds = Dataset::range(1..9);
     for (cycle, block) in [(1, 1), (2, 1), (3, 2), (4, 3)] {
         let seq = ints(&ds.interleave(sub, cycle, block));
         let par = ints(&ds.interleave(sub, cycle, block).num_parallel_calls(4));
@@ -116,7 +116,7 @@ fn parallel_interleave_keeps_the_sequential_order() {
         assert_eq!(seq.len(), (1..9).sum::<i64>() as usize);
     }
     let two = ints(
-        &Dataset::range(1, 3)
+        &Dataset::range(1..3)
             .interleave(sub, 2, 1)
             .num_parallel_calls(2),
     );
@@ -126,7 +126,7 @@ fn parallel_interleave_keeps_the_sequential_order() {
 
 #[test]
 fn prefetch_keeps_order_and_moves_to_the_device() {
-    let ds = Dataset::range(0, 50).map(uneven);
+    let ds = Dataset::range(0..50).map(uneven);
     let want = ints(&ds);
     assert_eq!(ints(&ds.prefetch(1)), want);
     assert_eq!(ints(&ds.prefetch(8)), want);

@@ -31,7 +31,7 @@ fn fixed_seed_gives_a_fixed_order() {
         (first.clone(), first.clone())
     );
     // Tensors shuffle the same way as any other item.
-    let t: Vec<i64> = Dataset::range(0, 10)
+    let t: Vec<i64> = Dataset::range(0..10)
         .shuffle(4, 7)
         .iter()
         .map(|t| t.to_scalar::<i64>())

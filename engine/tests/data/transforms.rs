@@ -13,7 +13,7 @@ fn rows(ds: &Dataset<Tensor>) -> Vec<Vec<i64>> {
 
 #[test]
 fn range_take_skip_repeat_concatenate() {
-    let ds = Dataset::range(0, 10);
+    let ds = Dataset::range(0..10);
     assert_eq!(ds.cardinality(), 10);
     assert_eq!(ints(&ds), (0..10).collect::<Vec<_>>());
     assert_eq!(ints(&Dataset::range_step(10, 0, -3)), vec![10, 7, 4, 1]);
@@ -21,35 +21,35 @@ fn range_take_skip_repeat_concatenate() {
     assert_eq!(ints(&ds.skip(7)), vec![7, 8, 9]);
     assert_eq!(ds.skip(7).cardinality(), 3);
     assert_eq!(
-        ints(&Dataset::range(0, 3).repeat(2)),
+        ints(&Dataset::range(0..3).repeat(2)),
         vec![0, 1, 2, 0, 1, 2]
     );
-    assert_eq!(Dataset::range(0, 3).repeat(2).cardinality(), 6);
-    let forever = Dataset::range(0, 3).repeat(None);
+    assert_eq!(Dataset::range(0..3).repeat(2).cardinality(), 6);
+    let forever = Dataset::range(0..3).repeat(None);
     assert_eq!(forever.cardinality(), ferrolab::data::INFINITE_CARDINALITY);
     assert_eq!(ints(&forever.take(7)), vec![0, 1, 2, 0, 1, 2, 0]);
     // An empty dataset repeated forever ends instead of spinning.
-    assert_eq!(ints(&Dataset::range(0, 0).repeat(None)), Vec::<i64>::new());
-    let cat = Dataset::range(0, 2).concatenate(&Dataset::range(5, 7));
+    assert_eq!(ints(&Dataset::range(0..0).repeat(None)), Vec::<i64>::new());
+    let cat = Dataset::range(0..2).concatenate(&Dataset::range(5..7));
     assert_eq!(ints(&cat), vec![0, 1, 5, 6]);
     assert_eq!(cat.cardinality(), 4);
 }
 
 #[test]
 fn map_filter_enumerate_zip() {
-    let ds = Dataset::range(0, 6);
+    let ds = Dataset::range(0..6);
     let sq = ds.map(|t| &t * &t);
     assert_eq!(ints(&sq), vec![0, 1, 4, 9, 16, 25]);
     let even = ds.filter(|t| t.to_vec::<i64>()[0] % 2 == 0);
     assert_eq!(ints(&even), vec![0, 2, 4]);
-    let e: Vec<(i64, i64)> = Dataset::range(10, 13)
+    let e: Vec<(i64, i64)> = Dataset::range(10..13)
         .enumerate()
         .iter()
         .map(|(i, x)| (i.to_scalar::<i64>(), x.to_scalar::<i64>()))
         .collect();
     assert_eq!(e, vec![(0, 10), (1, 11), (2, 12)]);
-    let z: Vec<(i64, i64)> = Dataset::range(0, 5)
-        .zip(&Dataset::range(100, 103))
+    let z: Vec<(i64, i64)> = Dataset::range(0..5)
+        .zip(&Dataset::range(100..103))
         .iter()
         .map(|(a, b)| (a.to_scalar::<i64>(), b.to_scalar::<i64>()))
         .collect();
@@ -91,7 +91,7 @@ fn from_tensor_slices_pairs_and_map_over_tuples() {
 
 #[test]
 fn batch_drop_remainder_unbatch() {
-    let ds = Dataset::range(0, 7);
+    let ds = Dataset::range(0..7);
     assert_eq!(
         rows(&ds.batch(3)),
         vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]
@@ -111,7 +111,7 @@ fn batch_drop_remainder_unbatch() {
         .collect();
     assert_eq!(b, vec![(vec![3, 2], vec![0, 1, 2]), (vec![1, 2], vec![3])]);
     // Different shapes in one batch: an error that suggests padded_batch.
-    let ragged = Dataset::range(1, 4).map(|n| arange_i64(0, n.to_scalar::<i64>()));
+    let ragged = Dataset::range(1..4).map(|n| arange_i64(0, n.to_scalar::<i64>()));
     let err = ragged.batch(3).try_collect().unwrap_err().to_string();
     assert!(err.contains("padded_batch"), "{err}");
 }
@@ -119,7 +119,7 @@ fn batch_drop_remainder_unbatch() {
 #[test]
 fn padded_batch_pads_to_the_longest() {
     // Elements [0], [0, 1], [0, 1, 2], [0, 1, 2, 3]
-    let ds = Dataset::range(1, 5).map(|n| arange_i64(0, n.to_scalar::<i64>()));
+    let ds = Dataset::range(1..5).map(|n| arange_i64(0, n.to_scalar::<i64>()));
     let b = rows(&ds.padded_batch(2));
     assert_eq!(b, vec![vec![0, 0, 0, 1], vec![0, 1, 2, 0, 0, 1, 2, 3]]);
     let shapes: Vec<Vec<usize>> = ds
@@ -134,7 +134,7 @@ fn padded_batch_pads_to_the_longest() {
 
 #[test]
 fn window_for_time_series() {
-    let ds = Dataset::range(0, 7);
+    let ds = Dataset::range(0..7);
     let w = |d: Dataset<Dataset<Tensor>>| -> Vec<Vec<i64>> { d.iter().map(|w| ints(&w)).collect() };
     assert_eq!(
         w(ds.window(3, 2)),
@@ -168,10 +168,10 @@ fn window_for_time_series() {
 #[test]
 fn interleave_and_flat_map_order() {
     // Input i gives the dataset [10i, 10i + 1, 10i + 2] (like TF's guide example).
-    let ds = Dataset::range(1, 4);
+    let ds = Dataset::range(1..4);
     let sub = |t: Tensor| {
         let i = t.to_scalar::<i64>();
-        Dataset::range(10 * i, 10 * i + 3)
+        Dataset::range(10 * i..10 * i + 3)
     };
     assert_eq!(
         ints(&ds.flat_map(sub)),
@@ -197,7 +197,7 @@ fn memory_cache_replays_without_rerunning_the_pipeline() {
     use std::sync::Arc;
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
-    let ds = Dataset::range(0, 5)
+    let ds = Dataset::range(0..5)
         .map(move |t| {
             c.fetch_add(1, Ordering::SeqCst);
             &t * &t
@@ -217,7 +217,7 @@ fn memory_cache_replays_without_rerunning_the_pipeline() {
 
 #[test]
 fn builder_options_name_the_stage_they_need() {
-    let r = std::panic::catch_unwind(|| Dataset::range(0, 3).batch(2).num_parallel_calls(4));
+    let r = std::panic::catch_unwind(|| Dataset::range(0..3).batch(2).num_parallel_calls(4));
     let e = r.unwrap_err();
     let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(
@@ -244,4 +244,14 @@ fn cache_replay_does_not_restart_parallel_stages_above_it() {
         assert_eq!(ints(&ds), vec![1, 2, 3, 4, 5]);
     }
     assert_eq!(starts.load(Ordering::SeqCst), 1, "the generator ran once");
+}
+
+#[test]
+fn range_takes_n_like_tf_or_a_rust_range() {
+    // tf.data.Dataset.range(5) -> 0..4; Dataset.range(2, 5) -> 2, 3, 4
+    assert_eq!(ints(&Dataset::range(5)), vec![0, 1, 2, 3, 4]);
+    assert_eq!(ints(&Dataset::range(2..5)), vec![2, 3, 4]);
+    assert_eq!(ints(&Dataset::range(3usize)), vec![0, 1, 2]);
+    assert_eq!(Dataset::range(7).cardinality(), 7);
+    assert_eq!(ints(&Dataset::range(0)), Vec::<i64>::new());
 }

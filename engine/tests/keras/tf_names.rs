@@ -4,7 +4,7 @@
 //! version string. Every check compares numbers against the hand-derived math.
 
 use super::common::keras::seeded;
-use super::common::{assert_close, panic_message};
+use super::common::{assert_close, check_grad, panic_message, rnd};
 use ferrolab::prelude::*;
 
 /// loss = sum(w0^2) + 3 w1  =>  dloss/dw0 = 2 w0, dloss/dw1 = 3
@@ -162,4 +162,96 @@ fn version_is_the_crate_version() {
     assert_eq!(VERSION, env!("CARGO_PKG_VERSION"));
     assert_eq!(version(), VERSION);
     assert_eq!(VERSION.split('.').count(), 3);
+}
+
+#[test]
+fn stateful_metrics_update_result_reset() {
+    let mut loss = metrics::Mean::new("train_loss");
+    loss.update_state(tensor(1.0));
+    loss.update_state(tensor([2.0, 6.0]));
+    assert_eq!(loss.result(), 3.0); // (1 + 2 + 6) / 3
+    loss.reset_state();
+    assert_eq!(loss.result(), 0.0);
+    loss.update_state_weighted(tensor([1.0, 4.0]), &tensor([3.0, 1.0]));
+    assert_eq!(loss.result(), 1.75); // (3 + 4) / 4
+    let mut sum = metrics::Sum::new("n");
+    sum.update_state(tensor([1.5, 2.5]));
+    assert_eq!(sum.result(), 4.0);
+    // labels 2, 0, 1 against rows whose argmax is 2, 1, 1: two of three right
+    let mut acc = metrics::SparseCategoricalAccuracy::new("train_accuracy");
+    let probs = tensor([[0.1, 0.2, 0.7], [0.2, 0.5, 0.3], [0.0, 0.9, 0.1]]);
+    acc.update_state(tensor([2.0, 0.0, 1.0]), &probs);
+    assert_close(&[acc.result()], &[2.0 / 3.0], 1e-6);
+    acc.update_state(tensor([0.0]), tensor([[5.0, -1.0, 0.0]])); // logits work the same
+    assert_eq!(acc.result(), 0.75);
+    assert_eq!(acc.name(), "train_accuracy");
+    acc.reset_states();
+    assert_eq!(acc.result(), 0.0);
+    let mut cat = metrics::CategoricalAccuracy::new("acc");
+    cat.update_state(tensor([[0.0, 1.0], [1.0, 0.0]]), tensor([[0.3, 0.7], [0.4, 0.6]]));
+    assert_eq!(cat.result(), 0.5);
+    let mut bin = metrics::BinaryAccuracy::new("bin");
+    bin.update_state(tensor([1.0, 0.0, 1.0, 0.0]), tensor([0.9, 0.6, 0.4, 0.1]));
+    assert_eq!(bin.result(), 0.5);
+    let mut mse = metrics::MeanSquaredError::new("mse");
+    mse.update_state(tensor([1.0, 2.0]), tensor([2.0, 4.0]));
+    assert_eq!(mse.result(), 2.5); // (1 + 4) / 2
+    let mut mae = metrics::MeanAbsoluteError::new("mae");
+    mae.update_state(tensor([1.0, 2.0]), tensor([2.0, 4.0]));
+    assert_eq!(mae.result(), 1.5);
+}
+
+test_device!(softmax_layer_rows_sum_to_one_and_match_the_formula, |dev| {
+    let x = tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]).to(dev);
+    let y = Softmax::new().call(&x, false).to_vec::<f32>();
+    // softmax([1,2,3]) = e^k / (e + e^2 + e^3) = [0.09003057, 0.24472847, 0.66524096]
+    assert_close(&y[..3], &[0.090_030_57, 0.244_728_47, 0.665_240_96], 1e-6);
+    assert_close(&y[3..], &[1.0 / 3.0; 3], 1e-6);
+    let cols = Softmax::new().axis(0).call(&x, false).to_vec::<f32>();
+    // column 0: softmax([1, 0]) = [e/(e+1), 1/(e+1)] = [0.7310586, 0.2689414]
+    assert_close(&[cols[0], cols[3]], &[0.731_058_6, 0.268_941_4], 1e-6);
+});
+
+test_device!(upsampling2d_repeats_rows_and_columns, |dev| {
+    // x: (1, 2, 2, 1) = [[1, 2], [3, 4]]  ->  size (2, 3): each pixel a 2x3 block
+    let x = tensor([1.0, 2.0, 3.0, 4.0]).reshape([1, 2, 2, 1]).to(dev);
+    let y = UpSampling2D::new((2, 3)).call(&x, false);
+    assert_eq!(y.dims(), &[1, 4, 6, 1]);
+    #[rustfmt::skip]
+    let want = [
+        1.0, 1.0, 1.0, 2.0, 2.0, 2.0,
+        1.0, 1.0, 1.0, 2.0, 2.0, 2.0,
+        3.0, 3.0, 3.0, 4.0, 4.0, 4.0,
+        3.0, 3.0, 3.0, 4.0, 4.0, 4.0,
+    ];
+    assert_eq!(y.to_vec::<f32>(), want);
+    // y = up(x)  =>  d sum(w * y)/dx = the sum of w over each pixel's block
+    check_grad(
+        |x| UpSampling2D::new((2, 2)).call(x, true) * &rnd(&[1, 4, 4, 2], 5).to(dev),
+        &rnd(&[1, 2, 2, 2], 4).to(dev),
+        1e-2,
+    );
+});
+
+#[test]
+fn new_layers_infer_symbolic_shapes_in_functional_and_sequential_models() {
+    let _g = seeded(11);
+    let inp = Input::new([4, 4, 3]);
+    let up = UpSampling2D::new((2, 2)).apply(&inp);
+    assert_eq!(up.shape(), vec![None, Some(8), Some(8), Some(3)]);
+    let flat = Flatten::new().apply(&up);
+    let out = Softmax::new().apply(&Dense::new(5).apply(&flat));
+    assert_eq!(out.shape(), vec![None, Some(5)]);
+    let model = Model::new(&[&inp], &[&out]);
+    let p = model.predict(&ones([2, 4, 4, 3]));
+    assert_eq!(p.dims(), &[2, 5]);
+    assert_close(&p.sum_axis(1, false).to_vec::<f32>(), &[1.0, 1.0], 1e-5);
+    let seq = Sequential::new()
+        .add(Reshape::new([2, 2, 1]))
+        .add(UpSampling2D::new((3, 1)))
+        .add(Flatten::new())
+        .add(Softmax::new());
+    let y = seq.call(&tensor([[1.0, 2.0, 3.0, 4.0]]), false);
+    assert_eq!(y.dims(), &[1, 12]);
+    assert_close(&[y.sum().item()], &[1.0], 1e-5);
 }

@@ -94,7 +94,7 @@ fn a_map_worker_running_ops_does_not_swallow_the_interrupt() {
     // The map function itself raises the interrupt (as SIGINT would while it runs) and then
     // runs ops: the workers must neither panic nor clear the flag, and the cell's iterator
     // reports KeyboardInterrupt, not "the map function panicked".
-    let ds = Dataset::range(0, 1_000_000)
+    let ds = Dataset::range(0..1_000_000)
         .map(|t| {
             let v = (&t + 1i64).sum();
             if v.item() == 20.0 {

@@ -8,28 +8,28 @@ use ferrolab::state::{is_cancelled, request_cancel};
 fn an_interrupt_stops_iteration_cleanly() {
     let _alone = crate::exclusive();
     let pipelines: Vec<(&str, Dataset<Tensor>)> = vec![
-        ("range", Dataset::range(0, 1_000_000)),
-        ("map", Dataset::range(0, 1_000_000).map(|t| &t + 1i64)),
+        ("range", Dataset::range(0..1_000_000)),
+        ("map", Dataset::range(0..1_000_000).map(|t| &t + 1i64)),
         (
             "parallel map + prefetch",
-            Dataset::range(0, 1_000_000)
+            Dataset::range(0..1_000_000)
                 .map(|t| &t + 1i64)
                 .num_parallel_calls(4)
                 .batch(4)
                 .unbatch()
                 .prefetch(AUTOTUNE),
         ),
-        ("shuffle", Dataset::range(0, 1_000_000).shuffle(100, 1)),
+        ("shuffle", Dataset::range(0..1_000_000).shuffle(100, 1)),
         (
             "interleave",
-            Dataset::range(0, 1000)
-                .interleave(|_| Dataset::range(0, 1000), 4, 1)
+            Dataset::range(0..1000)
+                .interleave(|_| Dataset::range(0..1000), 4, 1)
                 .num_parallel_calls(4),
         ),
         (
             "interleave, deterministic(false)",
-            Dataset::range(0, 1000)
-                .interleave(|_| Dataset::range(0, 1000), 4, 1)
+            Dataset::range(0..1000)
+                .interleave(|_| Dataset::range(0..1000), 4, 1)
                 .num_parallel_calls(4)
                 .deterministic(false),
         ),

@@ -18,6 +18,7 @@ mod merge;
 mod normalization;
 mod pooling;
 mod recurrent;
+mod resampling;
 
 pub use self::conv::{Conv1D, Conv2D};
 pub use self::core::{Activation, Dense, Dropout, Flatten, Reshape};
@@ -27,6 +28,7 @@ pub use merge::{Add, Concatenate};
 pub use normalization::{BatchNormalization, LayerNormalization};
 pub use pooling::{AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D};
 pub use recurrent::{Recurrent, SimpleRNN, GRU, LSTM};
+pub use resampling::{Softmax, UpSampling2D};
 
 use std::sync::Arc;
 
@@ -316,6 +318,8 @@ pub fn layer_from_config(class: &str, c: &serde_json::Value) -> crate::Result<Bo
                 .value_dim(u("value_dim").or(u("key_dim")).ok_or_else(missing)?)
                 .use_causal_mask(c["use_causal_mask"].as_bool().unwrap_or(false)),
         ),
+        "Softmax" => Box::new(Softmax::new().axis(c["axis"].as_i64().unwrap_or(-1) as isize)),
+        "UpSampling2D" => Box::new(UpSampling2D::new(pair("size").ok_or_else(missing)?)),
         "Add" => Box::new(Add::new()),
         "Concatenate" => Box::new(Concatenate::new(c["axis"].as_i64().unwrap_or(-1) as isize)),
         other => {
