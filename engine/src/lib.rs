@@ -60,7 +60,7 @@ pub use serde_json;
 /// Everything a notebook cell needs; the kernel imports it in every cell.
 pub mod prelude {
     pub use crate::autodiff::{stop_gradient, GradientTape, UnconnectedGradients, Variable};
-    pub use crate::data::{self, CsvOptions, Dataset, AUTOTUNE};
+    pub use crate::data::{self, timeseries_dataset_from_array, CsvOptions, Dataset, AUTOTUNE};
     pub use crate::datasets;
     pub use crate::device::Device;
     pub use crate::display::{
@@ -72,9 +72,10 @@ pub mod prelude {
         Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau,
     };
     pub use crate::keras::layers::{
-        Activation, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv1D, Conv2D, Dense,
-        Dropout, Embedding, Flatten, GlobalAveragePooling2D, Layer, LayerNormalization,
-        MaxPooling2D, MultiHeadAttention, Reshape, SimpleRNN, Softmax, UpSampling2D, GRU, LSTM,
+        Activation, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv1D, Conv2D,
+        Conv2DTranspose, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling2D, Layer,
+        LayerNormalization, MaxPooling2D, MultiHeadAttention, Reshape, SimpleRNN, Softmax,
+        UpSampling2D, GRU, LSTM,
     };
     pub use crate::keras::losses::{
         BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, Loss, MeanAbsoluteError,

@@ -38,7 +38,8 @@
 //!
 //! Files: [`element`] (tensor structures), [`sources`], [`transform`] (filter, batch, repeat, ...),
 //! [`shuffle`], [`parallel`] (map, interleave), [`prefetch`], [`cache`], [`csv`], [`npy`],
-//! [`iter`], and [`timeline`] (who ran when, for performance work).
+//! [`iter`], [`timeseries`] (`timeseries_dataset_from_array`), and [`timeline`] (who ran when,
+//! for performance work).
 
 pub mod cache;
 pub mod csv;
@@ -50,16 +51,18 @@ pub mod prefetch;
 pub mod shuffle;
 pub mod sources;
 pub mod timeline;
+pub mod timeseries;
 pub mod transform;
 
 use std::sync::Arc;
 
 pub use csv::{read_csv, CsvOptions, CsvTable};
-pub use sources::RangeArgs;
 pub use element::{Element, Item, TensorSlices};
 pub use iter::{DatasetIter, TryDatasetIter};
 pub use npy::{read_npy, write_npy};
+pub use sources::RangeArgs;
 pub use timeline::{timeline_chart, Timeline};
+pub use timeseries::{timeseries_dataset_from_array, Timeseries};
 
 use crate::error::Result;
 

@@ -30,7 +30,7 @@ impl Padding {
 }
 
 /// [`Padding::parse`], with the op's name in the error.
-fn parse_padding(op: &'static str, s: &str) -> Result<Padding> {
+pub(super) fn parse_padding(op: &'static str, s: &str) -> Result<Padding> {
     Padding::parse(s).map_err(|_| {
         invalid(
             op,
@@ -40,7 +40,7 @@ fn parse_padding(op: &'static str, s: &str) -> Result<Padding> {
 }
 
 /// Output size and leading padding along one axis, TF's rules.
-fn out_size(
+pub(super) fn out_size(
     op: &'static str,
     size: usize,
     k: usize,

@@ -6,19 +6,20 @@
 //! - `view`: reshape, permute, slicing, broadcast_to, `to(device)`;
 //! - `elementwise`: unary and binary math, operators, comparisons, `where_`, `cast`;
 //! - `reduce`: sum, mean, max, argmax, var, logsumexp, softmax, ...;
-//! - `linalg`: matmul; `conv`: conv2d and pooling; `index`: gather, concat, stack, split;
+//! - `linalg`: matmul; `conv`: conv2d and pooling; `conv_transpose`: conv2d_transpose; `index`: gather, concat, stack, split;
 //! - [`math`]: TF's free functions (`reduce_mean`, `reduce_sum_axis`, `clip_by_value`, ...);
 //! - `fmt`: TF-style printing; `html`: the HTML table shown in notebooks.
 
 pub(crate) mod conv;
+mod conv_transpose;
 pub mod create;
 pub mod dispatch;
 mod elementwise;
 mod fmt;
 mod html;
 pub(crate) mod index;
-pub mod math;
 mod linalg;
+pub mod math;
 pub mod op;
 mod reduce;
 pub(crate) mod view;

@@ -11,4 +11,5 @@ mod datasets;
 mod files;
 mod parallel;
 mod shuffle;
+mod timeseries;
 mod transforms;

@@ -28,7 +28,7 @@ mod optimizers_unfused;
 mod params;
 mod save_model;
 mod saving;
-mod tf_names;
 mod subclass;
+mod tf_names;
 mod train;
 mod train_step;

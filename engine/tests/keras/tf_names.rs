@@ -150,7 +150,10 @@ fn reshape_takes_usize_and_i64_dims() {
     assert_eq!(r.to_vec::<f32>(), x.to_vec::<f32>());
     assert_eq!(Reshape::new([8, 8]).call(&x, false).dims(), &[2, 8, 8]);
     assert_eq!(Reshape::new([-1i64, 4]).call(&x, false).dims(), &[2, 16, 4]);
-    assert_eq!(Reshape::new(vec![4usize, 16]).call(&x, false).dims(), &[2, 4, 16]);
+    assert_eq!(
+        Reshape::new(vec![4usize, 16]).call(&x, false).dims(),
+        &[2, 4, 16]
+    );
     // symbolic: Input(64) -> Reshape((8, 8))
     let inp = Input::new([64]);
     let out = Reshape::new([8, 8]).apply(&inp);
@@ -188,7 +191,10 @@ fn stateful_metrics_update_result_reset() {
     acc.reset_states();
     assert_eq!(acc.result(), 0.0);
     let mut cat = metrics::CategoricalAccuracy::new("acc");
-    cat.update_state(tensor([[0.0, 1.0], [1.0, 0.0]]), tensor([[0.3, 0.7], [0.4, 0.6]]));
+    cat.update_state(
+        tensor([[0.0, 1.0], [1.0, 0.0]]),
+        tensor([[0.3, 0.7], [0.4, 0.6]]),
+    );
     assert_eq!(cat.result(), 0.5);
     let mut bin = metrics::BinaryAccuracy::new("bin");
     bin.update_state(tensor([1.0, 0.0, 1.0, 0.0]), tensor([0.9, 0.6, 0.4, 0.1]));
@@ -254,4 +260,48 @@ fn new_layers_infer_symbolic_shapes_in_functional_and_sequential_models() {
     let y = seq.call(&tensor([[1.0, 2.0, 3.0, 4.0]]), false);
     assert_eq!(y.dims(), &[1, 12]);
     assert_close(&[y.sum().item()], &[1.0], 1e-5);
+}
+
+#[test]
+fn conv2d_transpose_layer_upsamples_and_trains_in_a_functional_decoder() {
+    let _g = seeded(5);
+    let inp = Input::new([4, 4, 3]);
+    let up = Conv2DTranspose::new(2, 3)
+        .strides(2)
+        .padding("same")
+        .activation("relu")
+        .apply(&inp);
+    assert_eq!(up.shape(), vec![None, Some(8), Some(8), Some(2)]);
+    let valid = Conv2DTranspose::new(5, (3, 2)).apply(&inp);
+    assert_eq!(valid.shape(), vec![None, Some(6), Some(5), Some(5)]);
+    // the layer is conv2d_transpose(x, kernel) + bias, kernel (KH, KW, filters, in)
+    let layer = Conv2DTranspose::new(2, 3).strides(2);
+    let x = rnd(&[2, 3, 3, 3], 8);
+    let y = layer.call(&x, false);
+    assert_eq!(y.dims(), &[2, 7, 7, 2]);
+    let w = layer.weights();
+    assert_eq!(w[0].dims(), &[3, 3, 2, 3]);
+    let want = x.conv2d_transpose(&w[0], (2, 2), "valid") + &*w[1];
+    assert_close(&y.to_vec::<f32>(), &want.to_vec::<f32>(), 1e-6);
+    // gradient with respect to the kernel, by finite differences
+    super::common::keras::check_var_grad(
+        || layer.call(&x, true) * &rnd(&[2, 7, 7, 2], 9),
+        &w[0],
+        1e-2,
+    );
+    // a decoder learns to upsample: fit reduces the loss
+    let mut model = Sequential::new()
+        .add(Conv2DTranspose::new(1, 2).strides(2))
+        .input_shape([2, 2, 1]);
+    let xs = rnd(&[16, 2, 2, 1], 10);
+    let ys = UpSampling2D::new((2, 2)).call(&xs, false);
+    model.compile(Adam::new(0.05), MeanSquaredError, &[]);
+    let h = model
+        .fit(&xs, &ys)
+        .epochs(30)
+        .batch_size(16)
+        .verbose(0)
+        .run();
+    let l = h.get("loss").unwrap();
+    assert!(l[l.len() - 1] < l[0] / 10.0, "losses {l:?}");
 }

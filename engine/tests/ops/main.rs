@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod conv_transpose;
 mod creation;
 mod cuda_ops;
 mod errors;

@@ -21,8 +21,14 @@ test_device!(reduce_family_matches_hand_computed_values, |dev| {
     assert_eq!(k.dims(), &[1, 3]);
     assert_eq!(k.to_vec::<f32>(), vec![5.0, 7.0, 9.0]);
     assert_eq!(reduce_sum_axis(&x, [0, 1], false).item(), 21.0);
-    assert_eq!(reduce_max_axis(&x, -1, false).to_vec::<f32>(), vec![3.0, 6.0]);
-    assert_eq!(reduce_min_axis(&x, 0usize, false).to_vec::<f32>(), vec![1.0, 2.0, 3.0]);
+    assert_eq!(
+        reduce_max_axis(&x, -1, false).to_vec::<f32>(),
+        vec![3.0, 6.0]
+    );
+    assert_eq!(
+        reduce_min_axis(&x, 0usize, false).to_vec::<f32>(),
+        vec![1.0, 2.0, 3.0]
+    );
     // std along rows: each row is {a, a+1, a+2}, variance 2/3
     let s = reduce_std_axis(&x, 1, false).to_vec::<f32>();
     assert_close(&s, &[(2.0f32 / 3.0).sqrt(); 2], 1e-5);
@@ -57,5 +63,8 @@ test_device!(clip_by_value_clips_and_passes_gradient_inside, |dev| {
 #[test]
 fn clip_by_value_names_swapped_bounds() {
     let msg = super::common::panic_message(|| clip_by_value(tensor([1.0]), 1.0, 0.0));
-    assert!(msg.contains("clip_by_value") && msg.contains("smaller bound first"), "{msg}");
+    assert!(
+        msg.contains("clip_by_value") && msg.contains("smaller bound first"),
+        "{msg}"
+    );
 }

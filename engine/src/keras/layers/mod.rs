@@ -12,6 +12,7 @@
 
 mod attention;
 mod conv;
+mod conv_transpose;
 mod core;
 mod embedding;
 mod merge;
@@ -23,6 +24,7 @@ mod resampling;
 pub use self::conv::{Conv1D, Conv2D};
 pub use self::core::{Activation, Dense, Dropout, Flatten, Reshape};
 pub use attention::MultiHeadAttention;
+pub use conv_transpose::Conv2DTranspose;
 pub use embedding::Embedding;
 pub use merge::{Add, Concatenate};
 pub use normalization::{BatchNormalization, LayerNormalization};
@@ -318,6 +320,16 @@ pub fn layer_from_config(class: &str, c: &serde_json::Value) -> crate::Result<Bo
                 .value_dim(u("value_dim").or(u("key_dim")).ok_or_else(missing)?)
                 .use_causal_mask(c["use_causal_mask"].as_bool().unwrap_or(false)),
         ),
+        "Conv2DTranspose" => {
+            let k = pair("kernel_size").ok_or_else(missing)?;
+            Box::new(
+                Conv2DTranspose::new(u("filters").ok_or_else(missing)?, k)
+                    .strides(pair("strides").unwrap_or((1, 1)))
+                    .padding(c["padding"].as_str().unwrap_or("valid"))
+                    .activation(&s("activation"))
+                    .use_bias(b("use_bias")),
+            )
+        }
         "Softmax" => Box::new(Softmax::new().axis(c["axis"].as_i64().unwrap_or(-1) as isize)),
         "UpSampling2D" => Box::new(UpSampling2D::new(pair("size").ok_or_else(missing)?)),
         "Add" => Box::new(Add::new()),
