@@ -194,7 +194,7 @@ fn shape_mismatches_are_reported_when_the_model_is_built_naming_the_layer() {
     let (p, q) = (Input::new([4, 5]), Input::new([3]));
     let msg = panic_message(|| Concatenate::default().apply_many(&[&p, &q]));
     assert_contains(&msg, &["(Concatenate)", "(None, 4, 5) and (None, 3)"]);
-    let msg = panic_message(|| Reshape::new(&[7]).apply(&p));
+    let msg = panic_message(|| Reshape::new([7]).apply(&p));
     assert_contains(&msg, &["(Reshape)", "(None, 4, 5)"]);
     // an output that depends on an input the model was not given
     let (i1, i2) = (Input::new([2]), Input::new([2]));

@@ -325,15 +325,15 @@ fn flatten_and_reshape_keep_values_in_row_major_order() {
     let f = Flatten::new().call(&x, false);
     let want: Vec<f32> = (0..24).map(|v| v as f32).collect();
     assert_tensor(&f, &[2, 12], &want, 0.0);
-    let r = Reshape::new(&[4, 3]).call(&f, false);
+    let r = Reshape::new([4, 3]).call(&f, false);
     assert_tensor(&r, &[2, 4, 3], &want, 0.0);
-    let r2 = Reshape::new(&[-1, 2]).call(&f, false);
+    let r2 = Reshape::new([-1, 2]).call(&f, false);
     assert_tensor(&r2, &[2, 6, 2], &want, 0.0);
     // gradients pass through unchanged: d sum(w * reshape(x)) / dx = reshape^-1(w)
     let w = rnd(&[2, 12], 6);
     check_grad(|x| Flatten::new().call(x, true) * &w, &x, 1e-2);
     let w2 = rnd(&[2, 4, 3], 7);
-    check_grad(|x| Reshape::new(&[4, 3]).call(x, true) * &w2, &f, 1e-2);
-    let msg = panic_message(|| Reshape::new(&[5, 5]).call(&f, false));
+    check_grad(|x| Reshape::new([4, 3]).call(x, true) * &w2, &f, 1e-2);
+    let msg = panic_message(|| Reshape::new([5, 5]).call(&f, false));
     assert_contains(&msg, &["Reshape", "[5, 5]"]);
 }
