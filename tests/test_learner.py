@@ -62,3 +62,41 @@ def test_tf2_quickstarts_run_on_the_first_try(tmp_path):
     # five epoch lines from the expert loop, then the Exercise check
     assert printed.count("Test Accuracy: ") == 5, printed
     assert PASSED in printed, printed
+
+
+def value(kernel, code):
+    from kernel_helpers import run
+
+    cell = run(kernel, code, timeout=120)
+    assert cell.status == "ok", cell.outputs
+    return cell.result()
+
+
+def test_variable_lists_gradients_and_names_persist_across_cells(kernel):
+    """Issue 15's engine rows, typed as a TF2 learner types them, one statement per cell: each
+    value is owned, so evcxr keeps it for the next cell."""
+    value(kernel, 'let vars = vec![Variable::new(tensor([1.0, -2.0])).named("w"), Variable::new(tensor(4.0)).named("b")];')
+    value(kernel, "let tape = GradientTape::new();")
+    # loss = sum(w^2) + 3b  =>  dw = 2w = [2, -4], db = 3
+    value(kernel, "let loss = vars[0].square().sum() + &*vars[1] * 3.0;")
+    value(kernel, "let grads = tape.gradient(&loss, &vars);")
+    names = value(kernel, "tape.watched_variables().iter().map(|v| v.name().to_string()).collect::<Vec<_>>()")
+    assert names == '["w", "b"]'
+    assert value(kernel, "grads[0].as_ref().unwrap().to_vec::<f32>()") == "[2.0, -4.0]"
+    value(kernel, "let mut opt = SGD::new(0.5);")
+    value(kernel, "opt.apply_gradients(&grads, &vars);")
+    # w - 0.5 * 2w = 0; b - 0.5 * 3 = 2.5
+    assert value(kernel, "vars[0].to_vec::<f32>()") == "[0.0, 0.0]"
+    assert value(kernel, "vars[1].item()") == "2.5"
+    assert value(kernel, "reduce_mean(clip_by_value(tensor([-3.0, 0.5, 3.0]), -1.0, 1.0)).item()") == "0.16666667"
+    assert value(kernel, "Dataset::range(3).iter().count()") == "3"
+    assert value(kernel, "Reshape::new([8, 8]).call(&zeros([2, 64]), false).dims().to_vec()") == "[2, 8, 8]"
+    assert value(kernel, "VERSION") == f'"{version()}"'
+    assert value(kernel, "let h: Option<History> = None; h.is_none()") == "true"
+
+
+def version():
+    """The engine's version, from the workspace's Cargo.toml (the engine inherits it)."""
+    import tomllib
+
+    return tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["package"]["version"]
