@@ -305,3 +305,35 @@ fn conv2d_transpose_layer_upsamples_and_trains_in_a_functional_decoder() {
     let l = h.get("loss").unwrap();
     assert!(l[l.len() - 1] < l[0] / 10.0, "losses {l:?}");
 }
+
+#[test]
+fn new_layers_round_trip_through_save_and_load() {
+    let _g = seeded(21);
+    let model = Sequential::new()
+        .add(Reshape::new([2, 2, 4]))
+        .add(
+            Conv2DTranspose::new(3, 3)
+                .strides(2)
+                .padding("same")
+                .activation("relu"),
+        )
+        .add(UpSampling2D::new((2, 1)))
+        .add(Flatten::new())
+        .add(Dense::new(5))
+        .add(Softmax::new())
+        .input_shape([16]);
+    let x = rnd(&[3, 16], 22);
+    let before = model.predict(&x).to_vec::<f32>();
+    let dir = std::env::temp_dir().join(format!("ferrolab-tf-names-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir
+        .join("decoder.safetensors")
+        .to_string_lossy()
+        .into_owned();
+    model.save(&path).unwrap();
+    let loaded = Sequential::load(&path).unwrap();
+    // Reshape (2,2,4) -> Conv2DTranspose same, stride 2 -> (4,4,3) -> UpSampling (8,4,3) = 96
+    assert_eq!(loaded.summary().total_params, model.summary().total_params);
+    assert_eq!(loaded.predict(&x).to_vec::<f32>(), before);
+    std::fs::remove_dir_all(&dir).ok();
+}
