@@ -73,6 +73,7 @@ pub mod prelude {
         MeanSquaredError, SparseCategoricalCrossentropy,
     };
     pub use crate::keras::metrics::confusion_matrix;
+    pub use crate::keras::mixed_precision::{self, LayerDtype, LossScaleOptimizer, Policy};
     pub use crate::keras::models::{
         Batch, Input, KerasModel, LayerApply, Logs, Model, Sequential, TrainingState,
     };

@@ -9,6 +9,7 @@
 //! - `linalg`: matmul; `conv`: conv2d and pooling; `index`: gather, concat, stack, split;
 //! - `fmt`: TF-style printing; `html`: the HTML table shown in notebooks.
 
+pub mod autocast;
 pub(crate) mod conv;
 pub mod create;
 pub mod dispatch;

@@ -12,6 +12,7 @@ mod common;
 mod creation;
 mod cuda_ops;
 mod errors;
+mod half_accumulation;
 mod linalg_conv;
 mod math;
 mod ops_as_data;
