@@ -191,3 +191,80 @@ fn compiled_losses_are_f32_for_f16_predictions() {
     let loss = logs.get("loss").unwrap();
     assert!((loss - want).abs() < 1e-6, "{loss} vs {want}");
 }
+
+#[test]
+fn saved_bytes_counts_each_activation_the_tape_keeps_once() {
+    let x = ones([4, 3]);
+    let w = Variable::new(ones([3, 2]));
+    let tape = GradientTape::new();
+    let y = x.matmul(&w); // keeps x (4x3 f32 = 48 B) and y (4x2 = 32 B); w is a variable
+    assert_eq!(tape.saved_bytes(), 48 + 32);
+    let _z = y.relu(); // keeps y again (counted once) and its output (32 B)
+    assert_eq!(tape.saved_bytes(), 48 + 32 + 32);
+    let _h = y.cast(DType::F16); // an f16 copy: 4x2x2 = 16 B
+    assert_eq!(tape.saved_bytes(), 48 + 32 + 32 + 16);
+}
+
+#[test]
+fn mixed_activation_memory_is_about_half_and_every_layer_kind_trains() {
+    let _rng = seeded(6);
+    let mlp = |policy: &str| {
+        let _p = GlobalPolicy::set(policy);
+        Sequential::new()
+            .add(Dense::new(256).activation("relu"))
+            .add(Dense::new(256).activation("relu"))
+            .add(Dense::new(10))
+            .add(Activation::new("softmax").dtype("float32"))
+            .input_shape([64])
+    };
+    let x = rnd_f32(&[1024, 64], 1);
+    let f32_bytes = mlp("float32").activation_bytes(&x);
+    for policy in ["mixed_float16", "mixed_bfloat16"] {
+        let b = mlp(policy).activation_bytes(&x);
+        let ratio = b as f64 / f32_bytes as f64;
+        println!("{policy}: {b} B vs float32 {f32_bytes} B, ratio {ratio:.3}");
+        assert!(ratio <= 0.55, "{policy}: ratio {ratio}");
+    }
+
+    // a CNN with BatchNormalization, Dropout and pooling, and a sequence model with Embedding,
+    // LSTM, MultiHeadAttention and LayerNormalization: forward in the compute dtype, f32
+    // variables, and training lowers the loss
+    let _p = GlobalPolicy::set("mixed_float16");
+    let mut cnn = Sequential::new()
+        .add(Conv2D::new(4, 3).padding("same").activation("relu"))
+        .add(BatchNormalization::new())
+        .add(MaxPooling2D::new(2))
+        .add(Dropout::new(0.1))
+        .add(Flatten::new())
+        .add(Dense::new(3))
+        .input_shape([6, 6, 1]);
+    let xi = rnd_f32(&[24, 6, 6, 1], 2);
+    let yi = xi.mean_axes(&[1, 2, 3], false).greater(0.0).cast(DType::I64);
+    let ids = (rnd_f32(&[24, 5], 3).abs() * 3.0).cast(DType::I64);
+    let yt = ids.sum_axis(-1, false).greater(7.0).cast(DType::I64);
+    let inp = Input::with_dtype([5], DType::I64);
+    let e = Embedding::new(10, 8).apply(&inp);
+    let r = LSTM::new(8).return_sequences(true).apply(&e);
+    let a = MultiHeadAttention::new(2, 4).apply_many(&[&r, &r]);
+    let n = LayerNormalization::new().apply(&a);
+    let out = Dense::new(2).apply(&Flatten::new().apply(&n));
+    let mut seq = Model::new(&[&inp], &[&out]);
+    drop(_p);
+    trains_in_f16_with_f32_variables(&mut cnn, &xi, &yi);
+    trains_in_f16_with_f32_variables(&mut seq, &ids, &yt);
+}
+
+fn trains_in_f16_with_f32_variables<M: KerasModel>(model: &mut M, x: &Tensor, y: &Tensor) {
+    model.compile(Adam::new(1e-2), SparseCategoricalCrossentropy::from_logits(), &[]);
+    let st = model.training_state();
+    assert!(st.optimizer().unwrap().loss_scale().is_none(), "compiled under float32");
+    assert_eq!(model.predict(x).dtype(), DType::F16, "{}", model.name());
+    let first = model.evaluate(x, y).get("loss").unwrap();
+    model.fit(x, y).epochs(10).batch_size(8).verbose(0).run();
+    let last = model.evaluate(x, y).get("loss").unwrap();
+    println!("{}: loss {first} -> {last}", model.name());
+    assert!(last < first, "{}: loss {first} -> {last}", model.name());
+    for w in model.weights() {
+        assert_eq!(w.dtype(), DType::F32, "{}", w.name());
+    }
+}
