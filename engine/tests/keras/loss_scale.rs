@@ -19,7 +19,11 @@ fn scale_halves_on_inf_and_nan_skipping_the_step_and_doubles_after_2000_good_ste
 
     // an inf gradient: no update, iterations unchanged, scale halved
     opt.apply_gradients(&grad(f32::INFINITY), &[&w]);
-    assert_eq!(w.to_vec::<f32>(), vec![1.0, 1.0], "skipped step leaves weights untouched");
+    assert_eq!(
+        w.to_vec::<f32>(),
+        vec![1.0, 1.0],
+        "skipped step leaves weights untouched"
+    );
     assert_eq!(opt.iterations(), 0);
     assert_eq!(opt.scale(), 16384.0);
     // NaN: the same
@@ -74,7 +78,10 @@ fn scaled_loss_and_unscaled_gradients_in_a_custom_loop() {
     let scaled = opt.get_scaled_loss(&loss);
     assert_eq!(scaled.item(), loss.item() * 32768.0);
     let grads = tape.gradient_vec(&scaled, &[w.as_tensor()]);
-    assert_eq!(grads[0].as_ref().unwrap().to_vec::<f32>(), vec![32768.0, -196608.0]);
+    assert_eq!(
+        grads[0].as_ref().unwrap().to_vec::<f32>(),
+        vec![32768.0, -196608.0]
+    );
     let grads = opt.get_unscaled_gradients(&grads);
     assert_eq!(grads[0].as_ref().unwrap().to_vec::<f32>(), vec![1.0, -6.0]);
 }
@@ -92,7 +99,11 @@ fn loss_scaling_rescues_f16_gradients_that_underflow() {
         let [g] = tape.gradient(&(y * scale as f64), [&w]);
         g.unwrap().item() / scale
     };
-    assert_eq!(grad_of(1.0), 0.0, "without scaling the f16 gradient underflows");
+    assert_eq!(
+        grad_of(1.0),
+        0.0,
+        "without scaling the f16 gradient underflows"
+    );
     let scaled = grad_of(32768.0);
     assert!((scaled - 64e-8).abs() < 1e-2 * 64e-8, "{scaled} vs 6.4e-7");
 }
@@ -108,9 +119,7 @@ fn compile_wraps_the_optimizer_under_mixed_float16_only() {
         ("float32", false),
     ] {
         mixed_precision::set_global_policy(policy);
-        let mut model = Sequential::new()
-            .add(Dense::new(1))
-            .input_shape([4]);
+        let mut model = Sequential::new().add(Dense::new(1)).input_shape([4]);
         model.compile(SGD::new(0.01), "mse", &[]);
         mixed_precision::set_global_policy("float32");
         let st = model.training_state();

@@ -37,7 +37,10 @@ fn policies_name_their_compute_and_variable_dtypes() {
         assert_eq!(p.variable_dtype(), DType::F32);
     }
     let err = Policy::try_new("float16_mixed").unwrap_err().to_string();
-    assert!(err.contains("mixed_float16"), "the error lists the policies: {err}");
+    assert!(
+        err.contains("mixed_float16"),
+        "the error lists the policies: {err}"
+    );
 }
 
 #[test]
@@ -45,21 +48,34 @@ fn layers_take_the_global_policy_when_constructed_and_dtype_overrides_it() {
     let _rng = seeded(1);
     let early = Dense::new(3); // float32: made before the policy changed
     let _p = GlobalPolicy::set("mixed_float16");
-    assert_eq!(mixed_precision::global_policy(), Policy::new("mixed_float16"));
+    assert_eq!(
+        mixed_precision::global_policy(),
+        Policy::new("mixed_float16")
+    );
     let dense = Dense::new(3).activation("relu");
     let out = Activation::new("softmax").dtype("float32");
-    let bf = Dense::new(3).dtype(&Policy::new("mixed_bfloat16"));
+    let bf16_policy = Policy::new("mixed_bfloat16");
+    let bf = Dense::new(3).dtype(&bf16_policy);
     assert_eq!(early.dtype_policy().name(), "float32");
     assert_eq!(dense.dtype_policy().name(), "mixed_float16");
     assert_eq!(dense.compute_dtype(), DType::F16);
     assert_eq!(dense.variable_dtype(), DType::F32);
     assert_eq!(out.compute_dtype(), DType::F32);
+    assert_eq!(bf.dtype_policy(), bf16_policy);
     assert_eq!(bf.compute_dtype(), DType::BF16);
 
     let x = rnd_f32(&[4, 5], 3);
-    let h = dense.invoke(&[x.clone()], false);
-    assert_eq!(h.dtype(), DType::F16, "a mixed_float16 layer outputs float16");
-    assert_eq!(dense.kernel().unwrap().dtype(), DType::F32, "variables stay f32");
+    let h = dense.invoke(std::slice::from_ref(&x), false);
+    assert_eq!(
+        h.dtype(),
+        DType::F16,
+        "a mixed_float16 layer outputs float16"
+    );
+    assert_eq!(
+        dense.kernel().unwrap().dtype(),
+        DType::F32,
+        "variables stay f32"
+    );
     assert_eq!(dense.bias().unwrap().dtype(), DType::F32);
     // the f16 result is the f32 computation rounded: relu(x k + b) within f16 precision
     let k = dense.kernel().unwrap();
@@ -81,16 +97,22 @@ fn gradients_reach_the_f32_variables_through_the_cast() {
     let _p = GlobalPolicy::set("mixed_bfloat16");
     let dense = Dense::new(4);
     let x = rnd_f32(&[8, 6], 5);
-    let _ = dense.invoke(&[x.clone()], false); // build
+    let _ = dense.invoke(std::slice::from_ref(&x), false); // build
     let k = dense.kernel().unwrap();
     let tape = GradientTape::new();
-    let y = dense.invoke(&[x.clone()], true);
+    let y = dense.invoke(std::slice::from_ref(&x), true);
     let loss = y.cast(DType::F32).square().sum();
     let [dk] = tape.gradient(&loss, [&k]);
     let dk = dk.expect("the kernel gets a gradient");
-    assert_eq!(dk.dtype(), DType::F32, "the gradient of an f32 variable is f32");
+    assert_eq!(
+        dk.dtype(),
+        DType::F32,
+        "the gradient of an f32 variable is f32"
+    );
     // loss = sum((xk + b)^2)  =>  dloss/dk = 2 x^T (xk + b); bf16 keeps ~3 significant digits
-    let want = x.t().matmul(&((x.matmul(&k) + &*dense.bias().unwrap()) * 2.0));
+    let want = x
+        .t()
+        .matmul(&((x.matmul(&k) + &*dense.bias().unwrap()) * 2.0));
     crate::common::assert_close(&dk.to_vec::<f32>(), &want.to_vec::<f32>(), 3e-2);
 }
 
@@ -105,7 +127,10 @@ fn summary_and_saved_model_keep_the_policy_and_f32_variables() {
         .input_shape([5]);
     let text = model.summary().to_string();
     assert!(text.contains("(Dense, mixed_float16)"), "{text}");
-    assert!(text.contains("(Activation)"), "float32 layers show no policy: {text}");
+    assert!(
+        text.contains("(Activation)"),
+        "float32 layers show no policy: {text}"
+    );
     let x = rnd_f32(&[6, 5], 7);
     let before = model.predict(&x);
     assert_eq!(before.dtype(), DType::F32);
@@ -138,8 +163,8 @@ fn normalisation_layers_compute_in_f32_and_return_the_compute_dtype() {
     let ln = LayerNormalization::new();
     let bn = BatchNormalization::new();
     let (yl, yb) = (
-        ln.invoke(&[x.clone()], true),
-        bn.invoke(&[x.clone()], true),
+        ln.invoke(std::slice::from_ref(&x), true),
+        bn.invoke(std::slice::from_ref(&x), true),
     );
     assert_eq!((yl.dtype(), yb.dtype()), (DType::F16, DType::F16));
     let x16 = x.cast(DType::F32);
@@ -169,7 +194,10 @@ fn softmax_family_in_half_precision_is_the_f32_result_rounded_once() {
     let xb = x.cast(DType::BF16);
     assert_eq!(
         xb.softmax(-1).to_f32_vec(),
-        xb.cast(DType::F32).softmax(-1).cast(DType::BF16).to_f32_vec()
+        xb.cast(DType::F32)
+            .softmax(-1)
+            .cast(DType::BF16)
+            .to_f32_vec()
     );
 }
 
@@ -179,7 +207,11 @@ fn compiled_losses_are_f32_for_f16_predictions() {
     let _p = GlobalPolicy::set("mixed_float16");
     // no float32 output layer: the model returns f16 logits, the loss still computes in f32
     let mut model = Sequential::new().add(Dense::new(3)).input_shape([4]);
-    model.compile(SGD::new(0.0), SparseCategoricalCrossentropy::from_logits(), &[]);
+    model.compile(
+        SGD::new(0.0),
+        SparseCategoricalCrossentropy::from_logits(),
+        &[],
+    );
     let x = rnd_f32(&[16, 4], 13);
     let y = tensor([0i64, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
     let logits = model.predict(&x);
@@ -239,7 +271,10 @@ fn mixed_activation_memory_is_about_half_and_every_layer_kind_trains() {
         .add(Dense::new(3))
         .input_shape([6, 6, 1]);
     let xi = rnd_f32(&[24, 6, 6, 1], 2);
-    let yi = xi.mean_axes(&[1, 2, 3], false).greater(0.0).cast(DType::I64);
+    let yi = xi
+        .mean_axes(&[1, 2, 3], false)
+        .greater(0.0)
+        .cast(DType::I64);
     let ids = (rnd_f32(&[24, 5], 3).abs() * 3.0).cast(DType::I64);
     let yt = ids.sum_axis(-1, false).greater(7.0).cast(DType::I64);
     let inp = Input::with_dtype([5], DType::I64);
@@ -255,9 +290,16 @@ fn mixed_activation_memory_is_about_half_and_every_layer_kind_trains() {
 }
 
 fn trains_in_f16_with_f32_variables<M: KerasModel>(model: &mut M, x: &Tensor, y: &Tensor) {
-    model.compile(Adam::new(1e-2), SparseCategoricalCrossentropy::from_logits(), &[]);
+    model.compile(
+        Adam::new(1e-2),
+        SparseCategoricalCrossentropy::from_logits(),
+        &[],
+    );
     let st = model.training_state();
-    assert!(st.optimizer().unwrap().loss_scale().is_none(), "compiled under float32");
+    assert!(
+        st.optimizer().unwrap().loss_scale().is_none(),
+        "compiled under float32"
+    );
     assert_eq!(model.predict(x).dtype(), DType::F16, "{}", model.name());
     let first = model.evaluate(x, y).get("loss").unwrap();
     model.fit(x, y).epochs(10).batch_size(8).verbose(0).run();

@@ -40,7 +40,11 @@ test_device!(half_matmul_accumulates_in_f32, |dev| {
     for dtype in [DType::F16, DType::BF16] {
         let a = ones([2, 4096]).cast(dtype).to(dev);
         let b = ones([4096, 2]).cast(dtype).to(dev);
-        assert_eq!(a.matmul(&b).to_f32_vec(), vec![4096.0; 4], "{dtype:?} on {dev:?}");
+        assert_eq!(
+            a.matmul(&b).to_f32_vec(),
+            vec![4096.0; 4],
+            "{dtype:?} on {dev:?}"
+        );
     }
 });
 

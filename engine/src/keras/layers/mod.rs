@@ -192,7 +192,13 @@ pub fn autocast_call(
             .any(|x| x.dtype().is_float() && x.dtype() != inner)
             .then(|| {
                 xs.iter()
-                    .map(|x| if x.dtype().is_float() { x.cast(inner) } else { x.clone() })
+                    .map(|x| {
+                        if x.dtype().is_float() {
+                            x.cast(inner)
+                        } else {
+                            x.clone()
+                        }
+                    })
                     .collect()
             })
     };

@@ -103,9 +103,10 @@ impl LossScaleOptimizer {
 
 /// Whether every element of every gradient is finite (one reduction per gradient).
 fn all_finite(grads: &[Option<Tensor>]) -> bool {
-    grads.iter().flatten().all(|g| {
-        g.elem_count() == 0 || g.cast(DType::F32).abs().max().item().is_finite()
-    })
+    grads
+        .iter()
+        .flatten()
+        .all(|g| g.elem_count() == 0 || g.cast(DType::F32).abs().max().item().is_finite())
 }
 
 impl Optimizer for LossScaleOptimizer {

@@ -161,7 +161,10 @@ pub(crate) fn register_layer(name: &str) {
 /// after `.named(..)` renamed it).
 pub(crate) fn policy_of(name: &str) -> Policy {
     let p = policies();
-    p.layers.get(name).cloned().unwrap_or_else(|| p.global.clone())
+    p.layers
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| p.global.clone())
 }
 
 /// Sets the policy of the layer named `name`.

@@ -220,7 +220,10 @@ pub trait KerasModel: Layer {
         let loss = self.compute_loss(batch, &y_pred);
         // loss scaling (a LossScaleOptimizer; `compile` adds one under mixed_float16):
         // differentiate loss * scale, divide the gradients by the scale
-        let scale = self.training_state().optimizer().and_then(|o| o.loss_scale());
+        let scale = self
+            .training_state()
+            .optimizer()
+            .and_then(|o| o.loss_scale());
         let target = match scale {
             Some(s) => loss.clone() * s as f64,
             None => loss.clone(),
