@@ -22,7 +22,8 @@
 //! so every variable the layer reads is cast too (`tensor/autocast.rs`, Keras'
 //! `AutoCastVariable`). A float32 layer casts its inputs to f32 and returns f32.
 //!
-//! **What stays in float32 whatever the policy** (each one is tested in `tests/keras/mixed_precision.rs`):
+//! **What stays in float32 whatever the policy** (each one is tested, in
+//! `tests/keras/mixed_precision.rs` and `tests/ops/half_accumulation.rs`, on the CPU and CUDA):
 //! - softmax, log-softmax and logsumexp: computed in f32, rounded once to the input's dtype;
 //! - losses: `compile`'s losses cast predictions and targets to f32 first, so the loss is f32;
 //! - reductions: sums accumulate in f64 on the CPU and CUDA for every float dtype, means divide
