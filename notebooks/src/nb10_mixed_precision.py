@@ -252,7 +252,7 @@ if gpus.is_empty() {
         let secs = start.elapsed().as_secs_f64() / 10.0;
         println!("{dtype}: {:.1} TFLOP/s", 2.0 * 4096f64.powi(3) / secs / 1e12);
     }
-}
+};
 """),
         ("md", r"""
 ## Exercise check
