@@ -79,7 +79,7 @@ fn main() {
     let mut f32_gf = 0.0;
     for dtype in [DType::F32, DType::F16, DType::BF16] {
         let (x, y) = (a.cast(dtype), b.cast(dtype));
-        let s = time(3, || {
+        let s = time(7, || {
             std::hint::black_box(x.matmul(&y));
         });
         if dtype == DType::F32 {
@@ -95,7 +95,7 @@ fn main() {
     let a16: Vec<f16> = a.cast(DType::F16).to_vec();
     let b16: Vec<f16> = b.cast(DType::F16).to_vec();
     let mut c16 = vec![f16::ZERO; n * n];
-    let s = time(3, || {
+    let s = time(7, || {
         gemm_square(n, &a16, &b16, &mut c16, f16::ZERO, f16::ONE)
     });
     println!(
@@ -104,7 +104,7 @@ fn main() {
         gflops(s) / f32_gf
     );
     let mut c32 = vec![0f32; n * n];
-    let s = time(3, || {
+    let s = time(7, || {
         let a32: Vec<f32> = a16.iter().map(|v| v.to_f32()).collect();
         let b32: Vec<f32> = b16.iter().map(|v| v.to_f32()).collect();
         gemm_square(n, &a32, &b32, &mut c32, 0.0, 1.0);
