@@ -310,3 +310,38 @@ fn trains_in_f16_with_f32_variables<M: KerasModel>(model: &mut M, x: &Tensor, y:
         assert_eq!(w.dtype(), DType::F32, "{}", w.name());
     }
 }
+
+#[test]
+fn every_loss_computes_in_f32_for_half_predictions() {
+    let logits = crate::common::rnd(&[6, 3], 21);
+    let probs = logits.softmax(-1);
+    let labels = tensor([0i64, 2, 1, 1, 0, 2]);
+    let onehot = one_hot(&labels, 3);
+    let cases: Vec<(Box<dyn Loss>, &Tensor, &Tensor)> = vec![
+        (Box::new(MeanSquaredError), &onehot, &probs),
+        (Box::new(MeanAbsoluteError), &onehot, &probs),
+        (Box::new(Huber::new(0.5)), &onehot, &logits),
+        (
+            Box::new(BinaryCrossentropy::from_logits()),
+            &onehot,
+            &logits,
+        ),
+        (Box::new(CategoricalCrossentropy::new()), &onehot, &probs),
+        (
+            Box::new(SparseCategoricalCrossentropy::from_logits()),
+            &labels,
+            &logits,
+        ),
+        (Box::new(KLDivergence), &onehot, &probs),
+    ];
+    for (loss, y, p) in cases {
+        for half in [DType::F16, DType::BF16] {
+            let p16 = p.cast(half);
+            let got = loss.call(y, &p16);
+            assert_eq!(got.dtype(), DType::F32, "{} on {half:?}", loss.name());
+            // the same as the f32 loss of the rounded predictions
+            let want = loss.call(y, &p16.cast(DType::F32)).item();
+            assert_eq!(got.item(), want, "{} on {half:?}", loss.name());
+        }
+    }
+}

@@ -25,7 +25,7 @@
 //! **What stays in float32 whatever the policy** (each one is tested, in
 //! `tests/keras/mixed_precision.rs` and `tests/ops/half_accumulation.rs`, on the CPU and CUDA):
 //! - softmax, log-softmax and logsumexp: computed in f32, rounded once to the input's dtype;
-//! - losses: `compile`'s losses cast predictions and targets to f32 first, so the loss is f32;
+//! - losses: every loss casts the predictions (and float targets) to f32 first, so it is f32;
 //! - reductions: sums accumulate in f64 on the CPU and CUDA for every float dtype, means divide
 //!   in f32 (`sum` of 4096 f16 ones is 4096, where an f16 accumulator stops at 2048; `mean` of
 //!   10^6 f16 ones is 1.0);
