@@ -82,6 +82,7 @@ pub mod prelude {
         MeanSquaredError, SparseCategoricalCrossentropy,
     };
     pub use crate::keras::metrics::{self, confusion_matrix};
+    pub use crate::keras::mixed_precision::{self, LayerDtype, LossScaleOptimizer, Policy};
     pub use crate::keras::models::{
         Batch, History, Input, KerasModel, LayerApply, Logs, Model, Sequential, TrainingState,
     };

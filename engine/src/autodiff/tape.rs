@@ -150,6 +150,26 @@ impl GradientTape {
         RecordingPaused { tape: self, was }
     }
 
+    /// Bytes of the activations this tape holds for the backward pass (for memory comparisons,
+    /// e.g. float32 against mixed precision): every distinct storage that a recorded op keeps as
+    /// an input or output, counted once, variables excluded (they exist without the tape).
+    pub fn saved_bytes(&self) -> usize {
+        let d = self.inner.lock();
+        let mut seen = HashSet::new();
+        let mut total = 0;
+        let all = d
+            .nodes
+            .iter()
+            .flat_map(|n| n.node.inputs.iter().chain(std::iter::once(&n.output)));
+        for t in all {
+            if t.0.var.is_some() || !seen.insert(Arc::as_ptr(&t.0.storage) as usize) {
+                continue;
+            }
+            total += t.storage().elem_count() * t.dtype().size_in_bytes();
+        }
+        total
+    }
+
     /// Forgets everything recorded so far (`tape.reset()`).
     pub fn reset(&self) {
         let mut d = self.inner.lock();

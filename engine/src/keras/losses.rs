@@ -1,6 +1,7 @@
 //! Losses with Keras names and semantics: each returns the mean over the batch
 //! ("sum_over_batch_size"). Probability inputs are clipped to [1e-7, 1 - 1e-7] as Keras does;
-//! `from_logits()` variants use the stable log-softmax / softplus forms.
+//! `from_logits()` variants use the stable log-softmax / softplus forms. Every loss computes in
+//! float32, whatever the dtype of the predictions (f16/bf16 outputs of a mixed-precision model).
 
 use crate::dtype::DType;
 use crate::error::{invalid, Result};
@@ -73,6 +74,16 @@ pub fn get(name: &str) -> Result<Box<dyn Loss>> {
     })
 }
 
+/// Losses compute in float32 whatever the dtype of the predictions (mixed precision: an f16
+/// model's outputs are cast before the loss, as Keras does).
+fn f32_pred(y_pred: &Tensor) -> Tensor {
+    if y_pred.dtype().is_float() {
+        y_pred.cast(DType::F32)
+    } else {
+        y_pred.clone()
+    }
+}
+
 #[track_caller]
 fn same_shape(loss: &str, y_true: &Tensor, y_pred: &Tensor) -> Tensor {
     let yt = if y_true.dtype() == y_pred.dtype() {
@@ -101,6 +112,7 @@ impl Loss for MeanSquaredError {
         "mean_squared_error"
     }
     fn call(&self, y_true: &Tensor, y_pred: &Tensor) -> Tensor {
+        let y_pred = &f32_pred(y_pred);
         (same_shape("MeanSquaredError", y_true, y_pred) - y_pred)
             .square()
             .mean()
@@ -114,6 +126,7 @@ impl Loss for MeanAbsoluteError {
         "mean_absolute_error"
     }
     fn call(&self, y_true: &Tensor, y_pred: &Tensor) -> Tensor {
+        let y_pred = &f32_pred(y_pred);
         (same_shape("MeanAbsoluteError", y_true, y_pred) - y_pred)
             .abs()
             .mean()
@@ -134,6 +147,7 @@ impl Loss for Huber {
         "huber"
     }
     fn call(&self, y_true: &Tensor, y_pred: &Tensor) -> Tensor {
+        let y_pred = &f32_pred(y_pred);
         let e = (same_shape("Huber", y_true, y_pred) - y_pred).abs();
         let d = self.delta as f64;
         let quad = e.square() * 0.5;
@@ -170,6 +184,7 @@ impl Loss for BinaryCrossentropy {
         self.from_logits
     }
     fn call(&self, y_true: &Tensor, y_pred: &Tensor) -> Tensor {
+        let y_pred = &f32_pred(y_pred);
         let z = same_shape("BinaryCrossentropy", y_true, y_pred);
         if self.from_logits {
             // -[z log s(x) + (1-z) log(1-s(x))] = softplus(x) - x z
@@ -219,6 +234,7 @@ impl Loss for CategoricalCrossentropy {
         self.from_logits
     }
     fn call(&self, y_true: &Tensor, y_pred: &Tensor) -> Tensor {
+        let y_pred = &f32_pred(y_pred);
         let t = same_shape("CategoricalCrossentropy", y_true, y_pred);
         -(t * log_probs(y_pred, self.from_logits))
             .sum_axis(-1, false)
@@ -255,6 +271,7 @@ impl Loss for SparseCategoricalCrossentropy {
     }
     #[track_caller]
     fn call(&self, y_true: &Tensor, y_pred: &Tensor) -> Tensor {
+        let y_pred = &f32_pred(y_pred);
         let classes = *y_pred.dims().last().unwrap_or(&1);
         let labels = if y_true.dtype() == DType::I64 {
             y_true.clone()
@@ -297,6 +314,7 @@ impl Loss for KLDivergence {
         "kl_divergence"
     }
     fn call(&self, y_true: &Tensor, y_pred: &Tensor) -> Tensor {
+        let y_pred = &f32_pred(y_pred);
         let t = same_shape("KLDivergence", y_true, y_pred).clamp(EPS as f32, 1.0);
         let p = y_pred.clamp(EPS as f32, 1.0);
         (&t * (&t / p).log()).sum_axis(-1, false).mean()

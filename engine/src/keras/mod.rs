@@ -6,6 +6,7 @@
 //!   override `train_step`, `test_step` or `predict_step` to change what one step of `fit`,
 //!   `evaluate` or `predict` does);
 //! - [`losses`], [`metrics`], [`optimizers`], [`callbacks`]: what `compile` and `fit` take;
+//! - [`mixed_precision`]: dtype policies (`mixed_float16`, `mixed_bfloat16`) and loss scaling;
 //! - [`initializers`], [`regularizers`], [`activations`]: the options layers take by name.
 //!
 //! Rust has no keyword arguments, so Keras options are builder methods:
@@ -18,6 +19,7 @@ pub mod initializers;
 pub mod layers;
 pub mod losses;
 pub mod metrics;
+pub mod mixed_precision;
 pub mod models;
 pub mod optimizers;
 pub mod regularizers;

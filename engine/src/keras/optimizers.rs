@@ -280,6 +280,12 @@ pub trait Optimizer: Send + Sync {
     fn iterations(&self) -> u64 {
         self.core().iterations
     }
+    /// The loss scale when this optimizer scales losses (a
+    /// [`LossScaleOptimizer`](crate::keras::mixed_precision::LossScaleOptimizer)): `train_step`
+    /// then differentiates `loss * scale` and divides the gradients by it.
+    fn loss_scale(&self) -> Option<f32> {
+        None
+    }
 }
 
 /// `var`'s value and `grad` in float32, the dtype of the slots and of the unfused formulas.

@@ -293,7 +293,12 @@ pub(crate) fn rebuild_layers(
 
 /// The entry a whole-model save writes for each layer.
 pub(crate) fn layer_entry(l: &dyn crate::keras::layers::Layer) -> serde_json::Value {
-    serde_json::json!({"class_name": l.class_name(), "config": l.get_config()})
+    let mut config = l.get_config();
+    if let Some(c) = config.as_object_mut() {
+        // Keras' `dtype` entry: the layer's policy (variables are saved in float32 always)
+        c.insert("dtype".into(), l.dtype_policy().name().into());
+    }
+    serde_json::json!({"class_name": l.class_name(), "config": config})
 }
 
 /// Saves `vars` under their names with the architecture in the metadata.

@@ -233,6 +233,14 @@ impl Storage {
             Storage::Meta(m) => m.dtype,
         }
     }
+    /// Number of elements held (0 for shape-only storage).
+    pub fn elem_count(&self) -> usize {
+        match self {
+            Storage::Cpu(s) => s.len(),
+            Storage::Cuda(s) => s.len(),
+            Storage::Meta(_) => 0,
+        }
+    }
     pub fn device(&self) -> Device {
         match self {
             Storage::Cpu(_) => Device::Cpu,

@@ -1,6 +1,7 @@
 //! `apply`: the one door every op goes through.
 //!
 //! `apply(op, inputs)`:
+//! 0. under an autocast scope (mixed precision), reads float variables in the compute dtype;
 //! 1. checks devices and infers the output's shape and dtype ([`Op::infer`], which also checks
 //!    dtypes, so errors name the op);
 //! 2. runs the op on the inputs' storage, or, when an input is symbolic (shape only), makes a
@@ -119,6 +120,13 @@ pub fn apply(op: Op, inputs: &[&Tensor]) -> Result<Tensor> {
                 lhs: device,
                 rhs: t.device(),
             });
+        }
+    }
+    // Autocast (mixed precision): inside a layer with a 16-bit policy, float variables are read
+    // in the compute dtype (see `autocast.rs`).
+    if !matches!(op, Op::Cast(_) | Op::ToDevice(_)) {
+        if let Some(cast) = super::autocast::cast_variables(inputs) {
+            return apply(op, &cast.iter().collect::<Vec<_>>());
         }
     }
     let (shape, dtype) = infer(&op, inputs)?;

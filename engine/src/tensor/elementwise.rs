@@ -196,7 +196,13 @@ impl Tensor {
 }
 
 pub(crate) fn check_dtypes(op: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
-    crate::tensor::op::check_same_dtype(op, a.dtype(), b.dtype())
+    // under an autocast scope, float variables are read in the compute dtype (`apply` casts)
+    let autocast = crate::tensor::autocast::current();
+    let seen = |t: &Tensor| match autocast {
+        Some(d) if t.0.var.is_some() && t.dtype().is_float() => d,
+        _ => t.dtype(),
+    };
+    crate::tensor::op::check_same_dtype(op, seen(a), seen(b))
 }
 
 impl Tensor {

@@ -10,6 +10,7 @@
 //! - [`math`]: TF's free functions (`reduce_mean`, `reduce_sum_axis`, `clip_by_value`, ...);
 //! - `fmt`: TF-style printing; `html`: the HTML table shown in notebooks.
 
+pub mod autocast;
 pub(crate) mod conv;
 mod conv_transpose;
 pub mod create;

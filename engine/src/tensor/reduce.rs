@@ -1,6 +1,7 @@
 //! Reductions with TF semantics: over all elements (`x.sum()`), one axis (`x.sum_axis(1, true)`)
 //! or several (`x.sum_axes(&[0, 1], false)`), with keepdims. Also argmax/argmin, var, std,
-//! logsumexp, softmax and log_softmax (shifted by a stop-gradient max for stability).
+//! logsumexp, softmax and log_softmax (shifted by a stop-gradient max for stability; f16/bf16
+//! inputs compute them in f32 and round once).
 
 use crate::autodiff::stop_gradient;
 use crate::dtype::DType;
@@ -33,6 +34,12 @@ impl Tensor {
             });
         }
         Ok(())
+    }
+
+    /// f16/bf16: the softmax family computes in f32 (exp overflows f16 past 11, and sums of
+    /// many terms lose bits) and rounds once (mixed precision keeps them in f32).
+    fn half_dtype(&self) -> Option<DType> {
+        matches!(self.dtype(), DType::F16 | DType::BF16).then_some(self.dtype())
     }
 
     /// The shape after reducing `axes`, with or without the kept size-1 axes.
@@ -215,6 +222,9 @@ impl Tensor {
     #[track_caller]
     pub fn logsumexp(&self, axis: isize, keepdims: bool) -> Tensor {
         or_panic(self.check_float_axis(axis, "logsumexp"));
+        if let Some(d) = self.half_dtype() {
+            return self.cast(DType::F32).logsumexp(axis, keepdims).cast(d);
+        }
         let m = stop_gradient(&self.max_axis(axis, true));
         let lse = (self - &m).exp().sum_axis(axis, true).log() + &m;
         if keepdims {
@@ -227,6 +237,9 @@ impl Tensor {
     #[track_caller]
     pub fn softmax(&self, axis: isize) -> Tensor {
         or_panic(self.check_float_axis(axis, "softmax"));
+        if let Some(d) = self.half_dtype() {
+            return self.cast(DType::F32).softmax(axis).cast(d);
+        }
         let m = stop_gradient(&self.max_axis(axis, true));
         let e = (self - &m).exp();
         let s = e.sum_axis(axis, true);
@@ -236,6 +249,9 @@ impl Tensor {
     #[track_caller]
     pub fn log_softmax(&self, axis: isize) -> Tensor {
         or_panic(self.check_float_axis(axis, "log_softmax"));
+        if let Some(d) = self.half_dtype() {
+            return self.cast(DType::F32).log_softmax(axis).cast(d);
+        }
         let m = stop_gradient(&self.max_axis(axis, true));
         let shifted = self - &m;
         let lse = shifted.exp().sum_axis(axis, true).log();

@@ -7,7 +7,7 @@
 //! You override `call` (or `call_many`); Sequential, the Functional API and `fit` call
 //! [`Layer::invoke`], Keras' `layer(x, training=...)`. It wraps `call` with what every call
 //! needs: the name scope ([`current_name_scope`]) and the place where autocast (mixed
-//! precision) goes. (`apply` is taken: `LayerApply::apply` calls a layer on symbolic tensors in
+//! precision, [`autocast_call`]) goes. (`apply` is taken: `LayerApply::apply` calls a layer on symbolic tensors in
 //! the Functional API, and `Dense::new(4).apply(&input)` must keep meaning that.)
 
 mod attention;
@@ -35,6 +35,8 @@ pub use resampling::{Softmax, UpSampling2D};
 use std::sync::Arc;
 
 use crate::autodiff::Variable;
+use crate::dtype::DType;
+use crate::keras::mixed_precision::{self, Policy};
 use crate::tensor::Tensor;
 
 /// A Keras layer: a function of its inputs and its weights.
@@ -70,7 +72,31 @@ pub trait Layer: Send + Sync {
     ///   ([`current_name_scope`] gives `sequential/dense` inside a Dense of a Sequential).
     /// - Autocast: see [`layer_call`].
     fn invoke(&self, xs: &[Tensor], training: bool) -> Tensor {
-        layer_call(&self.name(), xs, |xs| self.call_many(xs, training))
+        if !self.layers().is_empty() {
+            // a model: each of its layers casts for itself
+            return layer_call(&self.name(), xs, |xs| self.call_many(xs, training));
+        }
+        let policy = self.dtype_policy();
+        let f32_inside = matches!(
+            self.class_name(),
+            "BatchNormalization" | "LayerNormalization"
+        );
+        layer_call(&self.name(), xs, |xs| {
+            autocast_call(&policy, f32_inside, xs, |xs| self.call_many(xs, training))
+        })
+    }
+    /// The layer's dtype policy (`layer.dtype_policy` in Keras): the global policy when the
+    /// layer was constructed, or what `.dtype(..)` set (see [`crate::keras::mixed_precision`]).
+    fn dtype_policy(&self) -> Policy {
+        mixed_precision::policy_of(&self.name())
+    }
+    /// The dtype the layer computes in (`layer.compute_dtype`).
+    fn compute_dtype(&self) -> DType {
+        self.dtype_policy().compute_dtype()
+    }
+    /// The dtype of the layer's variables (`layer.variable_dtype`): float32.
+    fn variable_dtype(&self) -> DType {
+        self.dtype_policy().variable_dtype()
     }
     /// All weights, trainable first (empty until built).
     fn weights(&self) -> Vec<Variable> {
@@ -148,13 +174,55 @@ forward_layer!(Arc, Box);
 /// - Name scope: `name` is on this thread's scope stack while `f` runs, and comes off again
 ///   even when `f` panics. The stack lives in the process-wide state, keyed by thread, because
 ///   each notebook cell has its own copy of every static.
-/// - Autocast hook: a mixed-precision policy will cast floating `xs` to its compute dtype here,
-///   before `f` sees them (and keep float32 variables, as Keras does). There is no policy yet,
-///   so `xs` pass through unchanged.
+/// - Autocast: [`Layer::invoke`] wraps `f` in [`autocast_call`] with the layer's policy.
+///   Models pass their inputs through unchanged: each of their layers casts for itself.
 pub fn layer_call<R>(name: &str, xs: &[Tensor], f: impl FnOnce(&[Tensor]) -> R) -> R {
     let _scope = NameScope::enter(name);
-    // autocast (mixed precision) goes here
     f(xs)
+}
+
+/// The autocast hook of every layer call (Keras' `Layer.__call__` autocasting): casts float
+/// `xs` to the policy's compute dtype and runs `f` under an autocast scope of that dtype, so
+/// the float32 variables the layer reads are cast too (`tensor/autocast.rs`). A float32 layer
+/// gets f32 inputs and returns f32. `f32_inside` runs the layer in f32 and casts its output to
+/// the compute dtype (normalisation layers: statistics in f32). With a float32 policy and no
+/// outer scope this costs one dtype check per input.
+pub fn autocast_call(
+    policy: &Policy,
+    f32_inside: bool,
+    xs: &[Tensor],
+    f: impl FnOnce(&[Tensor]) -> Tensor,
+) -> Tensor {
+    let compute = policy.compute_dtype();
+    let inner = if f32_inside { DType::F32 } else { compute };
+    let cast = |xs: &[Tensor]| -> Option<Vec<Tensor>> {
+        xs.iter()
+            .any(|x| x.dtype().is_float() && x.dtype() != inner)
+            .then(|| {
+                xs.iter()
+                    .map(|x| {
+                        if x.dtype().is_float() {
+                            x.cast(inner)
+                        } else {
+                            x.clone()
+                        }
+                    })
+                    .collect()
+            })
+    };
+    let cast_xs = cast(xs);
+    let xs = cast_xs.as_deref().unwrap_or(xs);
+    let y = if inner == DType::F32 && crate::tensor::autocast::current().is_none() {
+        f(xs) // the common float32 case: no scope, no per-op check
+    } else {
+        let _scope = crate::tensor::autocast::enter(inner);
+        f(xs)
+    };
+    if f32_inside && y.dtype().is_float() && y.dtype() != compute {
+        y.cast(compute)
+    } else {
+        y
+    }
 }
 
 /// Per thread, the names of the layers being called, outermost first (Keras' name scope). In
@@ -214,6 +282,7 @@ pub fn unique_name(base: &str) -> String {
         format!("{base}_{n}")
     };
     *n += 1;
+    mixed_precision::register_layer(&name);
     name
 }
 
@@ -239,6 +308,14 @@ pub(crate) fn last_dim(layer: &str, x: &Tensor) -> usize {
 
 /// Rebuilds a layer from its class name and `get_config()` (Keras' `from_config`).
 pub fn layer_from_config(class: &str, c: &serde_json::Value) -> crate::Result<Box<dyn Layer>> {
+    let layer = build_from_config(class, c)?;
+    if let Some(p) = c["dtype"].as_str() {
+        mixed_precision::set_policy_of(&layer.name(), Policy::try_new(p)?);
+    }
+    Ok(layer)
+}
+
+fn build_from_config(class: &str, c: &serde_json::Value) -> crate::Result<Box<dyn Layer>> {
     let u = |k: &str| c[k].as_u64().map(|v| v as usize);
     let f = |k: &str| c[k].as_f64().map(|v| v as f32);
     let s = |k: &str| c[k].as_str().unwrap_or("linear").to_string();

@@ -118,7 +118,10 @@ impl Recurrent {
         let (n, steps) = (x.dims()[0], x.dims()[1]);
         let u = self.units;
         let [k, r, b] = self.build(last_dim(&self.name, x));
-        let zeros = crate::tensor::create::zeros([n, u]).to(x.device());
+        // initial states in the input's dtype (f16/bf16 under a mixed policy)
+        let zeros = crate::tensor::create::zeros([n, u])
+            .cast(x.dtype())
+            .to(x.device());
         let mut h = initial_state
             .and_then(|s| s.first().cloned())
             .unwrap_or_else(|| zeros.clone());

@@ -437,7 +437,7 @@ impl KerasModel for Model {
                 done.push(l.clone());
                 rows.push(SummaryRow {
                     name: l.name(),
-                    class_name: l.class_name().into(),
+                    class_name: super::summary::type_label(&**l),
                     output_shape: shape_str(&n.0.shape),
                     params,
                 });

@@ -24,6 +24,17 @@ pub struct Summary {
     pub non_trainable_params: usize,
 }
 
+/// The layer's type as the summary shows it: `Dense`, or `Dense, mixed_float16` when its
+/// dtype policy is not float32.
+pub(crate) fn type_label(l: &dyn Layer) -> String {
+    let p = l.dtype_policy();
+    if p.is_mixed() {
+        format!("{}, {}", l.class_name(), p.name())
+    } else {
+        l.class_name().to_string()
+    }
+}
+
 pub(crate) fn shape_str(dims: &[usize]) -> String {
     let mut s = String::from("(None");
     for d in dims {
@@ -77,7 +88,7 @@ impl Summary {
             .zip(shapes)
             .map(|(l, output_shape)| SummaryRow {
                 name: l.name(),
-                class_name: l.class_name().to_string(),
+                class_name: type_label(&**l),
                 output_shape,
                 params: l.count_params(),
             })

@@ -23,6 +23,7 @@ use crate::keras::callbacks::{Callback, CallbackContext};
 use crate::keras::layers::{layer_call, Layer};
 use crate::keras::losses::{IntoLoss, Loss};
 use crate::keras::metrics::{self, Metric};
+use crate::keras::mixed_precision::LossScaleOptimizer;
 use crate::keras::optimizers::Optimizer;
 use crate::tensor::{concat, Tensor};
 
@@ -170,8 +171,16 @@ pub trait KerasModel: Layer {
             );
         }
         let mut total: Option<Tensor> = None;
+        // losses compute in f32 whatever the policy (mixed precision)
+        let f32 = |t: &Tensor| {
+            if t.dtype().is_float() {
+                t.cast(DType::F32)
+            } else {
+                t.clone()
+            }
+        };
         for (i, (p, y)) in y_pred.iter().zip(&batch.y).enumerate() {
-            let l = st.losses[i.min(st.losses.len() - 1)].call(y, p);
+            let l = st.losses[i.min(st.losses.len() - 1)].call(&f32(y), &f32(p));
             total = Some(match total {
                 None => l,
                 Some(t) => t + l,
@@ -182,6 +191,14 @@ pub trait KerasModel: Layer {
             total = total + r;
         }
         total
+    }
+
+    /// Bytes of the activations a `GradientTape` holds for backward after one training-mode
+    /// forward pass on `x` ([`GradientTape::saved_bytes`]): what mixed precision halves.
+    fn activation_bytes(&self, x: &Tensor) -> usize {
+        let tape = GradientTape::new();
+        let _y = self.invoke_multi(std::slice::from_ref(x), true);
+        tape.saved_bytes()
     }
 
     /// Keras' `compute_metrics`: updates the compiled metrics with this batch and returns every
@@ -201,10 +218,27 @@ pub trait KerasModel: Layer {
         let tape = GradientTape::new();
         let y_pred = self.invoke_multi(&batch.x, true);
         let loss = self.compute_loss(batch, &y_pred);
+        // loss scaling (a LossScaleOptimizer; `compile` adds one under mixed_float16):
+        // differentiate loss * scale, divide the gradients by the scale
+        let scale = self
+            .training_state()
+            .optimizer()
+            .and_then(|o| o.loss_scale());
+        let target = match scale {
+            Some(s) => loss.clone() * s as f64,
+            None => loss.clone(),
+        };
         let vars = self.trainable_weights();
         let sources: Vec<&Tensor> = vars.iter().map(|v| v.as_tensor()).collect();
-        let grads = tape.gradient_vec(&loss, &sources);
+        let mut grads = tape.gradient_vec(&target, &sources);
         drop(tape);
+        if let Some(s) = scale {
+            let inv = 1.0 / s as f64;
+            grads = grads
+                .into_iter()
+                .map(|g| g.map(|g| g.cast(DType::F32) * inv))
+                .collect();
+        }
         let st = self.training_state();
         let opt = st
             .optimizer()
@@ -255,6 +289,15 @@ pub trait KerasModel: Layer {
         for m in metrics {
             crate::error::or_panic(metrics::get(m, losses[0].accuracy_kind(), false));
         }
+        // Keras: under mixed_float16, compile wraps the optimizer in a LossScaleOptimizer
+        // (bf16 has f32's exponent range and needs no scaling)
+        let policy = crate::keras::mixed_precision::global_policy();
+        let optimizer: Box<dyn Optimizer> =
+            if policy.compute_dtype() == DType::F16 && optimizer.loss_scale().is_none() {
+                Box::new(LossScaleOptimizer::from_boxed(optimizer))
+            } else {
+                optimizer
+            };
         let st = self.training_state();
         st.optimizer = Some(optimizer);
         st.losses = losses;
