@@ -11,6 +11,7 @@ mod common;
 
 mod creation;
 mod cuda_ops;
+mod cuda_threads;
 mod errors;
 mod linalg_conv;
 mod math;

@@ -124,6 +124,23 @@ pub fn backend_for(device: Device) -> Result<Arc<CudaBackend>> {
     })
 }
 
+/// The first GPU that the machine lists (`nvidia-smi -L`, else the kernel driver's
+/// `/proc/driver/nvidia/gpus`), whether or not the backend can use it; None without one.
+pub fn listed_gpu() -> Option<String> {
+    if let Ok(out) = std::process::Command::new("nvidia-smi").arg("-L").output() {
+        let text = String::from_utf8_lossy(&out.stdout);
+        if let Some(line) = text.lines().find(|l| l.starts_with("GPU ")) {
+            return Some(format!("nvidia-smi lists {}", line.trim()));
+        }
+    }
+    let gpus = std::fs::read_dir("/proc/driver/nvidia/gpus").ok()?;
+    let first = gpus.flatten().next()?;
+    Some(format!(
+        "the NVIDIA kernel driver lists GPU {}",
+        first.file_name().to_string_lossy()
+    ))
+}
+
 /// Prints one warning when a GPU exists but cannot be used.
 pub fn warn_unusable_once(reason: &str) {
     use std::sync::atomic::Ordering;

@@ -40,7 +40,9 @@ use std::sync::Arc;
 use half::{bf16, f16};
 
 pub use alloc::{empty_cache, memory_stats, MemoryStats};
-pub use backend::{backend, backend_for, device_count, warn_unusable_once, CudaBackend};
+pub use backend::{
+    backend, backend_for, device_count, listed_gpu, warn_unusable_once, CudaBackend,
+};
 pub use catalog::{all_sources, KernelSource};
 pub use device::{CudaDevice, GpuInfo};
 pub use upload::{STAGING_BUFFERS, STAGING_CHUNK_BYTES, STAGING_MIN_BYTES};
