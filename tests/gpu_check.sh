@@ -160,7 +160,11 @@ run() {
     log+=$'\n'$(timeout 120 "$OUT/autodiff" $CUDA_FILTERS --test-threads=1 --nocapture 2>&1) || rc=1
     [ $rc = 0 ] || status=1
     echo "$log" | grep -E '^test |^test result|panicked|FAILED|failures:' | grep -v ' ok$' | head -80
-    echo "   passed: $(echo "$log" | grep -c ' ok$'), failed: $(echo "$log" | grep -c ' FAILED$')"
+    # shellcheck disable=SC2016 # awk's own $n
+    echo "$log" | awk '/^test result:/ { p += $4; f += $6 } END { printf "   CUDA tests: %d passed, %d failed\n", p, f }'
+    local skips
+    skips=$(echo "$log" | grep -c 'skipped: no CUDA device')
+    [ "$skips" = 0 ] || echo "   of the passed, $skips only printed 'skipped: no CUDA device'"
     if echo "$log" | grep -q 'skipped: no CUDA device'; then
         echo "GPU CHECK: NOT RUN: $(echo "$log" | grep -o -m1 'skipped: no CUDA device.*')"
         status=2

@@ -70,9 +70,13 @@ pub fn gpu_present_but_unusable() -> Option<String> {
 pub fn gpu_summary() -> String {
     let gpus = gpu_info();
     if gpus.is_empty() {
+        let nvrtc = match cuda::compile::nvrtc_version() {
+            Ok((major, minor)) => format!("NVRTC {major}.{minor} found"),
+            Err(_) => "no NVRTC".to_string(),
+        };
         match gpu_unavailable_reason() {
-            Some(r) => format!("no GPU usable ({r}); running on CPU"),
-            None => "no GPU found; running on CPU".to_string(),
+            Some(r) => format!("no GPU usable ({r}); running on CPU ({nvrtc})"),
+            None => format!("no GPU found; running on CPU ({nvrtc})"),
         }
     } else {
         gpus.iter()

