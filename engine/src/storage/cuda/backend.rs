@@ -80,12 +80,12 @@ pub fn device_count() -> std::result::Result<usize, String> {
     registry()
         .probe
         .get_or_init(|| {
-            // NVRTC, cuBLAS and cuRAND from pip's wheels in .venv, before anything opens them
-            super::libs::preload();
             // SAFETY: only tries to dlopen libcuda.
             if !unsafe { cudarc::driver::sys::is_culib_present() } {
                 return Err("libcuda not found (no NVIDIA driver on this machine)".into());
             }
+            // NVRTC, cuBLAS and cuRAND from pip's wheels in .venv, before anything opens them
+            super::libs::preload();
             guarded(|| {
                 let n =
                     CudaContext::device_count().map_err(|e| format!("cuDeviceGetCount: {e:?}"))?;

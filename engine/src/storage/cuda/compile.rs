@@ -103,6 +103,7 @@ fn c_chars_to_string(v: &[std::ffi::c_char]) -> String {
 
 /// NVRTC's version (major, minor), or why libnvrtc cannot be used.
 pub fn nvrtc_version() -> Result<(i32, i32), String> {
+    super::libs::preload();
     // SAFETY: only tries to dlopen libnvrtc.
     if !unsafe { sys::is_culib_present() } {
         return Err(super::libs::missing_hint("nvrtc"));

@@ -3,8 +3,9 @@
 //! cudarc opens each library by name (`libnvrtc.so.13`, ...), which the dynamic loader finds
 //! only on its search path. NVIDIA's CUDA 13 wheels (`nvidia-cuda-nvrtc`, `nvidia-cublas`,
 //! `nvidia-curand`) install into `site-packages/nvidia/cu13/lib` (older ones into
-//! `site-packages/nvidia/<name>/lib`). Before the first probe, [`preload`] opens each library
-//! that the loader cannot find from those folders by its full path. The loader then matches
+//! `site-packages/nvidia/<name>/lib`). Once libcuda is found (and before NVRTC is first asked
+//! for its version), [`preload`] opens each library that the loader cannot find from those
+//! folders by its full path; a machine without a driver pays nothing for it. The loader then matches
 //! cudarc's later open by the library's soname, so cudarc gets that copy.
 //!
 //! Folders searched, in order: `$VIRTUAL_ENV`, the repository's `.venv` (install.sh's, found
