@@ -152,6 +152,10 @@ fn the_check_rejects_a_compile_error_and_a_register_spill() {
         name: "broken".into(),
         code: "extern \"C\" __global__ void broken(float* p) { p[0] = undeclared; }".into(),
     };
+    // the archs this NVRTC knows, as the backend reads them to pick its target
+    let archs = compile::supported_archs().expect("nvrtcGetSupportedArchs");
+    assert!(archs.contains(&80) && archs.contains(&90), "{archs:?}");
+    assert_eq!(compile::arch_for(90, &archs), Some(90));
     let e = check(&broken, Job::Ptx("compute_80")).unwrap_err();
     assert!(e.contains("undeclared"), "NVRTC's log names the error: {e}");
     let spill = KernelSource {

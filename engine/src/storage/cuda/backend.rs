@@ -210,8 +210,18 @@ fn create(ordinal: usize) -> std::result::Result<CudaBackend, String> {
         nvrtc_version: format!("{}.{}", nvrtc.0, nvrtc.1),
         cublas_version: cublas_version(),
     };
-    let sm: &'static str = Box::leak(format!("sm_{maj}{min}").into_boxed_str());
-    let arch: &'static str = Box::leak(format!("compute_{maj}{min}").into_boxed_str());
+    let cc = maj * 10 + min;
+    let Some(target) = compile::arch_for(cc, &compile::supported_archs().unwrap_or_default())
+    else {
+        return Err(format!(
+            "NVRTC {}.{} cannot compile for this GPU's compute capability {maj}.{min} (too old \
+             for CUDA {}); use a GPU of compute capability 7.5 or newer",
+            nvrtc.0, nvrtc.1, nvrtc.0
+        ));
+    };
+    // a CUBIN for the device itself; for a GPU newer than NVRTC, PTX that the driver compiles
+    let sm: &'static str = Box::leak(format!("sm_{cc}").into_boxed_str());
+    let arch: &'static str = Box::leak(format!("compute_{target}").into_boxed_str());
     let b = CudaBackend {
         ordinal,
         ctx,

@@ -118,6 +118,36 @@ pub fn nvrtc_version() -> Result<(i32, i32), String> {
     })
 }
 
+/// The architectures NVRTC compiles for, as compute capabilities times ten (`[75, 80, ..]`).
+pub fn supported_archs() -> Result<Vec<i32>, String> {
+    super::libs::preload();
+    super::backend::guarded(|| {
+        let mut n = 0;
+        // SAFETY: writes one int, then `n` ints into a buffer of that size.
+        unsafe {
+            sys::nvrtcGetNumSupportedArchs(&mut n)
+                .result()
+                .map_err(|e| format!("nvrtcGetNumSupportedArchs: {e:?}"))?;
+            let mut v = vec![0i32; n.max(0) as usize];
+            sys::nvrtcGetSupportedArchs(v.as_mut_ptr())
+                .result()
+                .map_err(|e| format!("nvrtcGetSupportedArchs: {e:?}"))?;
+            Ok(v)
+        }
+    })
+}
+
+/// The arch to compile for on a device of compute capability `cc` (times ten): `cc` itself
+/// when NVRTC knows it; for a GPU newer than NVRTC, the newest arch NVRTC knows below it (its
+/// PTX, which the driver compiles forward); None for a GPU older than every arch NVRTC knows.
+/// Pure.
+pub fn arch_for(cc: i32, supported: &[i32]) -> Option<i32> {
+    if supported.is_empty() || supported.contains(&cc) {
+        return Some(cc);
+    }
+    supported.iter().copied().filter(|&a| a <= cc).max()
+}
+
 /// `12080` (as `cuDriverGetVersion` reports it) as `12.8`.
 pub fn version_string(v: i32) -> String {
     format!("{}.{}", v / 1000, (v % 1000) / 10)
@@ -212,6 +242,27 @@ mod tests {
         };
         assert!(m.contains("12.8") && m.contains("13.5") && m.contains("Update the NVIDIA driver"));
         assert_eq!(version_string(12080), "12.8");
+    }
+
+    #[test]
+    fn a_gpu_newer_than_nvrtc_gets_the_newest_arch_below_it() {
+        let nvrtc = [75, 80, 86, 87, 89, 90, 100, 103, 120];
+        assert_eq!(arch_for(90, &nvrtc), Some(90));
+        assert_eq!(
+            arch_for(121, &nvrtc),
+            Some(120),
+            "PTX for 12.0, JIT-compiled forward"
+        );
+        assert_eq!(
+            arch_for(70, &nvrtc),
+            None,
+            "Volta is older than every arch NVRTC 13 knows"
+        );
+        assert_eq!(
+            arch_for(80, &[]),
+            Some(80),
+            "unknown list: the device's own arch"
+        );
     }
 
     #[test]
