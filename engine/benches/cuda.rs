@@ -2,7 +2,7 @@
 //! when no GPU is usable. `tests/gpu_check.sh` runs it on the device machine and compares with
 //! PyTorch when torch is importable there.
 //!
-//! - bf16 matmul 8192x8192x8192 (TFLOP/s);
+//! - bf16 and f16 matmul 8192x8192x8192 (TFLOP/s);
 //! - f32 add of 256M elements (GB/s, 2 reads + 1 write) vs a device-to-device copy (GB/s);
 //! - eager op overhead: `a + b` on 1-element GPU tensors, queued (median us per op);
 //! - cuRAND: 64M normal and uniform float32 draws (Gsamples/s);
@@ -43,9 +43,9 @@ fn section(name: &str, f: impl FnOnce()) {
     }
 }
 
-fn matmul_bf16(d: Device) {
+fn matmul_half(d: Device, dtype: DType) {
     let n = 8192usize;
-    let a = CpuStorage::from_f32(vec![0.5; n * n], DType::BF16);
+    let a = CpuStorage::from_f32(vec![0.5; n * n], dtype);
     let (ga, gb) = (
         CudaStorage::from_cpu(&a, d).unwrap(),
         CudaStorage::from_cpu(&a, d).unwrap(),
@@ -54,8 +54,9 @@ fn matmul_bf16(d: Device) {
     let s = time_gpu(d, 10, || {
         ga.matmul(&l, &gb, &l).unwrap();
     });
+    let tag = if dtype == DType::BF16 { "bf16" } else { "f16" };
     println!(
-        "matmul_bf16_8192_tflops {:.1} TFLOP/s",
+        "matmul_{tag}_8192_tflops {:.1} TFLOP/s",
         2.0 * (n as f64).powi(3) / s / 1e12
     );
 }
@@ -210,7 +211,8 @@ fn main() {
             return;
         }
     };
-    section("matmul_bf16", || matmul_bf16(d));
+    section("matmul_bf16", || matmul_half(d, DType::BF16));
+    section("matmul_f16", || matmul_half(d, DType::F16));
     section("bandwidth", || bandwidth(d));
     section("overhead", || overhead(d));
     section("random", || random(d));

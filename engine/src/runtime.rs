@@ -7,7 +7,8 @@
 //!   a `thread_local!`: every notebook cell is its own library with its own thread-locals, so a
 //!   scope opened by one cell's engine would be invisible to the engine copy of a layer built
 //!   in an earlier cell.
-//! - GPU facts and memory: [`gpu_info`], [`gpu_summary`], [`memory_stats`], [`empty_cache`],
+//! - GPU facts and memory: [`gpu_info`] (device, driver, NVRTC and cuBLAS versions),
+//!   [`gpu_summary`], [`gpu_present_but_unusable`], [`memory_stats`], [`empty_cache`],
 //!   [`host_cache_stats`], [`synchronize`], through the backends' `BackendDevice`.
 
 use std::collections::HashMap;
@@ -54,13 +55,28 @@ pub fn gpu_unavailable_reason() -> Option<String> {
     cuda::backend(0).err()
 }
 
+/// Why a GPU that the machine lists (`nvidia-smi -L`) is not usable by the engine, or None
+/// (usable, or no GPU at all). GPU tests fail with this instead of skipping: a GPU that is there
+/// but unused must not pass as "no GPU".
+pub fn gpu_present_but_unusable() -> Option<String> {
+    let reason = cuda::backend(0).err()?;
+    let listed = cuda::listed_gpu()?;
+    Some(format!(
+        "{listed}, but the CUDA backend cannot start: {reason}"
+    ))
+}
+
 /// One line for the kernel's `:gpu` magic and for notebooks.
 pub fn gpu_summary() -> String {
     let gpus = gpu_info();
     if gpus.is_empty() {
+        let nvrtc = match cuda::compile::nvrtc_version() {
+            Ok((major, minor)) => format!("NVRTC {major}.{minor} found"),
+            Err(_) => "no NVRTC".to_string(),
+        };
         match gpu_unavailable_reason() {
-            Some(r) => format!("no GPU usable ({r}); running on CPU"),
-            None => "no GPU found; running on CPU".to_string(),
+            Some(r) => format!("no GPU usable ({r}); running on CPU ({nvrtc})"),
+            None => format!("no GPU found; running on CPU ({nvrtc})"),
         }
     } else {
         gpus.iter()

@@ -159,7 +159,12 @@ pub fn global_rng() -> MutexGuard<'static, ()> {
 
 /// `cuda:0` when a GPU is usable; otherwise prints one line, `skipped: no CUDA device (why)`,
 /// which `tests/gpu_check.sh` looks for, and returns None. A skip never counts as a GPU pass.
+/// When the machine lists a GPU (`nvidia-smi -L`) that the backend cannot start, the test fails
+/// with the reason instead.
 pub fn cuda_or_skip() -> Option<Device> {
+    if let Some(why) = ferrolab::runtime::gpu_present_but_unusable() {
+        panic!("GPU test FAILED, not skipped: {why}");
+    }
     match ferrolab::runtime::gpu_unavailable_reason() {
         None => Some(Device::Cuda(0)),
         Some(reason) => {

@@ -12,6 +12,7 @@ mod common;
 mod conv_transpose;
 mod creation;
 mod cuda_ops;
+mod cuda_threads;
 mod errors;
 mod half_accumulation;
 mod linalg_conv;

@@ -1,13 +1,20 @@
 //! A caching allocator: freed device blocks go to a free list per (rounded) size and are reused,
 //! as PyTorch's allocator does, so a training loop stops calling cuMemAlloc after its first step.
+//!
+//! Dropping a tensor only returns its block to the pool (no driver call), so it is safe on any
+//! thread. Freeing blocks for real ([`empty_cache`]) binds the context to the calling thread
+//! first: a data-pipeline worker or a fresh thread has no current context, and a free without
+//! one fails and leaves a stored error that would surface in some later, unrelated op.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cudarc::driver::{CudaSlice, DevicePtr};
+use cudarc::driver::{sys::CUresult, CudaSlice, DevicePtr};
+
+use super::errors;
 
 use super::backend::CudaBackend;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Memory statistics of one GPU, as `memory_stats()` reports them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,19 +71,22 @@ impl DevBuf {
         }
         // SAFETY: the block is written by a kernel or copy before it is read.
         let mut r = unsafe { b.stream.alloc::<u8>(size) };
-        if r.is_err() {
+        if matches!(&r, Err(e) if e.0 == CUresult::CUDA_ERROR_OUT_OF_MEMORY) {
             // Out of memory: give the cached blocks back to the driver and try once more.
             empty_cache(b);
             // SAFETY: as above.
             r = unsafe { b.stream.alloc::<u8>(size) };
         }
-        let s = r.map_err(|_| {
+        // Only CUDA_ERROR_OUT_OF_MEMORY is out of memory; a fault keeps its name.
+        let s = r.map_err(|e| {
             let free = b.ctx.mem_get_info().map(|(f, _)| f as u64).unwrap_or(0);
-            Error::OutOfMemory {
-                device: b.device(),
-                requested: bytes as u64,
+            errors::alloc_error(
+                b.device(),
+                bytes as u64,
                 free,
-            }
+                e.0,
+                errors::text(&e).as_deref(),
+            )
         })?;
         let mut pool = b.pool.lock().unwrap_or_else(|e| e.into_inner());
         pool.stats.device_allocs += 1;
@@ -110,14 +120,22 @@ impl Drop for DevBuf {
     }
 }
 
-/// Returns every cached block to the driver (like `torch.cuda.empty_cache()`).
+/// Returns every cached block to the driver (like `torch.cuda.empty_cache()`), from any thread:
+/// the context is bound first, and the frees are complete when this returns.
 pub fn empty_cache(b: &CudaBackend) {
     let blocks: Vec<CudaSlice<u8>> = {
         let mut pool = b.pool.lock().unwrap_or_else(|e| e.into_inner());
         pool.stats.cached = 0;
         pool.free.drain().flat_map(|(_, v)| v).collect()
     };
+    if blocks.is_empty() {
+        return;
+    }
+    b.bind_keeping_errors();
     drop(blocks);
+    // free_async queues the frees on the stream; wait, so the memory is back now (and a failed
+    // free is reported by the next op rather than lost)
+    b.ctx.record_err(b.stream.synchronize());
 }
 
 /// Memory statistics of `cuda:ordinal`, or None when it is not usable.

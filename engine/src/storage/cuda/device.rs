@@ -76,8 +76,13 @@ pub struct GpuInfo {
     pub name: String,
     pub total_memory: u64,
     pub free_memory: u64,
+    /// The CUDA version the driver supports (`cuDriverGetVersion`), e.g. `13.0`.
     pub driver_version: String,
     pub compute_capability: (u32, u32),
+    /// NVRTC's version, e.g. `13.5` (kernels are compiled by it at run time).
+    pub nvrtc_version: String,
+    /// cuBLAS's version, e.g. `13.1.0`, or why it is not usable (matmul needs it).
+    pub cublas_version: String,
 }
 
 impl fmt::Display for GpuInfo {
@@ -85,14 +90,17 @@ impl fmt::Display for GpuInfo {
         let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
         write!(
             f,
-            "cuda:{} {} (compute {}.{}), memory {:.1} GiB free of {:.1} GiB, driver {}",
+            "cuda:{} {} (compute {}.{}), memory {:.1} GiB free of {:.1} GiB, driver for \
+             CUDA {}, NVRTC {}, cuBLAS {}",
             self.index,
             self.name,
             self.compute_capability.0,
             self.compute_capability.1,
             gib(self.free_memory),
             gib(self.total_memory),
-            self.driver_version
+            self.driver_version,
+            self.nvrtc_version,
+            self.cublas_version
         )
     }
 }

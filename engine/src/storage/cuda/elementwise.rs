@@ -1,7 +1,7 @@
 //! Elementwise kernels: unary, binary, comparisons, where, cast, strided copies. Each is CUDA C
 //! generated per (op, dtypes), compiled by NVRTC once and cached by name.
 
-use super::kernels::{compute_type, ctype, load, run, store, Arg, KLayout};
+use super::kernels::{compute_type, ctype, load, program, run, store, Arg, KLayout};
 use super::CudaStorage;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -21,7 +21,7 @@ fn unsupported(op: &str, d: DType) -> Error {
 }
 
 /// (kernel tag, C expression of `x`, parameters p0/p1) for a unary op on `d`.
-fn unary_expr(op: UnaryOp, d: DType) -> Result<(String, String, f32, f32)> {
+pub(super) fn unary_expr(op: UnaryOp, d: DType) -> Result<(String, String, f32, f32)> {
     use UnaryOp as U;
     let (p0, p1) = match op {
         U::Powf(p) => (p, 0.0),
@@ -90,20 +90,27 @@ fn unary_expr(op: UnaryOp, d: DType) -> Result<(String, String, f32, f32)> {
     Ok((format!("{tag}{variant}"), e.to_string(), p0, p1))
 }
 
-pub fn unary(s: &CudaStorage, l: &Layout, op: UnaryOp) -> Result<CudaStorage> {
-    let d = s.dtype;
-    let (tag, e, p0, p1) = unary_expr(op, d)?;
-    let name = format!("unary_{tag}_{}", dt(d));
+/// The kernel `unary_{tag}_{dtype}` and its source (tag and `e` from [`unary_expr`]).
+pub(super) fn unary_name(tag: &str, d: DType) -> String {
+    format!("unary_{tag}_{}", dt(d))
+}
+
+pub(super) fn unary_code(name: &str, d: DType, e: &str) -> String {
     let (t, c) = (ctype(d), compute_type(d));
-    let src = || {
-        format!(
+    program(&format!(
         "extern \"C\" __global__ void {name}(long long n, L la, const {t}* a, {t}* out, float p0, float p1) {{
   GRID_LOOP(i, n) {{ {c} x = {lx}; out[i] = {st}; }}
 }}",
         lx = load(d, "a[off(la, i)]"),
         st = store(d, &format!("({c})({e})")),
-    )
-    };
+    ))
+}
+
+pub fn unary(s: &CudaStorage, l: &Layout, op: UnaryOp) -> Result<CudaStorage> {
+    let d = s.dtype;
+    let (tag, e, p0, p1) = unary_expr(op, d)?;
+    let name = unary_name(&tag, d);
+    let src = || unary_code(&name, d, &e);
     let n = l.elem_count();
     let out = CudaStorage::alloc(&s.buf.backend, n, d)?;
     let args = [
@@ -164,7 +171,19 @@ fn same_dtype(op: &'static str, a: &CudaStorage, b: &CudaStorage) -> Result<()> 
     Ok(())
 }
 
-/// A two-input kernel: `out[i] = body(x, y)` with x, y loaded in the compute type.
+/// Source of a two-input kernel: `out[i] = body(x, y)` with x, y loaded in the compute type.
+pub(super) fn zip_code(name: &str, d: DType, body: &str, out_dtype: DType) -> String {
+    let (t, c, to) = (ctype(d), compute_type(d), ctype(out_dtype));
+    program(&format!(
+        "{IPOW}\nextern \"C\" __global__ void {name}(long long n, L la, const {t}* a, L lb, const {t}* b, {to}* out) {{
+  GRID_LOOP(i, n) {{ {c} x = {lx}; {c} y = {ly}; out[i] = {body}; }}
+}}",
+        lx = load(d, "a[off(la, i)]"),
+        ly = load(d, "b[off(lb, i)]"),
+    ))
+}
+
+/// A two-input kernel: `out[i] = body(x, y)` (see [`zip_code`]).
 fn zip_kernel(
     a: &CudaStorage,
     la: &Layout,
@@ -174,17 +193,7 @@ fn zip_kernel(
     body: &str,
     out_dtype: DType,
 ) -> Result<CudaStorage> {
-    let d = a.dtype;
-    let (t, c, to) = (ctype(d), compute_type(d), ctype(out_dtype));
-    let src = || {
-        format!(
-        "{IPOW}\nextern \"C\" __global__ void {name}(long long n, L la, const {t}* a, L lb, const {t}* b, {to}* out) {{
-  GRID_LOOP(i, n) {{ {c} x = {lx}; {c} y = {ly}; out[i] = {body}; }}
-}}",
-        lx = load(d, "a[off(la, i)]"),
-        ly = load(d, "b[off(lb, i)]"),
-    )
-    };
+    let src = || zip_code(name, a.dtype, body, out_dtype);
     let n = la.elem_count();
     let out = CudaStorage::alloc(&a.buf.backend, n, out_dtype)?;
     let args = [
@@ -208,14 +217,34 @@ pub fn binary(
 ) -> Result<CudaStorage> {
     same_dtype("binary op", a, b)?;
     let d = a.dtype;
-    let e = binary_expr(op, d).ok_or_else(|| Error::DTypeMismatch {
+    let (name, body) = binary_kernel(op, d).ok_or_else(|| Error::DTypeMismatch {
         op: "binary op",
         expected: "a numeric tensor".into(),
         got: d,
     })?;
+    zip_kernel(a, la, b, lb, &name, &body, d)
+}
+
+/// (kernel name, body for [`zip_code`]) of a binary op on `d`, or None where it does not apply.
+pub(super) fn binary_kernel(op: BinaryOp, d: DType) -> Option<(String, String)> {
+    let e = binary_expr(op, d)?;
     let c = compute_type(d);
     let name = format!("binary_{op:?}_{}", dt(d)).to_lowercase();
-    zip_kernel(a, la, b, lb, &name, &store(d, &format!("({c})({e})")), d)
+    Some((name, store(d, &format!("({c})({e})"))))
+}
+
+/// (kernel name, body for [`zip_code`]) of a comparison on `d` (the output is bool).
+pub(super) fn cmp_kernel(op: CmpOp, d: DType) -> (String, String) {
+    let e = match op {
+        CmpOp::Eq => "x == y",
+        CmpOp::Ne => "x != y",
+        CmpOp::Lt => "x < y",
+        CmpOp::Le => "x <= y",
+        CmpOp::Gt => "x > y",
+        CmpOp::Ge => "x >= y",
+    };
+    let name = format!("cmp_{op:?}_{}", dt(d)).to_lowercase();
+    (name, format!("(unsigned char)({e})"))
 }
 
 pub fn cmp(
@@ -226,24 +255,8 @@ pub fn cmp(
     op: CmpOp,
 ) -> Result<CudaStorage> {
     same_dtype("comparison", a, b)?;
-    let e = match op {
-        CmpOp::Eq => "x == y",
-        CmpOp::Ne => "x != y",
-        CmpOp::Lt => "x < y",
-        CmpOp::Le => "x <= y",
-        CmpOp::Gt => "x > y",
-        CmpOp::Ge => "x >= y",
-    };
-    let name = format!("cmp_{op:?}_{}", dt(a.dtype)).to_lowercase();
-    zip_kernel(
-        a,
-        la,
-        b,
-        lb,
-        &name,
-        &format!("(unsigned char)({e})"),
-        DType::Bool,
-    )
+    let (name, body) = cmp_kernel(op, a.dtype);
+    zip_kernel(a, la, b, lb, &name, &body, DType::Bool)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -263,15 +276,8 @@ pub fn where_cond(
         });
     }
     same_dtype("where", t, f)?;
-    let ty = ctype(t.dtype);
-    let name = format!("where_{}", dt(t.dtype));
-    let src = || {
-        format!(
-        "extern \"C\" __global__ void {name}(long long n, L lc, const unsigned char* c, L lt, const {ty}* t, L lf, const {ty}* f, {ty}* out) {{
-  GRID_LOOP(i, n) {{ out[i] = c[off(lc, i)] ? t[off(lt, i)] : f[off(lf, i)]; }}
-}}"
-    )
-    };
+    let name = where_name(t.dtype);
+    let src = || where_code(&name, t.dtype);
     let n = l.elem_count();
     let out = CudaStorage::alloc(&c.buf.backend, n, t.dtype)?;
     let args = [
@@ -286,6 +292,19 @@ pub fn where_cond(
     ];
     run(&c.buf.backend, &name, src, n, &args)?;
     Ok(out)
+}
+
+pub(super) fn where_name(d: DType) -> String {
+    format!("where_{}", dt(d))
+}
+
+pub(super) fn where_code(name: &str, d: DType) -> String {
+    let ty = ctype(d);
+    program(&format!(
+        "extern \"C\" __global__ void {name}(long long n, L lc, const unsigned char* c, L lt, const {ty}* t, L lf, const {ty}* f, {ty}* out) {{
+  GRID_LOOP(i, n) {{ out[i] = c[off(lc, i)] ? t[off(lt, i)] : f[off(lf, i)]; }}
+}}"
+    ))
 }
 
 /// C expression converting stored `x` of dtype `from` to stored dtype `to`, as the CPU does.
@@ -306,19 +325,25 @@ fn cast_expr(from: DType, to: DType) -> String {
     }
 }
 
-pub fn cast(s: &CudaStorage, l: &Layout, to: DType) -> Result<CudaStorage> {
-    let from = s.dtype;
-    let name = format!("cast_{}_{}", dt(from), dt(to));
-    let e = cast_expr(from, to);
-    let src = || {
-        format!(
-            "extern \"C\" __global__ void {name}(long long n, L la, const {ti}* a, {to_}* out) {{
+pub(super) fn cast_name(from: DType, to: DType) -> String {
+    format!("cast_{}_{}", dt(from), dt(to))
+}
+
+pub(super) fn cast_code(name: &str, from: DType, to: DType) -> String {
+    program(&format!(
+        "extern \"C\" __global__ void {name}(long long n, L la, const {ti}* a, {to_}* out) {{
   GRID_LOOP(i, n) {{ {ti} x = a[off(la, i)]; out[i] = {e}; }}
 }}",
-            ti = ctype(from),
-            to_ = ctype(to),
-        )
-    };
+        ti = ctype(from),
+        to_ = ctype(to),
+        e = cast_expr(from, to),
+    ))
+}
+
+pub fn cast(s: &CudaStorage, l: &Layout, to: DType) -> Result<CudaStorage> {
+    let from = s.dtype;
+    let name = cast_name(from, to);
+    let src = || cast_code(&name, from, to);
     let n = l.elem_count();
     let out = CudaStorage::alloc(&s.buf.backend, n, to)?;
     let args = [
@@ -344,15 +369,8 @@ pub fn copy_strided(s: &CudaStorage, l: &Layout) -> Result<CudaStorage> {
 
 pub fn copy_into(d: &mut CudaStorage, dl: &Layout, s: &CudaStorage, sl: &Layout) -> Result<()> {
     same_dtype("copy", d, s)?;
-    let t = ctype(s.dtype);
-    let name = format!("copy_into_{}", dt(s.dtype));
-    let src = || {
-        format!(
-            "extern \"C\" __global__ void {name}(long long n, L ld, {t}* d, L ls, const {t}* s) {{
-  GRID_LOOP(i, n) {{ d[off(ld, i)] = s[off(ls, i)]; }}
-}}"
-        )
-    };
+    let name = copy_into_name(s.dtype);
+    let src = || copy_into_code(&name, s.dtype);
     let n = sl.elem_count();
     let args = [
         Arg::I64(n as i64),
@@ -362,4 +380,17 @@ pub fn copy_into(d: &mut CudaStorage, dl: &Layout, s: &CudaStorage, sl: &Layout)
         Arg::Ptr(s.ptr()),
     ];
     run(&s.buf.backend, &name, src, n, &args)
+}
+
+pub(super) fn copy_into_name(d: DType) -> String {
+    format!("copy_into_{}", dt(d))
+}
+
+pub(super) fn copy_into_code(name: &str, d: DType) -> String {
+    let t = ctype(d);
+    program(&format!(
+        "extern \"C\" __global__ void {name}(long long n, L ld, {t}* d, L ls, const {t}* s) {{
+  GRID_LOOP(i, n) {{ d[off(ld, i)] = s[off(ls, i)]; }}
+}}"
+    ))
 }

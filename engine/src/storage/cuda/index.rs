@@ -6,7 +6,7 @@
 //! destination and round back once, like the CPU. Patches of int64/bool go through float32 as
 //! on the CPU.
 
-use super::kernels::{ctype, load, run, store, Arg, KLayout};
+use super::kernels::{ctype, load, program, run, store, Arg, KLayout};
 use super::CudaStorage;
 use crate::dtype::DType;
 use crate::error::{invalid, Error, Result};
@@ -53,6 +53,19 @@ fn split(dims: &[usize], axis: usize) -> (usize, usize, usize) {
     (pre, dims[axis], post)
 }
 
+pub(super) fn index_select_code(name: &str, d: DType) -> String {
+    let t = ctype(d);
+    program(&format!(
+        "extern \"C\" __global__ void {name}(long long n, long long nids, long long size, long long post, L la, const {t}* a, L li, const long long* ids, {t}* out) {{
+  GRID_LOOP(i, n) {{
+    long long p = i / (nids * post), r = i % (nids * post), j = r / post, q = r % post;
+    long long id = ids[off(li, j)];
+    out[i] = a[off(la, (p * size + id) * post + q)];
+  }}
+}}"
+    ))
+}
+
 pub fn index_select(
     s: &CudaStorage,
     l: &Layout,
@@ -66,19 +79,8 @@ pub fn index_select(
     let mut od = l.dims().to_vec();
     od[axis] = nids;
     let n: usize = od.iter().product();
-    let t = ctype(s.dtype);
     let name = format!("index_select_{}", s.dtype.as_str());
-    let src = || {
-        format!(
-        "extern \"C\" __global__ void {name}(long long n, long long nids, long long size, long long post, L la, const {t}* a, L li, const long long* ids, {t}* out) {{
-  GRID_LOOP(i, n) {{
-    long long p = i / (nids * post), r = i % (nids * post), j = r / post, q = r % post;
-    long long id = ids[off(li, j)];
-    out[i] = a[off(la, (p * size + id) * post + q)];
-  }}
-}}"
-    )
-    };
+    let src = || index_select_code(&name, s.dtype);
     let out = CudaStorage::alloc(s.backend(), n, s.dtype)?;
     let args = [
         Arg::I64(n as i64),
@@ -97,7 +99,7 @@ pub fn index_select(
 
 /// (C type of the accumulator `d`, C statement adding `v` at `d[k]` atomically). f16 and bf16
 /// accumulate in a float32 copy of the destination, rounded back once, like the CPU.
-fn atomic_add(d: DType) -> Option<(&'static str, &'static str)> {
+pub(super) fn atomic_add(d: DType) -> Option<(&'static str, &'static str)> {
     match d {
         DType::F32 | DType::F16 | DType::BF16 => Some(("float", "atomicAdd(&d[k], v);")),
         DType::I64 => Some((
@@ -106,6 +108,21 @@ fn atomic_add(d: DType) -> Option<(&'static str, &'static str)> {
         )),
         DType::Bool => None,
     }
+}
+
+pub(super) fn index_add_code(name: &str, dt: DType, acc_t: &str, add: &str) -> String {
+    let t = ctype(dt);
+    program(&format!(
+        "extern \"C\" __global__ void {name}(long long n, long long nids, long long size, long long post, {acc_t}* d, L li, const long long* ids, L ls, const {t}* s) {{
+  GRID_LOOP(i, n) {{
+    long long p = i / (nids * post), r = i % (nids * post), j = r / post, q = r % post;
+    long long k = (p * size + ids[off(li, j)]) * post + q;
+    {acc_t} v = {lv};
+    {add}
+  }}
+}}",
+        lv = load(dt, "s[off(ls, i)]"),
+    ))
 }
 
 pub fn index_add(
@@ -144,21 +161,8 @@ pub fn index_add(
     } else {
         None
     };
-    let t = ctype(dt);
     let name = format!("index_add_{}", dt.as_str());
-    let src_code = || {
-        format!(
-        "extern \"C\" __global__ void {name}(long long n, long long nids, long long size, long long post, {acc_t}* d, L li, const long long* ids, L ls, const {t}* s) {{
-  GRID_LOOP(i, n) {{
-    long long p = i / (nids * post), r = i % (nids * post), j = r / post, q = r % post;
-    long long k = (p * size + ids[off(li, j)]) * post + q;
-    {acc_t} v = {lv};
-    {add}
-  }}
-}}",
-        lv = load(dt, "s[off(ls, i)]"),
-    )
-    };
+    let src_code = || index_add_code(&name, dt, acc_t, add);
     let args = [
         Arg::I64(n as i64),
         Arg::I64(nids as i64),
@@ -207,8 +211,7 @@ const PATCH_INDEX: &str = "long long t = i, c = t % C; t /= C; long long kx = t 
     long long iy = oy * SH + ky * DH - PH, ix = ox * SW + kx * DW - PW;
     bool inside = iy >= 0 && iy < H && ix >= 0 && ix < W;";
 
-pub fn im2col(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorage> {
-    let d = s.dtype;
+pub(super) fn im2col_code(name: &str, d: DType) -> String {
     // int64 goes through float32 as on the CPU (`x as f32 as i64`); bool patches are copies
     let (val, padv) = match d {
         DType::I64 => ("f2i((float)x)".to_string(), "f2i(pad)".to_string()),
@@ -216,9 +219,7 @@ pub fn im2col(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorag
         _ => ("x".to_string(), store(d, "pad")),
     };
     let t = ctype(d);
-    let name = format!("im2col_{}", d.as_str());
-    let src = || {
-        format!(
+    program(&format!(
         "extern \"C\" __global__ void {name}(long long n, {PATCH_PARAMS}, float pad, L la, const {t}* a, {t}* out) {{
   GRID_LOOP(i, n) {{
     {PATCH_INDEX}
@@ -226,8 +227,13 @@ pub fn im2col(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorag
     else out[i] = {padv};
   }}
 }}"
-    )
-    };
+    ))
+}
+
+pub fn im2col(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorage> {
+    let d = s.dtype;
+    let name = format!("im2col_{}", d.as_str());
+    let src = || im2col_code(&name, d);
     let n = p.n * p.oh * p.ow * p.kh * p.kw * p.c;
     let out = CudaStorage::alloc(s.backend(), n, d)?;
     let mut args = vec![Arg::I64(n as i64)];
@@ -242,17 +248,12 @@ pub fn im2col(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorag
     Ok(out)
 }
 
-/// Sums patches back into (N,H,W,C): f32 atomics, then a cast for the other dtypes (int64 and
-/// bool sum as float32, like the CPU).
-pub fn col2im(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorage> {
-    let d = s.dtype;
+pub(super) fn col2im_code(name: &str, d: DType) -> String {
     let v = match d {
         DType::I64 | DType::Bool => "(float)a[off(la, i)]".to_string(),
         _ => load(d, "a[off(la, i)]"),
     };
-    let name = format!("col2im_{}", d.as_str());
-    let src = || {
-        format!(
+    program(&format!(
         "extern \"C\" __global__ void {name}(long long n, {PATCH_PARAMS}, L la, const {t}* a, float* out) {{
   GRID_LOOP(i, n) {{
     {PATCH_INDEX}
@@ -260,8 +261,15 @@ pub fn col2im(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorag
   }}
 }}",
         t = ctype(d),
-    )
-    };
+    ))
+}
+
+/// Sums patches back into (N,H,W,C): f32 atomics, then a cast for the other dtypes (int64 and
+/// bool sum as float32, like the CPU).
+pub fn col2im(s: &CudaStorage, l: &Layout, p: &PatchParams) -> Result<CudaStorage> {
+    let d = s.dtype;
+    let name = format!("col2im_{}", d.as_str());
+    let src = || col2im_code(&name, d);
     let n = l.elem_count();
     let total = p.n * p.h * p.w * p.c;
     let acc = CudaStorage::zeros(s.backend(), total, DType::F32)?;

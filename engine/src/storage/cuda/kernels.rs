@@ -9,6 +9,8 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::Layout;
 
+pub use super::catalog::{all_sources, KernelSource};
+
 /// Highest rank a kernel layout takes (after dropping axes of size 1).
 pub const MAX_RANK: usize = 8;
 
@@ -78,6 +80,11 @@ __device__ __forceinline__ long long f2i(float v) {
 }
 #define GRID_LOOP(i, n) for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < (n); i += (long long)blockDim.x * gridDim.x)
 "#;
+
+/// A complete kernel program: the prelude, then `body`.
+pub fn program(body: &str) -> String {
+    format!("{PRELUDE}\n{body}")
+}
 
 /// The C type a dtype is stored as.
 pub fn ctype(d: DType) -> &'static str {
@@ -154,7 +161,8 @@ pub fn launch(b: &CudaBackend, f: &CudaFunction, cfg: LaunchConfig, args: &[Arg]
 }
 
 /// Compiles (once) and launches a grid-stride kernel over `n` elements.
-/// `src` builds the kernel's source only on a cache miss (formatting it costs microseconds).
+/// `src` builds the kernel's complete source (see [`program`]) only on a cache miss (formatting
+/// it costs microseconds).
 pub fn run(
     b: &CudaBackend,
     name: &str,
@@ -165,6 +173,6 @@ pub fn run(
     if n == 0 {
         return Ok(());
     }
-    let f = b.function(name, || format!("{PRELUDE}\n{}", src()))?;
+    let f = b.function(name, src)?;
     launch(b, &f, grid(n), args)
 }

@@ -185,23 +185,13 @@ fn batch_layout(l: &Layout) -> Layout {
     }
 }
 
-/// int64 batched matmul with wrapping multiply-adds (exact, so the order of the sum does not
-/// matter and the result equals the CPU's). Any strides, including broadcast batches.
-fn matmul_i64(a: &CudaStorage, l: &Layout, b: &CudaStorage, r: &Layout) -> Result<CudaStorage> {
-    let rank = l.dims().len();
-    let (m, k, n) = (l.dims()[rank - 2], l.dims()[rank - 1], r.dims()[rank - 1]);
-    let batch: usize = l.dims()[..rank - 2].iter().product();
-    let be = a.backend().clone();
-    if k == 0 {
-        return CudaStorage::zeros(&be, batch * m * n, DType::I64);
-    }
-    let out = CudaStorage::alloc(&be, batch * m * n, DType::I64)?;
-    if batch * m * n == 0 {
-        return Ok(out);
-    }
-    let name = "matmul_i64";
-    let src = || {
-        format!(
+/// The int64 matmul kernel's name.
+pub(super) const MATMUL_I64: &str = "matmul_i64";
+
+/// Source of the int64 matmul kernel (tiles of TS x TS in shared memory).
+pub(super) fn matmul_i64_code() -> String {
+    let name = MATMUL_I64;
+    format!(
             "{PRELUDE}
 #define TS {TILE}
 extern \"C\" __global__ void {name}(long long M, long long N, long long K, long long batch,
@@ -231,8 +221,25 @@ extern \"C\" __global__ void {name}(long long M, long long N, long long K, long 
     }}
   }}
 }}"
-        )
-    };
+    )
+}
+
+/// int64 batched matmul with wrapping multiply-adds (exact, so the order of the sum does not
+/// matter and the result equals the CPU's). Any strides, including broadcast batches.
+fn matmul_i64(a: &CudaStorage, l: &Layout, b: &CudaStorage, r: &Layout) -> Result<CudaStorage> {
+    let rank = l.dims().len();
+    let (m, k, n) = (l.dims()[rank - 2], l.dims()[rank - 1], r.dims()[rank - 1]);
+    let batch: usize = l.dims()[..rank - 2].iter().product();
+    let be = a.backend().clone();
+    if k == 0 {
+        return CudaStorage::zeros(&be, batch * m * n, DType::I64);
+    }
+    let out = CudaStorage::alloc(&be, batch * m * n, DType::I64)?;
+    if batch * m * n == 0 {
+        return Ok(out);
+    }
+    let name = MATMUL_I64;
+    let src = matmul_i64_code;
     let f = be.function(name, src)?;
     let tiles = |x: usize| x.div_ceil(TILE).min(65535) as u32;
     let cfg = LaunchConfig {

@@ -6,6 +6,12 @@
 //! - `device.rs`: `CudaDevice`, the `BackendDevice` (allocation, random draws, sync, stats).
 //! - `alloc.rs`: the caching allocator and memory stats; out of memory is an error.
 //! - `kernels.rs`: the CUDA C prelude (layouts up to rank 8, f16/bf16 conversions) and launches.
+//! - `catalog.rs`: every kernel source the backend can generate ([`all_sources`]), with no
+//!   driver: the CI compile check builds each with NVRTC.
+//! - `compile.rs`: NVRTC to a CUBIN for the device's arch (PTX as the fallback), versions and
+//!   their compatibility with the driver, ptxas' spill report.
+//! - `libs.rs`: finds NVRTC, cuBLAS and cuRAND in pip's wheels (.venv) before the first probe.
+//! - `errors.rs`: driver errors keep their name and text; only OOM is out of memory.
 //! - `elementwise.rs`, `reduce.rs`, `matmul.rs`, `index.rs`, `optim.rs`: the primitives.
 //! - `random.rs`: uniform and normal draws with cuRAND (one Philox generator per device).
 //! - `upload.rs`: host-to-device copies, staged through reusable pinned buffers when large.
@@ -15,10 +21,14 @@
 
 mod alloc;
 mod backend;
+pub mod catalog;
+pub mod compile;
 mod device;
 mod elementwise;
+pub mod errors;
 mod index;
-mod kernels;
+pub mod kernels;
+pub mod libs;
 mod matmul;
 mod optim;
 pub mod random;
@@ -30,7 +40,10 @@ use std::sync::Arc;
 use half::{bf16, f16};
 
 pub use alloc::{empty_cache, memory_stats, MemoryStats};
-pub use backend::{backend, backend_for, device_count, warn_unusable_once, CudaBackend};
+pub use backend::{
+    backend, backend_for, device_count, listed_gpu, warn_unusable_once, CudaBackend,
+};
+pub use catalog::{all_sources, KernelSource};
 pub use device::{CudaDevice, GpuInfo};
 pub use upload::{STAGING_BUFFERS, STAGING_CHUNK_BYTES, STAGING_MIN_BYTES};
 

@@ -47,11 +47,7 @@ impl Drop for DeviceRng {
 fn create(b: &CudaBackend) -> std::result::Result<DeviceRng, String> {
     // SAFETY: only tries to dlopen libcurand.
     if !unsafe { cs::is_culib_present() } {
-        return Err(
-            "libcurand not found: install it (pip install nvidia-curand-cu12) or add \
-                    its folder to LD_LIBRARY_PATH"
-                .into(),
-        );
+        return Err(super::libs::missing_hint("curand"));
     }
     guarded(|| {
         b.ctx.bind_to_thread().map_err(|e| format!("{e:?}"))?;
@@ -124,17 +120,8 @@ fn draw_on(b: &Arc<CudaBackend>, n: usize, seed: u64, what: Draw) -> Result<Opti
     drop(rng);
     if let Draw::Uniform { lo, hi } = what {
         // bits -> [0, 1) with 24 bits, like `Rng::next_f32`, then lo + (hi - lo) * u, in place
-        let name = "rand_bits_to_uniform_f32";
-        let src = || {
-            format!(
-                "extern \"C\" __global__ void {name}(long long n, unsigned int* p, float lo, float span) {{
-  GRID_LOOP(i, n) {{
-    float u = (float)(p[i] >> 8) * 5.9604644775390625e-8f;
-    p[i] = __float_as_uint(__fadd_rn(lo, __fmul_rn(span, u)));
-  }}
-}}"
-            )
-        };
+        let name = UNIFORM_KERNEL;
+        let src = uniform_code;
         let args = [
             Arg::I64(n as i64),
             Arg::Ptr(out.ptr()),
@@ -144,6 +131,23 @@ fn draw_on(b: &Arc<CudaBackend>, n: usize, seed: u64, what: Draw) -> Result<Opti
         run(b, name, src, n, &args)?;
     }
     Ok(Some(out))
+}
+
+/// The kernel that maps cuRAND's bits to uniform floats in place.
+pub(super) const UNIFORM_KERNEL: &str = "rand_bits_to_uniform_f32";
+
+/// Source of [`UNIFORM_KERNEL`]: bits -> [0, 1) with 24 bits, like `Rng::next_f32`, then
+/// lo + (hi - lo) * u.
+pub(super) fn uniform_code() -> String {
+    let name = UNIFORM_KERNEL;
+    super::kernels::program(&format!(
+        "extern \"C\" __global__ void {name}(long long n, unsigned int* p, float lo, float span) {{
+  GRID_LOOP(i, n) {{
+    float u = (float)(p[i] >> 8) * 5.9604644775390625e-8f;
+    p[i] = __float_as_uint(__fadd_rn(lo, __fmul_rn(span, u)));
+  }}
+}}"
+    ))
 }
 
 fn warn_no_curand_once(b: &CudaBackend, reason: &str) {

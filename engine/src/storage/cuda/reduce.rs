@@ -70,13 +70,15 @@ fn parts(op: ReduceOp, d: DType) -> Result<(&'static str, &'static str, &'static
     })
 }
 
-pub fn reduce(s: &CudaStorage, l: &Layout, axes: &[usize], op: ReduceOp) -> Result<CudaStorage> {
-    let d = s.dtype;
+pub(super) fn reduce_name(op: ReduceOp, d: DType) -> String {
+    format!("reduce_{op:?}_{}", d.as_str()).to_lowercase()
+}
+
+/// Source of the reduction kernel `name` (one block per output), or why `op` does not apply.
+pub(super) fn reduce_code(name: &str, op: ReduceOp, d: DType) -> Result<String> {
     let (acc_t, init, update) = parts(op, d)?;
     let arg = matches!(op, ReduceOp::ArgMax | ReduceOp::ArgMin);
     let out_dtype = if arg { DType::I64 } else { d };
-    let (pl, outer, red) = l.split_reduced(axes);
-    let name = format!("reduce_{op:?}_{}", d.as_str()).to_lowercase();
     let c = compute_type(d);
     // The tree step reuses `update` with x = the other thread's value and j = its index.
     let result = if arg {
@@ -86,9 +88,8 @@ pub fn reduce(s: &CudaStorage, l: &Layout, axes: &[usize], op: ReduceOp) -> Resu
     } else {
         "acc".to_string()
     };
-    let src = || {
-        format!(
-            "{PRELUDE}
+    Ok(format!(
+        "{PRELUDE}
 extern \"C\" __global__ void {name}(long long outer, long long red, L l, const {t}* a, {to}* out) {{
   __shared__ {acc_t} sv[256];
   __shared__ long long si[256];
@@ -111,17 +112,26 @@ extern \"C\" __global__ void {name}(long long outer, long long red, L l, const {
     __syncthreads();
   }}
 }}",
-            t = ctype(d),
-            to = ctype(out_dtype),
-            lx = load(d, "a[off(l, o * red + j)]"),
-            // sums add partial sums; the others combine like single elements
-            tree = if op == ReduceOp::Sum {
-                "acc += x;"
-            } else {
-                update
-            },
-        )
-    };
+        t = ctype(d),
+        to = ctype(out_dtype),
+        lx = load(d, "a[off(l, o * red + j)]"),
+        // sums add partial sums; the others combine like single elements
+        tree = if op == ReduceOp::Sum {
+            "acc += x;"
+        } else {
+            update
+        },
+    ))
+}
+
+pub fn reduce(s: &CudaStorage, l: &Layout, axes: &[usize], op: ReduceOp) -> Result<CudaStorage> {
+    let d = s.dtype;
+    let arg = matches!(op, ReduceOp::ArgMax | ReduceOp::ArgMin);
+    let out_dtype = if arg { DType::I64 } else { d };
+    let (pl, outer, red) = l.split_reduced(axes);
+    let name = reduce_name(op, d);
+    parts(op, d)?;
+    let src = || reduce_code(&name, op, d).expect("checked by parts above");
     let b = s.backend().clone();
     let out = CudaStorage::alloc(&b, outer, out_dtype)?;
     if outer == 0 {
