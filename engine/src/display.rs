@@ -24,6 +24,7 @@
 //! `base64` (for image/png payloads).
 
 pub mod base64;
+mod logs;
 pub mod progress;
 pub mod table;
 

@@ -10,6 +10,8 @@ USAGE:
     ferrolab-kernel install [--user | --sys-prefix | --prefix P]
                                                write the `ferrolab` kernelspec
     ferrolab-kernel prebuild                   pre-build the engine so first cells are fast
+    ferrolab-kernel cheatsheet [--write README.md | --json]
+                                               the Keras-to-Ferrolab table (README, hints)
     ferrolab-kernel --version | --help";
 
 /// Parses the arguments and runs the chosen command; returns the process exit code.
@@ -18,6 +20,7 @@ pub fn main() -> i32 {
     let result = match args.first().map(String::as_str) {
         Some("install") => crate::install::run(&args[1..]),
         Some("prebuild") => crate::prebuild::run(),
+        Some("cheatsheet") => crate::hints::run(&args[1..]),
         Some("--version" | "-V") => {
             println!("ferrolab-kernel {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -87,5 +87,9 @@ fn render_one(error: &CompilationError, lines: &[&str], column: ColumnMap) -> Ve
     if let Some(hint) = error.evcxr_extra_hint() {
         out.push(format!("{BLUE}  = note:{RESET} {hint}"));
     }
+    // A TF/Keras/NumPy name with another Ferrolab spelling (kernel/src/hints/table.rs).
+    if let Some(hint) = crate::hints::hint(&error.message()) {
+        out.extend(hint.lines().map(|l| format!("{BLUE}  = help:{RESET} {l}")));
+    }
     out
 }

@@ -84,6 +84,17 @@ pub fn media(content: &HashMap<String, String>) -> Option<Media> {
     serde_json::from_value(Value::Object(map)).ok()
 }
 
+/// A cell's `execute_result`, if it has one. A cell whose last expression is `()` (a `for`
+/// loop, a call that returns nothing) shows nothing, as IPython shows nothing for `None`:
+/// evcxr's fallback prints its Debug text, `()`, which is dropped here.
+pub fn cell_result(content: &HashMap<String, String>) -> Option<Media> {
+    let unit = content.len() == 1 && content.get("text/plain").is_some_and(|t| t.trim() == "()");
+    if unit {
+        return None;
+    }
+    media(content)
+}
+
 /// Reverses the panic hook's escaping (`\\` and `\n`).
 fn unescape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -128,6 +139,14 @@ mod tests {
                 wait: true
             }))
         ));
+    }
+
+    #[test]
+    fn unit_results_show_nothing() {
+        let unit = HashMap::from([("text/plain".to_string(), "()".to_string())]);
+        assert!(cell_result(&unit).is_none());
+        let three = HashMap::from([("text/plain".to_string(), "3".to_string())]);
+        assert!(cell_result(&three).is_some());
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub struct ExecOutcome {
 pub type Prepared = (Option<PathBuf>, Option<String>);
 
 /// Completion matches and the (char) range they replace.
-pub type CompleteOut = Option<(Vec<String>, usize, usize)>;
+pub type CompleteOut = Option<crate::completion::Found>;
 
 enum Job {
     Execute(Box<ExecJob>),
@@ -236,7 +236,7 @@ impl Session {
                 }
                 match report.panic {
                     Some((message, location)) => Err(panic_error(&message, &location)),
-                    None => Ok(crate::display::media(&outputs.content_by_mime_type)),
+                    None => Ok(crate::display::cell_result(&outputs.content_by_mime_type)),
                 }
             }
             Err(EvcxrError::CompilationErrors(errors)) => {
@@ -285,10 +285,13 @@ impl Session {
     fn complete(&mut self, code: &str, cursor: usize) -> CompleteOut {
         let byte = char_to_byte(code, cursor);
         let c = self.ctx.completions(code, byte).ok()?;
-        let mut matches: Vec<String> = c.completions.into_iter().map(|c| c.code).collect();
-        matches.dedup();
-        Some((
-            matches,
+        let items = c
+            .completions
+            .into_iter()
+            .map(|c| (c.code, c.kind, c.label))
+            .collect();
+        Some(crate::completion::found(
+            items,
             byte_to_char(code, c.start_offset),
             byte_to_char(code, c.end_offset),
         ))

@@ -4,9 +4,11 @@
 mod child;
 mod cli;
 mod compile_error;
+mod completion;
 mod connection;
 mod display;
 mod evaluation;
+mod hints;
 mod history;
 mod install;
 mod instrument;

@@ -74,11 +74,16 @@ impl Shell {
             JupyterMessageContent::CompleteRequest(req) => {
                 let cursor = req.cursor_pos;
                 let found = self.evaluator.complete(req.code.clone(), cursor).await;
-                let (matches, cursor_start, cursor_end) = found.unwrap_or((vec![], cursor, cursor));
+                let found = found.unwrap_or(crate::completion::Found {
+                    cursor_start: cursor,
+                    cursor_end: cursor,
+                    ..Default::default()
+                });
                 let reply = CompleteReply {
-                    matches,
-                    cursor_start,
-                    cursor_end,
+                    metadata: found.metadata(),
+                    matches: found.matches,
+                    cursor_start: found.cursor_start,
+                    cursor_end: found.cursor_end,
                     ..Default::default()
                 };
                 self.reply(reply, msg).await
