@@ -28,7 +28,7 @@ model.compile(Adam::new(1e-3), SparseCategoricalCrossentropy::from_logits(), &["
 let w = Variable::new(randn([6, 3]));
 let bias = Variable::new(zeros([3]));
 let tape = GradientTape::new();
-let loss = x.matmul(&w).add(&bias).square().mean();
+let loss = (x.matmul(&w) + &*bias).square().mean();
 "#;
 
 const fn m(
@@ -177,7 +177,7 @@ pub const MAPPINGS: &[Mapping] = &[
         "`tf.keras.utils.to_categorical(y, 3)`, `tf.one_hot(y, 3)`",
         "`one_hot(&y, 3)`",
         &["to_categorical"],
-        "let _ = one_hot(&y, 3);",
+        "let labels = y.cast(DType::I64); let _ = one_hot(&labels, 3);",
     ),
     m(
         "`tf.cast(x, tf.float16)`",
@@ -201,7 +201,7 @@ pub const MAPPINGS: &[Mapping] = &[
         "`for i in range(10):`",
         "`for i in 0..10 {`",
         &["range"],
-        "for i in 0..10 { let _ = i; }",
+        "let total: i32 = (0..10).sum(); assert_eq!(total, 45);",
     ),
     m(
         "`tf.Variable(x)`, `v.assign_sub(d)`",
@@ -343,7 +343,7 @@ pub const MAPPINGS: &[Mapping] = &[
         "`model.save_weights(\"w.safetensors\")`",
         &[],
         "let path = std::env::temp_dir().join(\"ferrolab-cheatsheet.safetensors\"); \
-         model.save_weights(&path).unwrap(); let _ = std::fs::remove_file(&path);",
+         model.save_weights(path.to_str().unwrap()).unwrap(); let _ = std::fs::remove_file(&path);",
     ),
     m(
         "`tf.data.Dataset.from_tensor_slices((x, y)).shuffle(1024).batch(64).prefetch(AUTOTUNE)`",
