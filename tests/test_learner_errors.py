@@ -167,19 +167,19 @@ def test_readme_cheat_sheet_is_generated_from_the_table():
 
 def test_history_search_treats_star_as_a_wildcard(kernel):
     for _ in range(2):
-        assert run(kernel, "6 * 7").result() == "42"
-    assert run(kernel, "6 * 8").result() == "48"
+        assert run(kernel, "7 * 6").result() == "42"
+    assert run(kernel, "7 * 5").result() == "35"
 
     def search(**kw):
         reply = kernel.history(hist_access_type="search", raw=True, output=False, reply=True, timeout=30, **kw)
         return [entry[2] for entry in reply["content"]["history"]]
 
-    # IPython (sqlite GLOB): "6 *" matches "6 * 7" and "6 * 8"; `unique` keeps each input once
-    # (its latest run), `n` keeps the last n.
-    assert search(pattern="6 *") == ["6 * 7", "6 * 7", "6 * 8"]
-    assert search(pattern="6 *", unique=True) == ["6 * 7", "6 * 8"]
-    assert search(pattern="6 *", n=1) == ["6 * 8"]
-    assert search(pattern="6 * ?", unique=True, n=1) == ["6 * 8"]
+    # IPython (sqlite GLOB): "7 *" matches "7 * 6" and "7 * 5" (its `*` is a wildcard even
+    # where the text has a `*`); `unique` keeps each input once (its latest run), `n` the last n.
+    assert search(pattern="7 *") == ["7 * 6", "7 * 6", "7 * 5"]
+    assert search(pattern="7 *", unique=True) == ["7 * 6", "7 * 5"]
+    assert search(pattern="7 *", n=1) == ["7 * 5"]
+    assert search(pattern="7 * ?", unique=True, n=2) == ["7 * 6", "7 * 5"]
 
 
 def test_completion_returns_bare_names_with_signatures_in_metadata(kernel):

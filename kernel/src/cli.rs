@@ -59,24 +59,3 @@ fn connection_file(args: &[String]) -> Option<PathBuf> {
     }
     None
 }
-
-/// The engine crate the kernel preloads: `FERROLAB_ENGINE_DIR`, else `engine/` of this repo.
-pub fn engine_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("FERROLAB_ENGINE_DIR") {
-        return PathBuf::from(dir);
-    }
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../engine"));
-    dir.canonicalize().unwrap_or(dir)
-}
-
-/// Where `prebuild` leaves the engine built for evcxr: `FERROLAB_TEMPLATE_DIR`, else next to
-/// the kernel binary (`target/release/ferrolab-evcxr-template`).
-pub fn template_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("FERROLAB_TEMPLATE_DIR") {
-        return PathBuf::from(dir);
-    }
-    let exe = std::env::current_exe().unwrap_or_default();
-    exe.parent()
-        .map(|p| p.join("ferrolab-evcxr-template"))
-        .unwrap_or_else(|| PathBuf::from("ferrolab-evcxr-template"))
-}

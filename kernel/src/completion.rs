@@ -75,10 +75,18 @@ mod tests {
     fn matches_are_names_and_signatures_go_to_metadata() {
         let f = found(
             vec![
-                ("with_capacity(capacity)".into(), "function", "with_capacity(…)".into()),
+                (
+                    "with_capacity(capacity)".into(),
+                    "function",
+                    "with_capacity(…)".into(),
+                ),
                 ("println!(\"\")".into(), "function", "println!(…)".into()),
                 ("Vec".into(), "class", "Vec<…>".into()),
-                ("with_capacity(capacity)".into(), "function", "with_capacity(…)".into()),
+                (
+                    "with_capacity(capacity)".into(),
+                    "function",
+                    "with_capacity(…)".into(),
+                ),
             ],
             4,
             9,

@@ -2,8 +2,8 @@
 //!
 //! - A stdout line starting with the engine's `DISPLAY_MARKER` carries one JSON object:
 //!   `display_data`, `update_display_data` or `clear_output` (see `ferrolab::display`).
-//! - A stdout line starting with `PANIC_MARKER` is written by the panic hook the kernel installs
-//!   in the child (see `evaluation::CHILD_SETUP`): `message \u{1} location`, escaped.
+//! - A panic line (`ferrolab::display::child`) is written by the engine's panic hook, which the
+//!   kernel installs in the child (`startup::CHILD_SETUP`); the engine parses it back.
 //! - evcxr's `EVCXR_BEGIN_CONTENT mime` blocks are collected by evcxr itself and reach us as
 //!   the cell's outputs, which become `execute_result` through [`media`].
 //! - Anything else is plain text for a `stream` message.
@@ -12,9 +12,6 @@ use jupyter_protocol::UpdateDisplayData;
 use jupyter_protocol::{ClearOutput, DisplayData, JupyterMessageContent, Media, Transient};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-
-/// Prefix of the panic hook's line on the child's stdout.
-pub const PANIC_MARKER: &str = "\u{1}FERROLAB_PANIC\u{1}";
 
 /// What one stdout line of the child means.
 pub enum Line {
@@ -29,12 +26,8 @@ pub fn classify(line: String) -> Line {
             Some(content) => Line::Display(content),
             None => Line::Text(format!("ferrolab: malformed display line: {json}")),
         }
-    } else if let Some(rest) = line.strip_prefix(PANIC_MARKER) {
-        let (message, location) = rest.split_once('\u{1}').unwrap_or((rest, ""));
-        Line::Panic {
-            message: unescape(message),
-            location: location.to_string(),
-        }
+    } else if let Some((message, location)) = ferrolab::display::child::parse_panic_line(&line) {
+        Line::Panic { message, location }
     } else {
         Line::Text(line)
     }
@@ -95,24 +88,6 @@ pub fn cell_result(content: &HashMap<String, String>) -> Option<Media> {
     media(content)
 }
 
-/// Reverses the panic hook's escaping (`\\` and `\n`).
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('n') => out.push('\n'),
-                Some(other) => out.push(other),
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,11 +125,11 @@ mod tests {
     }
 
     #[test]
-    fn panic_lines_are_unescaped() {
-        let line = format!("{PANIC_MARKER}boom\\nsecond \\\\ line\u{1}src/lib.rs:3");
+    fn panic_lines_are_classified() {
+        let line = ferrolab::display::child::panic_line("boom\nsecond", "src/lib.rs:3");
         match classify(line) {
             Line::Panic { message, location } => {
-                assert_eq!(message, "boom\nsecond \\ line");
+                assert_eq!(message, "boom\nsecond");
                 assert_eq!(location, "src/lib.rs:3");
             }
             _ => panic!("not a panic"),

@@ -172,7 +172,15 @@ mod tests {
             check("fn f() {\n    if x {"),
             Verdict::Incomplete("        ".into())
         );
-        for code in ["let x = 1);", "(]", "}", "'", "let c = '", "''", "let c = '\\n"] {
+        for code in [
+            "let x = 1);",
+            "(]",
+            "}",
+            "'",
+            "let c = '",
+            "''",
+            "let c = '\\n",
+        ] {
             assert_eq!(check(code), Verdict::Invalid, "{code}");
         }
     }

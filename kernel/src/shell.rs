@@ -68,7 +68,7 @@ impl Shell {
         self.publish(Status::busy(), msg);
         match &msg.content {
             JupyterMessageContent::KernelInfoRequest(_) => {
-                self.reply(crate::kernel::kernel_info(), msg).await
+                self.reply(crate::control::kernel_info(), msg).await
             }
             JupyterMessageContent::ExecuteRequest(req) => self.execute(msg, req, reader).await,
             JupyterMessageContent::CompleteRequest(req) => {
@@ -131,7 +131,7 @@ impl Shell {
                     ..Default::default()
                 };
                 self.reply(reply, msg).await;
-                crate::kernel::shut_down(&self.evaluator).await;
+                crate::control::shut_down(&self.evaluator).await;
             }
             other => eprintln!(
                 "ferrolab-kernel: ignored a {} message on shell",

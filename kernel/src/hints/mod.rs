@@ -106,7 +106,10 @@ mod tests {
         assert_eq!(missing_name(m), Some("numpy"));
         assert_eq!(missing_name("mismatched types"), None);
         let h = hint("cannot find function `reduce_sum` in this scope").unwrap();
-        assert!(h.starts_with("In Ferrolab: ") && h.contains("`x.sum()`"), "{h}");
+        assert!(
+            h.starts_with("In Ferrolab: ") && h.contains("`x.sum()`"),
+            "{h}"
+        );
         assert!(hint("cannot find value `zzz` in this scope").is_none());
     }
 
