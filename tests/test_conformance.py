@@ -79,7 +79,7 @@ class FerrolabKernelTests(jkt.KernelTests):
     ]
 
     # A glob, as IPython's: its `*` is a wildcard even where the input has a `*` ("6 * 9").
-    code_history_pattern = "6 *"
+    code_history_pattern = "6 *9"
     supported_history_operations = ("tail", "range", "search")
 
     code_inspect_sample = "Vec"

@@ -125,7 +125,8 @@ fn skip_raw_string(c: &[char], mut i: usize, hashes: usize) -> Option<usize> {
 /// rustc rejects and no further line can fix (a char literal cannot span lines): `None`.
 fn skip_char_or_lifetime(c: &[char], i: usize) -> Option<usize> {
     if c.get(i + 1) == Some(&'\\') {
-        let mut j = i + 2;
+        // Skip the escaped character itself (`'\''` closes at the second quote).
+        let mut j = i + 3;
         while j < c.len() && c[j] != '\'' && c[j] != '\n' {
             j += 1;
         }
@@ -151,6 +152,8 @@ mod tests {
             "fn f() { vec![1, 2] }",
             "let s = \"}\";",
             "let c = '{';",
+            "let q = '\\'';",
+            "let e = '\\u{1F600}';",
             "fn f<'a>(x: &'a str) {}",
             "let r = r#\"a \" {\"#;",
             ":dep rand",
