@@ -30,6 +30,8 @@ class FerrolabKernelTests(jkt.KernelTests):
     completion_samples = [
         {"text": "let some_long_name = 1;\nsome_long_na", "matches": {"some_long_name"}},
         {"text": "std::vec::Ve", "matches": {"Vec"}},
+        # Bare names (Jupyter inserts matches verbatim); signatures go to the metadata.
+        {"text": "let cv: Vec<u8> = Vec::with_capa", "matches": {"with_capacity"}},
     ]
 
     complete_code_samples = [
@@ -46,7 +48,8 @@ class FerrolabKernelTests(jkt.KernelTests):
         'let s = "an open string',
         "/* an open comment",
     ]
-    invalid_code_samples = ["let x = (1 + 2]);", "}"]
+    # A lone `'` is an unterminated char literal, which no further line can close.
+    invalid_code_samples = ["let x = (1 + 2]);", "}", "'", "let c = '"]
 
     # `?item` pages the docs of item, like IPython's `?obj`.
     code_page_something = "?Vec"
@@ -55,6 +58,7 @@ class FerrolabKernelTests(jkt.KernelTests):
 
     code_execute_result = [
         {"code": "1 + 2", "result": "3"},
+        {"code": "6 * 9", "result": "54"},
         {"code": "let v = vec![1, 2, 3]; v.len()", "result": "3"},
         {"code": 'format!("{}-{}", "a", "b")', "result": '"a-b"'},
         {"code": "tensor([1.0f32, 2.0]).to_vec::<f32>()", "result": "[1.0, 2.0]"},
@@ -74,7 +78,8 @@ class FerrolabKernelTests(jkt.KernelTests):
         },
     ]
 
-    code_history_pattern = "1 + 2"
+    # A glob, as IPython's: its `*` is a wildcard even where the input has a `*` ("6 * 9").
+    code_history_pattern = "6 *9"
     supported_history_operations = ("tail", "range", "search")
 
     code_inspect_sample = "Vec"

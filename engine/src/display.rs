@@ -20,10 +20,13 @@
 //! - [`evcxr_emit`] prints a bundle as evcxr's `EVCXR_BEGIN_CONTENT` blocks: what a type's
 //!   `evcxr_display` does when it is a cell's last expression.
 //!
-//! Submodules: [`table`] (HTML tables), [`progress`] (Keras-style progress bar), and
+//! Submodules: [`table`] (HTML tables), [`progress`] (Keras-style progress bar), [`child`] (the
+//! panic lines and hook of the kernel's child process), `logs` (how Keras `Logs` show) and
 //! `base64` (for image/png payloads).
 
 pub mod base64;
+pub mod child;
+mod logs;
 pub mod progress;
 pub mod table;
 

@@ -10,6 +10,8 @@ USAGE:
     ferrolab-kernel install [--user | --sys-prefix | --prefix P]
                                                write the `ferrolab` kernelspec
     ferrolab-kernel prebuild                   pre-build the engine so first cells are fast
+    ferrolab-kernel cheatsheet [--write README.md | --json]
+                                               the Keras-to-Ferrolab table (README, hints)
     ferrolab-kernel --version | --help";
 
 /// Parses the arguments and runs the chosen command; returns the process exit code.
@@ -18,6 +20,7 @@ pub fn main() -> i32 {
     let result = match args.first().map(String::as_str) {
         Some("install") => crate::install::run(&args[1..]),
         Some("prebuild") => crate::prebuild::run(),
+        Some("cheatsheet") => crate::hints::run(&args[1..]),
         Some("--version" | "-V") => {
             println!("ferrolab-kernel {}", env!("CARGO_PKG_VERSION"));
             Ok(())
@@ -55,25 +58,4 @@ fn connection_file(args: &[String]) -> Option<PathBuf> {
         }
     }
     None
-}
-
-/// The engine crate the kernel preloads: `FERROLAB_ENGINE_DIR`, else `engine/` of this repo.
-pub fn engine_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("FERROLAB_ENGINE_DIR") {
-        return PathBuf::from(dir);
-    }
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../engine"));
-    dir.canonicalize().unwrap_or(dir)
-}
-
-/// Where `prebuild` leaves the engine built for evcxr: `FERROLAB_TEMPLATE_DIR`, else next to
-/// the kernel binary (`target/release/ferrolab-evcxr-template`).
-pub fn template_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("FERROLAB_TEMPLATE_DIR") {
-        return PathBuf::from(dir);
-    }
-    let exe = std::env::current_exe().unwrap_or_default();
-    exe.parent()
-        .map(|p| p.join("ferrolab-evcxr-template"))
-        .unwrap_or_else(|| PathBuf::from("ferrolab-evcxr-template"))
 }

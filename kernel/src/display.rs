@@ -2,8 +2,8 @@
 //!
 //! - A stdout line starting with the engine's `DISPLAY_MARKER` carries one JSON object:
 //!   `display_data`, `update_display_data` or `clear_output` (see `ferrolab::display`).
-//! - A stdout line starting with `PANIC_MARKER` is written by the panic hook the kernel installs
-//!   in the child (see `evaluation::CHILD_SETUP`): `message \u{1} location`, escaped.
+//! - A panic line (`ferrolab::display::child`) is written by the engine's panic hook, which the
+//!   kernel installs in the child (`startup::CHILD_SETUP`); the engine parses it back.
 //! - evcxr's `EVCXR_BEGIN_CONTENT mime` blocks are collected by evcxr itself and reach us as
 //!   the cell's outputs, which become `execute_result` through [`media`].
 //! - Anything else is plain text for a `stream` message.
@@ -12,9 +12,6 @@ use jupyter_protocol::UpdateDisplayData;
 use jupyter_protocol::{ClearOutput, DisplayData, JupyterMessageContent, Media, Transient};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-
-/// Prefix of the panic hook's line on the child's stdout.
-pub const PANIC_MARKER: &str = "\u{1}FERROLAB_PANIC\u{1}";
 
 /// What one stdout line of the child means.
 pub enum Line {
@@ -29,12 +26,8 @@ pub fn classify(line: String) -> Line {
             Some(content) => Line::Display(content),
             None => Line::Text(format!("ferrolab: malformed display line: {json}")),
         }
-    } else if let Some(rest) = line.strip_prefix(PANIC_MARKER) {
-        let (message, location) = rest.split_once('\u{1}').unwrap_or((rest, ""));
-        Line::Panic {
-            message: unescape(message),
-            location: location.to_string(),
-        }
+    } else if let Some((message, location)) = ferrolab::display::child::parse_panic_line(&line) {
+        Line::Panic { message, location }
     } else {
         Line::Text(line)
     }
@@ -84,22 +77,15 @@ pub fn media(content: &HashMap<String, String>) -> Option<Media> {
     serde_json::from_value(Value::Object(map)).ok()
 }
 
-/// Reverses the panic hook's escaping (`\\` and `\n`).
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('n') => out.push('\n'),
-                Some(other) => out.push(other),
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
+/// A cell's `execute_result`, if it has one. A cell whose last expression is `()` (a `for`
+/// loop, a call that returns nothing) shows nothing, as IPython shows nothing for `None`:
+/// evcxr's fallback prints its Debug text, `()`, which is dropped here.
+pub fn cell_result(content: &HashMap<String, String>) -> Option<Media> {
+    let unit = content.len() == 1 && content.get("text/plain").is_some_and(|t| t.trim() == "()");
+    if unit {
+        return None;
     }
-    out
+    media(content)
 }
 
 #[cfg(test)]
@@ -131,11 +117,19 @@ mod tests {
     }
 
     #[test]
-    fn panic_lines_are_unescaped() {
-        let line = format!("{PANIC_MARKER}boom\\nsecond \\\\ line\u{1}src/lib.rs:3");
+    fn unit_results_show_nothing() {
+        let unit = HashMap::from([("text/plain".to_string(), "()".to_string())]);
+        assert!(cell_result(&unit).is_none());
+        let three = HashMap::from([("text/plain".to_string(), "3".to_string())]);
+        assert!(cell_result(&three).is_some());
+    }
+
+    #[test]
+    fn panic_lines_are_classified() {
+        let line = ferrolab::display::child::panic_line("boom\nsecond", "src/lib.rs:3");
         match classify(line) {
             Line::Panic { message, location } => {
-                assert_eq!(message, "boom\nsecond \\ line");
+                assert_eq!(message, "boom\nsecond");
                 assert_eq!(location, "src/lib.rs:3");
             }
             _ => panic!("not a panic"),

@@ -32,7 +32,7 @@ pub struct ExecOutcome {
 pub type Prepared = (Option<PathBuf>, Option<String>);
 
 /// Completion matches and the (char) range they replace.
-pub type CompleteOut = Option<(Vec<String>, usize, usize)>;
+pub type CompleteOut = Option<crate::completion::Found>;
 
 enum Job {
     Execute(Box<ExecJob>),
@@ -150,30 +150,12 @@ fn serve_startup_error(rx: mpsc::Receiver<Job>, message: String) {
     for job in rx {
         if let Job::Execute(job) = job {
             let _ = job.done.send(ExecOutcome {
-                result: Err(error_output("KernelStartupError", &message)),
+                result: Err(crate::errors::error_output("KernelStartupError", &message)),
                 user_expressions: HashMap::new(),
                 payload: Vec::new(),
             });
         }
     }
-}
-
-/// One `error` message: ename, evalue and a short traceback with the text in red.
-pub fn error_output(ename: &str, evalue: &str) -> ErrorOutput {
-    let mut traceback = vec![format!(
-        "\u{1b}[0;31m{ename}\u{1b}[0m: {}",
-        first_line(evalue)
-    )];
-    traceback.extend(evalue.lines().skip(1).map(str::to_string));
-    ErrorOutput {
-        ename: ename.to_string(),
-        evalue: evalue.to_string(),
-        traceback,
-    }
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or("")
 }
 
 impl Session {
@@ -188,8 +170,19 @@ impl Session {
         if self.needs_setup {
             self.reinstall();
         }
-        let outcome = match crate::magics::handle(self, &job) {
-            Some(outcome) => outcome,
+        use crate::magics::{self, Action};
+        let outcome = match magics::parse(&job.code) {
+            Some(Action::Run { preamble, code }) => {
+                if let Some(text) = preamble {
+                    job.sink.stdout(&format!("{text}\n\n"));
+                }
+                magics::outcome(self.run_cell(code, &job.sink))
+            }
+            Some(Action::Shell(code)) => magics::outcome(magics::run_shell_lines(code, &job.sink)),
+            Some(Action::Docs(item)) => {
+                let found = self.inspect(item, item.chars().count());
+                magics::docs_page(item, found)
+            }
             None => {
                 let result = self.run_cell(&job.code, &job.sink);
                 let ok = result.is_ok();
@@ -235,20 +228,22 @@ impl Session {
                     sink.stdout(&format!("Took {}ms\n", timing.as_millis()));
                 }
                 match report.panic {
-                    Some((message, location)) => Err(panic_error(&message, &location)),
-                    None => Ok(crate::display::media(&outputs.content_by_mime_type)),
+                    Some((message, location)) => {
+                        Err(crate::errors::panic_error(&message, &location))
+                    }
+                    None => Ok(crate::display::cell_result(&outputs.content_by_mime_type)),
                 }
             }
             Err(EvcxrError::CompilationErrors(errors)) => {
                 let column = |line, column| instrumented.original_column(line, column);
-                Err(crate::compile_error::render(code, &errors, &column))
+                Err(crate::errors::render(code, &errors, &column))
             }
             Err(EvcxrError::SubprocessTerminated(message)) => {
                 self.needs_setup = true;
                 let killed = stopped == Stopped::ChildKilled;
                 Err(crate::interrupt::terminated_error(killed, &message))
             }
-            Err(other) => Err(error_output("Error", &other.to_string())),
+            Err(other) => Err(crate::errors::error_output("Error", &other.to_string())),
         }
     }
 
@@ -285,10 +280,13 @@ impl Session {
     fn complete(&mut self, code: &str, cursor: usize) -> CompleteOut {
         let byte = char_to_byte(code, cursor);
         let c = self.ctx.completions(code, byte).ok()?;
-        let mut matches: Vec<String> = c.completions.into_iter().map(|c| c.code).collect();
-        matches.dedup();
-        Some((
-            matches,
+        let items = c
+            .completions
+            .into_iter()
+            .map(|c| (c.code, c.kind, c.label))
+            .collect();
+        Some(crate::completion::found(
+            items,
             byte_to_char(code, c.start_offset),
             byte_to_char(code, c.end_offset),
         ))
@@ -303,26 +301,6 @@ impl Session {
         let (plain, html) = self.ctx.hover_at(code, end).ok()?;
         (!plain.trim().is_empty()).then_some((plain, html))
     }
-}
-
-fn panic_error(message: &str, location: &str) -> ErrorOutput {
-    // An interrupt's message starts with "KeyboardInterrupt: " (the engine's check): say the
-    // word once, as the ename.
-    let (ename, message) = match message.strip_prefix("KeyboardInterrupt") {
-        Some(rest) => ("KeyboardInterrupt", rest.trim_start_matches([':', ' '])),
-        None => ("panic", message),
-    };
-    let mut e = error_output(ename, message);
-    // Cell code compiles to src/lib.rs; only other locations (a crate) help the learner. An
-    // interrupt's location is the engine's check (or the cell's generated file): never shown.
-    if !location.is_empty() && !location.starts_with("src/lib.rs") && ename == "panic" {
-        e.traceback.push(format!("  at {location}"));
-    }
-    if ename == "panic" {
-        e.traceback
-            .push("Variables from earlier cells are kept.".into());
-    }
-    e
 }
 
 /// Jupyter counts cursor positions in Unicode code points; evcxr wants bytes.

@@ -163,13 +163,15 @@ fn glob(pattern: &str, text: &str) -> bool {
     let t: Vec<char> = text.chars().collect();
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        // `*` is always the wildcard (SQLite's GLOB, which IPython's search uses), even where
+        // the text has a literal `*` too: "6 *" finds "6 * 7".
+        if pi < p.len() && p[pi] == '*' {
             star = Some(pi);
             mark = ti;
             pi += 1;
+        } else if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
         } else if let Some(s) = star {
             pi = s + 1;
             mark += 1;
@@ -188,5 +190,9 @@ mod tests {
         assert!(super::glob("1 +*", "1 + 1"));
         assert!(super::glob("*x?", "let xy"));
         assert!(!super::glob("a*b", "acd"));
+        // A `*` in the pattern is a wildcard even against a literal `*` in the text.
+        assert!(super::glob("6 *", "6 * 7"));
+        assert!(super::glob("* * 7", "6 * 7"));
+        assert!(!super::glob("6 *8", "6 * 7"));
     }
 }

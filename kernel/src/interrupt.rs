@@ -155,7 +155,7 @@ fn signal(pid: u32, sig: libc::c_int) {
 
 /// The error for a cell stopped while cargo compiled it.
 pub fn compile_interrupted_error() -> ErrorOutput {
-    crate::evaluation::error_output(
+    crate::errors::error_output(
         "KeyboardInterrupt",
         "interrupted while the cell was compiling; nothing ran and variables are kept",
     )
@@ -188,5 +188,5 @@ pub fn terminated_error(killed: bool, message: &str) -> ErrorOutput {
             ),
         )
     };
-    crate::evaluation::error_output(ename, &text)
+    crate::errors::error_output(ename, &text)
 }

@@ -3,7 +3,8 @@
 //! A small lexer that knows Rust's brackets, strings (with escapes), raw strings, char literals
 //! versus lifetimes, and nested block comments:
 //! - unclosed brackets, strings or comments: "incomplete", with an indent of 4 spaces per level;
-//! - a closing bracket that does not match (`(]`) or has no opener (`)`): "invalid";
+//! - a closing bracket that does not match (`(]`) or has no opener (`)`), or an unterminated
+//!   char literal (a lone `'`): "invalid";
 //! - anything else, magics (`:dep ...`) and shell lines (`!ls`) included: "complete".
 
 #[derive(Debug, PartialEq, Eq)]
@@ -49,7 +50,10 @@ pub fn check(code: &str) -> Verdict {
                     None => return Verdict::Incomplete(String::new()),
                 }
             }
-            '\'' => i = skip_char_or_lifetime(&c, i),
+            '\'' => match skip_char_or_lifetime(&c, i) {
+                Some(end) => i = end,
+                None => return Verdict::Invalid,
+            },
             open @ ('(' | '[' | '{') => stack.push(open),
             close @ (')' | ']' | '}') => {
                 let expected = match close {
@@ -116,19 +120,25 @@ fn skip_raw_string(c: &[char], mut i: usize, hashes: usize) -> Option<usize> {
     None
 }
 
-/// `'a'`, `'\n'`, `'\u{1F600}'` are chars; `'a` and `'static` are lifetimes or labels.
-fn skip_char_or_lifetime(c: &[char], i: usize) -> usize {
+/// `'a'`, `'\n'`, `'\u{1F600}'` are chars; `'a` and `'static` are lifetimes or labels. Anything
+/// else (a lone `'`, `''`, `'\n` with no closing quote) is an unterminated char literal, which
+/// rustc rejects and no further line can fix (a char literal cannot span lines): `None`.
+fn skip_char_or_lifetime(c: &[char], i: usize) -> Option<usize> {
     if c.get(i + 1) == Some(&'\\') {
-        let mut j = i + 2;
+        // Skip the escaped character itself (`'\''` closes at the second quote).
+        let mut j = i + 3;
         while j < c.len() && c[j] != '\'' && c[j] != '\n' {
             j += 1;
         }
-        return j;
+        return (c.get(j) == Some(&'\'')).then_some(j);
     }
-    if c.get(i + 2) == Some(&'\'') {
-        return i + 2;
+    if c.get(i + 2) == Some(&'\'') && c.get(i + 1).is_some_and(|&ch| ch != '\'' && ch != '\n') {
+        return Some(i + 2);
     }
-    i
+    match c.get(i + 1) {
+        Some(&ch) if ch.is_alphabetic() || ch == '_' => Some(i),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -142,6 +152,8 @@ mod tests {
             "fn f() { vec![1, 2] }",
             "let s = \"}\";",
             "let c = '{';",
+            "let q = '\\'';",
+            "let e = '\\u{1F600}';",
             "fn f<'a>(x: &'a str) {}",
             "let r = r#\"a \" {\"#;",
             ":dep rand",
@@ -163,7 +175,15 @@ mod tests {
             check("fn f() {\n    if x {"),
             Verdict::Incomplete("        ".into())
         );
-        for code in ["let x = 1);", "(]", "}"] {
+        for code in [
+            "let x = 1);",
+            "(]",
+            "}",
+            "'",
+            "let c = '",
+            "''",
+            "let c = '\\n",
+        ] {
             assert_eq!(check(code), Verdict::Invalid, "{code}");
         }
     }

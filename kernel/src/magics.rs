@@ -4,8 +4,10 @@
 //! - `!cmd` lines run in a shell, with output streamed line by line while they run;
 //! - `?item` shows the docs of `item` (a type, function or method path) in the pager.
 
-use crate::evaluation::{error_output, ExecJob, ExecOutcome, Session};
+use crate::errors::error_output;
+use crate::evaluation::ExecOutcome;
 use crate::pump::Sink;
+use jupyter_protocol::ErrorOutput;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -18,27 +20,50 @@ Ferrolab magics (besides evcxr's, listed below):
 Interrupt (I, I)  Engine loops stop and keep state; other code is stopped by restarting the
                   Rust process after 2 s, and variables are lost";
 
-/// Handles a Ferrolab magic; `None` means the cell is ordinary code (or an evcxr command).
-pub fn handle(session: &mut Session, job: &ExecJob) -> Option<ExecOutcome> {
-    let code = job.code.trim();
-    let result = if code == ":gpu" {
-        let cell = "println!(\"{}\", ferrolab::runtime::gpu_summary());";
-        session.run_cell(cell, &job.sink)
+/// What a magic cell asks the evaluation thread to do; the session carries it out.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Action<'a> {
+    /// Print `preamble` (if any), then run `code` in the child instead of the cell.
+    Run {
+        preamble: Option<&'static str>,
+        code: &'static str,
+    },
+    /// Run the cell's `!command` lines (see [`run_shell_lines`]).
+    Shell(&'a str),
+    /// Page the docs of an item (see [`docs_page`], given what inspection found).
+    Docs(&'a str),
+}
+
+/// `:gpu` runs this in the child.
+const GPU_CELL: &str = "println!(\"{}\", ferrolab::runtime::gpu_summary());";
+
+/// The Ferrolab magic in `code`; `None` means the cell is ordinary code (or an evcxr command).
+pub fn parse(code: &str) -> Option<Action<'_>> {
+    let code = code.trim();
+    if code == ":gpu" {
+        Some(Action::Run {
+            preamble: None,
+            code: GPU_CELL,
+        })
     } else if code == ":help" {
-        job.sink.stdout(&format!("{HELP}\n\n"));
-        session.run_cell(":help", &job.sink)
+        Some(Action::Run {
+            preamble: Some(HELP),
+            code: ":help",
+        })
     } else if is_shell_cell(code) {
-        run_shell_lines(code, &job.sink)
-    } else if let Some(item) = doc_request(code) {
-        return Some(page_docs(session, item));
+        Some(Action::Shell(code))
     } else {
-        return None;
-    };
-    Some(ExecOutcome {
+        doc_request(code).map(Action::Docs)
+    }
+}
+
+/// The outcome of a magic that has only a result (no payload, no user expressions).
+pub fn outcome(result: Result<Option<jupyter_protocol::Media>, ErrorOutput>) -> ExecOutcome {
+    ExecOutcome {
         result,
         user_expressions: HashMap::new(),
         payload: Vec::new(),
-    })
+    }
 }
 
 /// `?path::to::item` (IPython's `?obj`); `?` cannot start Rust code, so this is unambiguous.
@@ -51,8 +76,9 @@ fn doc_request(code: &str) -> Option<&str> {
     ok.then_some(item)
 }
 
-fn page_docs(session: &mut Session, item: &str) -> ExecOutcome {
-    let (result, payload) = match session.inspect(item, item.chars().count()) {
+/// `?item`'s outcome: the pager with the docs `found` (text/plain, text/html), or "not found".
+pub fn docs_page(item: &str, found: Option<(String, String)>) -> ExecOutcome {
+    let (result, payload) = match found {
         Some((plain, html)) => {
             let bundle = HashMap::from([
                 ("text/plain".to_string(), plain),
@@ -89,10 +115,11 @@ fn is_shell_cell(code: &str) -> bool {
     lines.peek().is_some() && lines.all(|l| l.starts_with('!'))
 }
 
-fn run_shell_lines(
+/// Runs each `!command` line in a shell, its output streamed to `sink`; stops at a failure.
+pub fn run_shell_lines(
     code: &str,
     sink: &Sink,
-) -> Result<Option<jupyter_protocol::Media>, jupyter_protocol::ErrorOutput> {
+) -> Result<Option<jupyter_protocol::Media>, ErrorOutput> {
     for line in code.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let command = &line[1..];
         let status = run_shell(command, sink)
@@ -135,6 +162,27 @@ fn run_shell(command: &str, sink: &Sink) -> std::io::Result<std::process::ExitSt
 
 #[cfg(test)]
 mod tests {
+    use super::{parse, Action};
+
+    #[test]
+    fn magics_parse_to_actions() {
+        assert_eq!(parse("!ls\n!pwd"), Some(Action::Shell("!ls\n!pwd")));
+        assert_eq!(parse(" ?Vec::new "), Some(Action::Docs("Vec::new")));
+        assert!(matches!(
+            parse(":gpu"),
+            Some(Action::Run { preamble: None, .. })
+        ));
+        assert!(matches!(
+            parse(":help"),
+            Some(Action::Run {
+                preamble: Some(_),
+                code: ":help"
+            })
+        ));
+        assert_eq!(parse("let x = 1;"), None);
+        assert_eq!(parse(":dep rand"), None);
+    }
+
     #[test]
     fn shell_cells_are_only_bang_lines() {
         assert!(super::is_shell_cell("!echo hi\n\n!ls"));

@@ -3,10 +3,13 @@
 
 mod child;
 mod cli;
-mod compile_error;
+mod completion;
 mod connection;
+mod control;
 mod display;
+mod errors;
 mod evaluation;
+mod hints;
 mod history;
 mod install;
 mod instrument;
@@ -18,6 +21,7 @@ mod prebuild;
 mod pump;
 mod shell;
 mod startup;
+mod template;
 
 // The one process-wide home of engine state; the evcxr child is this same binary.
 ferrolab::export_process_anchor!();

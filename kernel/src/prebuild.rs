@@ -5,9 +5,8 @@
 //! starting meanwhile never copies half a build. A stamp records the engine's sources; when they
 //! have not changed, prebuild does nothing (install.sh stays fast and idempotent).
 
-use crate::kernel::TEMPLATE_STAMP;
+use crate::template::{self, TEMPLATE_STAMP};
 use anyhow::{Context, Result};
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -24,8 +23,8 @@ const SAMPLE_CELL: &str = "let t = tensor([[1.0f32, 2.0], [3.0, 4.0]]); t.matmul
 const TYPO_CELL: &str = "let prebuild_typo = prebuild_unknown_name + 1;";
 
 pub fn run() -> Result<()> {
-    let template = crate::cli::template_dir();
-    let stamp = sources_stamp(&crate::cli::engine_dir());
+    let template = template::template_dir();
+    let stamp = stamp();
     let stamp_file = template.join(TEMPLATE_STAMP);
     if std::fs::read_to_string(&stamp_file).ok().as_deref() == Some(stamp.as_str()) {
         println!(
@@ -37,7 +36,7 @@ pub fn run() -> Result<()> {
     let work = PathBuf::from(format!("{}.building", template.display()));
     if !work.exists() && template.exists() {
         // Start from the old template: only what changed (usually the engine crate) rebuilds.
-        crate::startup::copy_template(&template, &work)?;
+        template::copy_template(&template, &work)?;
         // A template without a stamp (say, a hand-made copy) is reused all the same.
         let _ = std::fs::remove_file(work.join(TEMPLATE_STAMP));
         // The engine changed, so it is rebuilt anyway: drop its old artifacts, which would
@@ -55,7 +54,7 @@ pub fn run() -> Result<()> {
         work.display()
     );
     let start = Instant::now();
-    let lock = crate::cli::engine_dir().join("../Cargo.lock");
+    let lock = template::engine_dir().join("../Cargo.lock");
     let (mut ctx, _outputs) = crate::startup::start_context(Some(&lock))?;
     let out = ctx
         .execute(SAMPLE_CELL)
@@ -124,40 +123,8 @@ fn prune(dir: &Path, old_engine: bool) {
     }
 }
 
-/// A fingerprint of the engine's sources and manifest (paths, sizes, modification times), of
-/// this kernel's version and of the cells prebuild runs (a template built by other cells may
-/// lack artifacts that these need).
-pub fn sources_stamp(engine: &Path) -> String {
-    let mut files = Vec::new();
-    collect(engine, &mut files);
-    files.push(engine.join("../Cargo.lock"));
-    files.sort();
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    env!("CARGO_PKG_VERSION").hash(&mut h);
-    (SAMPLE_CELL, TYPO_CELL).hash(&mut h);
-    for f in files {
-        let meta = std::fs::metadata(&f).ok();
-        f.hash(&mut h);
-        meta.as_ref().map(|m| m.len()).hash(&mut h);
-        meta.and_then(|m| m.modified().ok()).hash(&mut h);
-    }
-    format!("{:016x} {}\n", h.finish(), engine.display())
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name();
-        if name == "target" || name.to_string_lossy().starts_with('.') {
-            continue;
-        }
-        if path.is_dir() {
-            collect(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
+/// The stamp of a template that `prebuild` would build now: the engine's sources and the cells
+/// it runs (a template built by other cells may lack artifacts that these need).
+pub fn stamp() -> String {
+    template::sources_stamp(&template::engine_dir(), &[SAMPLE_CELL, TYPO_CELL])
 }

@@ -68,17 +68,22 @@ impl Shell {
         self.publish(Status::busy(), msg);
         match &msg.content {
             JupyterMessageContent::KernelInfoRequest(_) => {
-                self.reply(crate::kernel::kernel_info(), msg).await
+                self.reply(crate::control::kernel_info(), msg).await
             }
             JupyterMessageContent::ExecuteRequest(req) => self.execute(msg, req, reader).await,
             JupyterMessageContent::CompleteRequest(req) => {
                 let cursor = req.cursor_pos;
                 let found = self.evaluator.complete(req.code.clone(), cursor).await;
-                let (matches, cursor_start, cursor_end) = found.unwrap_or((vec![], cursor, cursor));
+                let found = found.unwrap_or(crate::completion::Found {
+                    cursor_start: cursor,
+                    cursor_end: cursor,
+                    ..Default::default()
+                });
                 let reply = CompleteReply {
-                    matches,
-                    cursor_start,
-                    cursor_end,
+                    metadata: found.metadata(),
+                    matches: found.matches,
+                    cursor_start: found.cursor_start,
+                    cursor_end: found.cursor_end,
                     ..Default::default()
                 };
                 self.reply(reply, msg).await
@@ -126,7 +131,7 @@ impl Shell {
                     ..Default::default()
                 };
                 self.reply(reply, msg).await;
-                crate::kernel::shut_down(&self.evaluator).await;
+                crate::control::shut_down(&self.evaluator).await;
             }
             other => eprintln!(
                 "ferrolab-kernel: ignored a {} message on shell",

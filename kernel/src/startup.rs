@@ -37,19 +37,10 @@ pub fn trace(step: &str, since: Instant) {
     }
 }
 
-/// Installed in every child process (after each restart too). Panics are caught by evcxr,
-/// which would report the cell as a success; this hook tells the kernel on stdout instead, in
-/// order with the cell's other output. All cells share one libstd, hence one hook. Panics the
-/// engine catches itself (`ferrolab::state::catch_quietly`) are not reported.
-pub const CHILD_SETUP: &str = r#"std::panic::set_hook(Box::new(|info| {
-    if ferrolab::state::in_quiet_catch() { return; }
-    let p = info.payload();
-    let m = if let Some(s) = p.downcast_ref::<&str>() { s.to_string() }
-        else if let Some(s) = p.downcast_ref::<String>() { s.clone() }
-        else { "Box<dyn Any>".to_string() };
-    let l = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
-    println!("\u{1}FERROLAB_PANIC\u{1}{}\u{1}{}", m.replace('\\', "\\\\").replace('\n', "\\n"), l);
-}));"#;
+/// Run in every child process (after each restart too): the engine's panic hook, which reports
+/// a cell's panic on stdout (evcxr would report the cell as a success); see
+/// `ferrolab::display::child`.
+pub const CHILD_SETUP: &str = "ferrolab::display::child::install_panic_hook();";
 
 /// The engine dependency every context starts with: `(name, cargo config)`.
 pub fn engine_dep() -> (&'static str, String) {
@@ -57,7 +48,7 @@ pub fn engine_dep() -> (&'static str, String) {
         "ferrolab",
         format!(
             "{{ path = {:?} }}",
-            crate::cli::engine_dir().display().to_string()
+            crate::template::engine_dir().display().to_string()
         ),
     )
 }
@@ -80,7 +71,7 @@ const STAND_INS: &[(&str, &str)] = &[
 /// libc, and what half and serde_json pull in) appear in no public signature; hiding them takes
 /// seconds off the first cell. The build itself uses the real engine.
 pub fn write_analysis_package(dir: &Path) -> Result<std::path::PathBuf> {
-    let engine = crate::cli::engine_dir();
+    let engine = crate::template::engine_dir();
     let mut deps = String::new();
     for (name, source) in STAND_INS {
         let pkg = dir.join(format!("ferrolab-analysis-{name}"));
@@ -132,20 +123,6 @@ pub fn check_toolchain() -> Result<()> {
     Ok(())
 }
 
-/// Copies the pre-built template into `dir` (a fresh directory for this kernel).
-pub fn copy_template(template: &Path, dir: &Path) -> Result<()> {
-    let status = Command::new("cp")
-        .arg("-a")
-        .arg(template.join("."))
-        .arg(dir)
-        .status()
-        .context("running cp")?;
-    if !status.success() {
-        bail!("copying {} failed", template.display());
-    }
-    Ok(())
-}
-
 /// Starts evcxr in `EVCXR_TMPDIR` (set by the caller before any thread starts), with the engine
 /// loaded and the prelude imported. `lock`, when given, is put in place before `:dep`, so cargo
 /// picks the same versions as that lock file (the template's, or the workspace's).
@@ -171,7 +148,7 @@ pub fn start_context(lock: Option<&Path>) -> Result<(CommandContext, EvalContext
             |e| {
                 anyhow::anyhow!(
                     "starting evcxr with the ferrolab engine from {} failed:\n{e}",
-                    crate::cli::engine_dir().display()
+                    crate::template::engine_dir().display()
                 )
             },
         )?;
@@ -236,7 +213,7 @@ mod tests {
         assert!(stand_in("half").contains("half_type!(f16 bf16);"));
         assert!(stand_in("serde_json").contains("pub enum Value {"));
         let src = std::fs::read_link(pkg.join("src")).unwrap();
-        assert_eq!(src, crate::cli::engine_dir().join("src"));
+        assert_eq!(src, crate::template::engine_dir().join("src"));
         assert!(pkg.join("src/lib.rs").is_file());
         std::fs::remove_dir_all(&dir).unwrap();
     }

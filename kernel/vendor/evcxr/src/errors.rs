@@ -187,7 +187,18 @@ impl CompilationError {
                 {
                     // Use the child instead of the top-level error.
                     user_error_json = Some(child.clone());
+                    // Ferrolab patch: keep the top-level error's fallback origin. A method call
+                    // on an unsuffixed literal (`let a = 1;` then `a` as the last expression,
+                    // called as `(a).evcxr_display()`) fails E0689 in that generated call, with
+                    // a help on the user's `let`; without the fallback the cell failed with
+                    // "you must specify a type for this binding" instead of showing `1`.
+                    let fallbacks: Vec<_> = code_origins
+                        .iter()
+                        .copied()
+                        .filter(|k| matches!(k, CodeKind::WithFallback(_)))
+                        .collect();
                     code_origins = child_origins;
+                    code_origins.extend(fallbacks);
                     break;
                 } else {
                     code_origins.extend(child_origins);

@@ -1052,8 +1052,18 @@ impl EvalContext {
                     }
                 }
                 CodeKind::WithFallback(fallback) => {
-                    user_code.apply_fallback(fallback);
-                    fixed_errors.insert("Fallback");
+                    // Ferrolab patch: an error that also comes from storing a variable (a
+                    // persisted `Vec` moved into the last expression, `plot::subplots(1, figs)`)
+                    // is fixed by no longer storing that variable (the `PackVariable` arm);
+                    // `evcxr_display` itself was fine. Falling back too showed a Debug dump.
+                    let from_store = error
+                        .code_origins
+                        .iter()
+                        .any(|origin| matches!(origin, CodeKind::PackVariable { .. }));
+                    if !from_store {
+                        user_code.apply_fallback(fallback);
+                        fixed_errors.insert("Fallback");
+                    }
                 }
                 CodeKind::OriginalUserCode(_) | CodeKind::OtherUserCode => {
                     if error.code() == Some("E0728") && !state.async_mode {
@@ -1583,8 +1593,12 @@ impl ContextState {
                 state.type_name
             ));
         }
+        // Ferrolab patch: `std::result::Result`, as the compiled wrapper spells it. A prelude
+        // imported by the user (`use ferrolab::prelude::*;` brings a one-parameter `Result`
+        // alias) would otherwise change this signature, and a closure cell then failed with
+        // "type alias takes 1 generic argument" instead of the advice below.
         code = code
-            .generated(") -> Result<(), EvcxrUserCodeError> {")
+            .generated(") -> std::result::Result<(), EvcxrUserCodeError> {")
             .add_all(user_code);
 
         // Pack variable statements in analysis mode are a lot simpler than in compiled mode. We

@@ -505,7 +505,12 @@ fn get_type_name(
         if ty.is_closure() {
             return TypeName::Closure;
         }
-        if let Ok(type_name) = ty.display_source_code(sema.db, module.into(), true)
+        // Ferrolab patch: a literal whose type nothing pins down (`let f = 0.5;` used only by a
+        // method call) is `{float}` or `{integer}` to rust-analyzer; rustc defaults those to f64
+        // and i32, so the stored variable gets that type instead of "type annotations needed".
+        if let Ok(type_name) = ty
+            .display_source_code(sema.db, module.into(), true)
+            .map(|t| t.replace("{integer}", "i32").replace("{float}", "f64"))
             && is_type_valid(&type_name)
         {
             return TypeName::Named(type_name);

@@ -1,4 +1,6 @@
-//! Compile errors as one Jupyter `error`: rustc's message, pointing at the line in the cell.
+//! How errors reach the learner, each as one Jupyter `error`: compile errors (rustc's message,
+//! pointing at the line in the cell, with an "In Ferrolab" hint for TF names), panics (the
+//! message first, then where), and the kernel's own errors ([`error_output`]).
 
 use evcxr::CompilationError;
 use jupyter_protocol::ErrorOutput;
@@ -87,5 +89,48 @@ fn render_one(error: &CompilationError, lines: &[&str], column: ColumnMap) -> Ve
     if let Some(hint) = error.evcxr_extra_hint() {
         out.push(format!("{BLUE}  = note:{RESET} {hint}"));
     }
+    // A TF/Keras/NumPy name with another Ferrolab spelling (kernel/src/hints/table.rs).
+    if let Some(hint) = crate::hints::hint(&error.message()) {
+        out.extend(hint.lines().map(|l| format!("{BLUE}  = help:{RESET} {l}")));
+    }
     out
+}
+
+/// One `error` message: ename, evalue and a short traceback with the text in red.
+pub fn error_output(ename: &str, evalue: &str) -> ErrorOutput {
+    let mut traceback = vec![format!(
+        "\u{1b}[0;31m{ename}\u{1b}[0m: {}",
+        first_line(evalue)
+    )];
+    traceback.extend(evalue.lines().skip(1).map(str::to_string));
+    ErrorOutput {
+        ename: ename.to_string(),
+        evalue: evalue.to_string(),
+        traceback,
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+/// A panic in a cell (`KeyboardInterrupt` when it is the engine's interrupt check).
+pub fn panic_error(message: &str, location: &str) -> ErrorOutput {
+    // An interrupt's message starts with "KeyboardInterrupt: " (the engine's check): say the
+    // word once, as the ename.
+    let (ename, message) = match message.strip_prefix("KeyboardInterrupt") {
+        Some(rest) => ("KeyboardInterrupt", rest.trim_start_matches([':', ' '])),
+        None => ("panic", message),
+    };
+    let mut e = error_output(ename, message);
+    // Cell code compiles to src/lib.rs; only other locations (a crate) help the learner. An
+    // interrupt's location is the engine's check (or the cell's generated file): never shown.
+    if !location.is_empty() && !location.starts_with("src/lib.rs") && ename == "panic" {
+        e.traceback.push(format!("  at {location}"));
+    }
+    if ename == "panic" {
+        e.traceback
+            .push("Variables from earlier cells are kept.".into());
+    }
+    e
 }

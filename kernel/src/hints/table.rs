@@ -1,0 +1,354 @@
+//! The one Keras/TF/NumPy-to-Ferrolab table: the source of the README's cheat sheet (between
+//! its `cheatsheet` markers, written by `ferrolab-kernel cheatsheet --write README.md`) and of
+//! the "In Ferrolab: ..." hint appended to rustc's "cannot find" errors.
+//!
+//! Each row says what a TF2 learner types (`tf`), the Ferrolab spelling (`ferrolab`), the
+//! identifiers rustc reports as missing when that name is typed in Rust (`names`, empty when a
+//! transliteration cannot produce a "cannot find"), and `check`: Rust statements that use the
+//! Ferrolab spelling. `tests/test_learner_errors.py` runs every `check` in a real kernel (after
+//! [`CHECK_SETUP`]), so a row cannot name something that does not compile.
+
+/// One mapping.
+pub struct Mapping {
+    pub tf: &'static str,
+    pub ferrolab: &'static str,
+    pub names: &'static [&'static str],
+    pub check: &'static str,
+}
+
+/// What every `check` may use: tensors `x` (4x6), `a` (2x3), `b` (3x4), labels `y`, a compiled
+/// `model` with 6 inputs, variables `w` and `bias` and a `loss` recorded on `tape`.
+pub const CHECK_SETUP: &str = r#"
+let x = randn([4, 6]);
+let a = randn([2, 3]);
+let b = randn([3, 4]);
+let y = tensor([0.0f32, 1.0, 2.0, 1.0]);
+let mut model = Sequential::new().add(Dense::new(3)).input_shape([6]);
+model.compile(Adam::new(1e-3), SparseCategoricalCrossentropy::from_logits(), &["accuracy"]);
+let w = Variable::new(randn([6, 3]));
+let bias = Variable::new(zeros([3]));
+let tape = GradientTape::new();
+let loss = (x.matmul(&w) + &*bias).square().mean();
+"#;
+
+const fn m(
+    tf: &'static str,
+    ferrolab: &'static str,
+    names: &'static [&'static str],
+    check: &'static str,
+) -> Mapping {
+    Mapping {
+        tf,
+        ferrolab,
+        names,
+        check,
+    }
+}
+
+/// The cheat sheet, in the README's order.
+pub const MAPPINGS: &[Mapping] = &[
+    m(
+        "`tf.constant([[1., 2.], [3., 4.]])`, `np.array(...)`, `tf.convert_to_tensor(...)`",
+        "`tensor([[1.0, 2.0], [3.0, 4.0]])`",
+        &["constant", "array", "convert_to_tensor"],
+        "let _ = tensor([[1.0, 2.0], [3.0, 4.0]]);",
+    ),
+    m(
+        "`tf.zeros((2, 3))`, `tf.random.normal((2, 3))`, `tf.random.uniform((2, 3))`",
+        "`zeros([2, 3])`, `randn([2, 3])`, `rand([2, 3])`, `normal([2, 3], 0.0, 1.0, None)`",
+        &["random", "random_normal", "random_uniform"],
+        "let _ = (zeros([2, 3]), randn([2, 3]), rand([2, 3]), normal([2, 3], 0.0, 1.0, None));",
+    ),
+    m(
+        "`tf.random.set_seed(42)`",
+        "`set_seed(42)`",
+        &[],
+        "set_seed(42);",
+    ),
+    m(
+        "`x[:, 1:3]`, `x[::2]`",
+        "`x.slice(s![.., 1..3])`, `x.slice(s![..;2])`",
+        &[],
+        "let _ = (x.slice(s![.., 1..3]), x.slice(s![..;2]));",
+    ),
+    m(
+        "`tf.reshape(x, (-1, 3))`",
+        "`x.reshape([-1, 3])`",
+        &["reshape"],
+        "let _ = x.reshape([-1, 3]);",
+    ),
+    m(
+        "`tf.reduce_mean(x, axis=1, keepdims=True)`, `np.mean(x)`",
+        "`x.mean_axis(1, true)`, `x.mean()`",
+        &["mean"],
+        "let _ = (x.mean_axis(1, true), x.mean());",
+    ),
+    m(
+        "`tf.reduce_sum(x)`, `tf.reduce_sum(x, axis=1)`, `np.sum(x)`",
+        "`x.sum()`, `x.sum_axis(1, false)`",
+        &["reduce_sum", "sum"],
+        "let _ = (x.sum(), x.sum_axis(1, false));",
+    ),
+    m(
+        "`tf.reduce_max(x)`, `tf.reduce_min(x, axis=0)`",
+        "`x.max()`, `x.min_axis(0, false)`",
+        &["reduce_max", "reduce_min"],
+        "let _ = (x.max(), x.max_axis(1, false), x.min(), x.min_axis(0, false));",
+    ),
+    m(
+        "`tf.math.reduce_std(x)`, `tf.math.reduce_variance(x, axis=0)`",
+        "`x.std()`, `x.var_axis(0, false)`",
+        &["reduce_std", "reduce_variance"],
+        "let _ = (x.std(), x.var(), x.std_axis(0, false), x.var_axis(0, false));",
+    ),
+    m(
+        "`tf.reduce_logsumexp(x, axis=1)`",
+        "`x.logsumexp(1, false)`",
+        &["reduce_logsumexp"],
+        "let _ = x.logsumexp(1, false);",
+    ),
+    m(
+        "`tf.argmax(x, axis=1)`, `np.argmin(x, 0)`",
+        "`x.argmax(1)`, `x.argmin(0)`",
+        &["argmax", "argmin"],
+        "let _ = (x.argmax(1), x.argmin(0));",
+    ),
+    m(
+        "`tf.matmul(a, b)`, `a @ b`, `np.dot(a, b)`",
+        "`a.matmul(&b)`",
+        &["matmul", "dot"],
+        "let _ = a.matmul(&b);",
+    ),
+    m(
+        "`tf.nn.relu(x)`, `tf.sigmoid(x)`, `tf.tanh(x)`, `tf.exp(x)`, `tf.math.log(x)`",
+        "`x.relu()`, `x.sigmoid()`, `x.tanh()`, `x.exp()`, `x.log()`",
+        &["relu", "sigmoid", "tanh", "exp", "log"],
+        "let _ = (x.relu(), x.sigmoid(), x.tanh(), x.exp(), x.abs().log());",
+    ),
+    m(
+        "`tf.sqrt(x)`, `tf.square(x)`, `tf.abs(x)`, `x ** 2`",
+        "`x.sqrt()`, `x.square()`, `x.abs()`, `x.powf(2.0)`",
+        &["sqrt", "square", "abs"],
+        "let _ = (x.abs().sqrt(), x.square(), x.abs(), x.powf(2.0));",
+    ),
+    m(
+        "`tf.nn.softmax(x, axis=-1)`, `tf.nn.log_softmax(x)`",
+        "`x.softmax(-1)`, `x.log_softmax(-1)`",
+        &["softmax", "log_softmax"],
+        "let _ = (x.softmax(-1), x.log_softmax(-1));",
+    ),
+    m(
+        "`tf.maximum(a, b)`, `tf.minimum(a, 0.0)`",
+        "`a.maximum(&b)`, `a.minimum(0.0)`",
+        &["maximum", "minimum"],
+        "let _ = (a.maximum(&a), a.minimum(0.0));",
+    ),
+    m(
+        "`tf.expand_dims(x, 0)`, `tf.squeeze(x, [0])`",
+        "`x.expand_dims(0)`, `x.squeeze(&[0])`",
+        &["expand_dims", "squeeze"],
+        "let _ = x.expand_dims(0).squeeze(&[0]);",
+    ),
+    m(
+        "`tf.transpose(x)`, `tf.transpose(x, perm=[1, 0])`",
+        "`x.t()`, `x.permute(&[1, 0])`",
+        &["transpose"],
+        "let _ = (x.t(), x.permute(&[1, 0]));",
+    ),
+    m(
+        "`x.shape`, `tf.rank(x)`, `tf.size(x)`, `len(x)`",
+        "`x.dims()` (a `&[usize]`), `x.rank()`, `x.elem_count()`, `x.dims()[0]`",
+        &["rank", "size", "len"],
+        "let _ = (x.dims().to_vec(), x.rank(), x.elem_count(), x.dims()[0]);",
+    ),
+    m(
+        "`tf.zeros_like(x)`, `tf.ones_like(x)`",
+        "`x.zeros_like()`, `x.ones_like()`",
+        &["zeros_like", "ones_like"],
+        "let _ = (x.zeros_like(), x.ones_like());",
+    ),
+    m(
+        "`tf.where(c, x, y)`",
+        "`where_(&c, &x, &y)`",
+        &[],
+        "let _ = where_(&x.greater(0.0), &x, &x.zeros_like());",
+    ),
+    m(
+        "`tf.keras.utils.to_categorical(y, 3)`, `tf.one_hot(y, 3)`",
+        "`one_hot(&y, 3)`",
+        &["to_categorical"],
+        "let labels = y.cast(DType::I64); let _ = one_hot(&labels, 3);",
+    ),
+    m(
+        "`tf.cast(x, tf.float16)`",
+        "`x.cast(DType::F16)`",
+        &["cast"],
+        "let _ = x.cast(DType::F16);",
+    ),
+    m(
+        "`x.numpy()`",
+        "`x.to_vec::<f32>()`, `x.item()`",
+        &["numpy"],
+        "let _ = (x.to_vec::<f32>(), x.sum().item());",
+    ),
+    m(
+        "`print(x)`",
+        "`println!(\"{x}\")`",
+        &["print"],
+        "println!(\"{x}\");",
+    ),
+    m(
+        "`for i in range(10):`",
+        "`for i in 0..10 {`",
+        &["range"],
+        "let total: i32 = (0..10).sum(); assert_eq!(total, 45);",
+    ),
+    m(
+        "`tf.Variable(x)`, `v.assign_sub(d)`",
+        "`Variable::new(x)`, `v.assign_sub(&d)`",
+        &[],
+        "let v = Variable::new(x.clone()); v.assign_sub(&x);",
+    ),
+    m(
+        "`with tf.GradientTape() as tape:`",
+        "`let tape = GradientTape::new();`",
+        &[],
+        "let _tape = GradientTape::new();",
+    ),
+    m(
+        "`tape.gradient(loss, [w, b])`",
+        "`tape.gradient(&loss, [&w, &b])`",
+        &[],
+        "let _ = tape.gradient(&loss, [&w, &bias]);",
+    ),
+    m(
+        "`optimizer.apply_gradients(zip(grads, vars))`",
+        "`optimizer.apply_gradients(&grads, &[&w, &b])`",
+        &[],
+        "let grads = [Some(w.read_value().zeros_like()), Some(bias.read_value().zeros_like())]; \
+         let mut optimizer = SGD::new(0.1); optimizer.apply_gradients(&grads, &[&w, &bias]);",
+    ),
+    m(
+        "`layers.Dense(64, activation=\"relu\")`",
+        "`Dense::new(64).activation(\"relu\")`",
+        &[],
+        "let _ = Dense::new(64).activation(\"relu\");",
+    ),
+    m(
+        "`layers.Conv2D(32, 3, padding=\"same\")`",
+        "`Conv2D::new(32, 3).padding(\"same\")`",
+        &[],
+        "let _ = Conv2D::new(32, 3).padding(\"same\");",
+    ),
+    m(
+        "`keras.Sequential([...])`",
+        "`Sequential::new().add(...).add(...)`",
+        &[],
+        "let _ = Sequential::new().add(Dense::new(8)).add(Dense::new(1));",
+    ),
+    m(
+        "`inputs = keras.Input((64,)); x = Dense(8)(inputs)`",
+        "`let inputs = Input::new([64]); let x = Dense::new(8).apply(&inputs);`",
+        &[],
+        "let inputs = Input::new([64]); let h = Dense::new(8).apply(&inputs); let _ = (inputs, h);",
+    ),
+    m(
+        "`keras.Model(inputs, outputs)`",
+        "`Model::new(&[&inputs], &[&outputs])`",
+        &[],
+        "let inputs = Input::new([6]); let outputs = Dense::new(2).apply(&inputs); \
+         let _ = Model::new(&[&inputs], &[&outputs]);",
+    ),
+    m(
+        "`model.compile(optimizer=\"adam\", loss=..., metrics=[\"accuracy\"])`",
+        "`model.compile(Adam::new(1e-3), loss, &[\"accuracy\"])`",
+        &[],
+        "model.compile(Adam::new(1e-3), SparseCategoricalCrossentropy::from_logits(), &[\"accuracy\"]);",
+    ),
+    m(
+        "`model.fit(x, y, epochs=5, batch_size=32, validation_split=0.1)`",
+        "`model.fit(&x, &y).epochs(5).batch_size(32).validation_split(0.1).run()`",
+        &[],
+        "let _ = model.fit(&x, &y).epochs(1).batch_size(2).validation_split(0.5).verbose(0).run();",
+    ),
+    m(
+        "`callbacks=[EarlyStopping(patience=3)]`",
+        "`.callback(EarlyStopping::new(\"val_loss\").patience(3))`",
+        &[],
+        "let _ = model.fit(&x, &y).epochs(1).verbose(0).validation_split(0.5) \
+         .callback(EarlyStopping::new(\"val_loss\").patience(3)).run();",
+    ),
+    m(
+        "`ReduceLROnPlateau(factor=0.5, patience=2, cooldown=1)`",
+        "`.callback(ReduceLROnPlateau::new(\"val_loss\").factor(0.5).patience(2).cooldown(1))`",
+        &[],
+        "let _ = ReduceLROnPlateau::new(\"val_loss\").factor(0.5).patience(2).cooldown(1);",
+    ),
+    m(
+        "`layer.get_config()` (a dict)",
+        "`layer.get_config()` (a `ferrolab::serde_json::Value`: `cfg[\"units\"]`)",
+        &[],
+        "let cfg = Dense::new(4).get_config(); assert_eq!(cfg[\"units\"], 4);",
+    ),
+    m(
+        "`model.evaluate(x, y)`, `model.predict(x)`",
+        "`model.evaluate(&x, &y)`, `model.predict(&x)`",
+        &[],
+        "let _ = (model.evaluate(&x, &y), model.predict(&x));",
+    ),
+    m(
+        "`def train_step(self, data):` in a subclassed model",
+        "`fn train_step(&mut self, batch: &Batch) -> Logs` in `impl KerasModel` (also `test_step`, \
+         `predict_step`; helpers `compute_loss`, `compute_metrics`)",
+        &[],
+        "fn _hooks<M: KerasModel>(m: &mut M, batch: &Batch) -> Logs { \
+         let y_pred = m.forward(&batch.x, true); let _ = m.compute_loss(batch, &y_pred); \
+         let _ = m.test_step(batch); m.compute_metrics(batch, &y_pred); m.train_step(batch) }",
+    ),
+    m(
+        "a custom optimizer's `update_step(gradient, variable, learning_rate)`",
+        "`fn update_step(&mut self, grad: &Tensor, var: &Variable, lr: f32)` in `impl Optimizer`; \
+         `.fused(false)` runs the built-ins as tensor ops",
+        &[],
+        "use ferrolab::keras::optimizers::OptimizerCore; struct SignSGD(OptimizerCore); \
+         impl Optimizer for SignSGD { fn name(&self) -> &str { \"SignSGD\" } \
+         fn core(&self) -> &OptimizerCore { &self.0 } \
+         fn core_mut(&mut self) -> &mut OptimizerCore { &mut self.0 } \
+         fn update_step(&mut self, grad: &Tensor, var: &Variable, lr: f32) { \
+         var.assign_sub(grad.sign() * lr as f64); } } \
+         let mut opt = SignSGD(OptimizerCore::new(0.5)); \
+         opt.apply_gradients(&[Some(tensor([3.0, -0.1]))], &[&Variable::new(tensor([1.0, -1.0]))]); \
+         let _ = Adam::new(1e-3).fused(false);",
+    ),
+    m(
+        "`with tf.device(\"/CPU:0\"):`",
+        "`with_device(Device::Cpu, || ...)` (this thread, until the closure returns)",
+        &[],
+        "let _ = with_device(Device::Cpu, || x.sum());",
+    ),
+    m(
+        "`print(tape)` (what a tape recorded)",
+        "`println!(\"{tape}\")`: `matmul (2,3)x(3,4) f32 -> add (2,4)+(4,) -> relu`",
+        &[],
+        "println!(\"{tape}\");",
+    ),
+    m(
+        "`model.summary()`",
+        "`model.summary()` (a table in the notebook)",
+        &[],
+        "let _ = model.summary();",
+    ),
+    m(
+        "`model.save_weights(\"w.weights.h5\")`",
+        "`model.save_weights(\"w.safetensors\")`",
+        &[],
+        "let path = std::env::temp_dir().join(\"ferrolab-cheatsheet.safetensors\"); \
+         model.save_weights(path.to_str().unwrap()).unwrap(); let _ = std::fs::remove_file(&path);",
+    ),
+    m(
+        "`tf.data.Dataset.from_tensor_slices((x, y)).shuffle(1024).batch(64).prefetch(AUTOTUNE)`",
+        "`Dataset::from_tensor_slices((&x, &y)).shuffle(1024, seed).batch(64).prefetch(AUTOTUNE)`",
+        &[],
+        "let _ = Dataset::from_tensor_slices((&x, &y)).shuffle(1024, 7).batch(64).prefetch(AUTOTUNE);",
+    ),
+];
