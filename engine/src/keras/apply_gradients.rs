@@ -18,6 +18,7 @@
 //! assert_eq!(vars[1].item(), 2.0);
 //! ```
 
+use super::mixed_precision::LossScaleOptimizer;
 use super::optimizers::{Adam, Optimizer, RMSprop, SGD};
 use crate::autodiff::{GradientList, VariableList};
 use crate::tensor::Tensor;
@@ -41,4 +42,4 @@ macro_rules! list_apply_gradients {
         }
     )*};
 }
-list_apply_gradients!(SGD, Adam, RMSprop);
+list_apply_gradients!(SGD, Adam, RMSprop, LossScaleOptimizer);

@@ -79,9 +79,9 @@ pub const MAPPINGS: &[Mapping] = &[
     ),
     m(
         "`tf.reduce_mean(x, axis=1, keepdims=True)`, `np.mean(x)`",
-        "`x.mean_axis(1, true)`, `x.mean()`",
+        "`reduce_mean_axis(&x, 1, true)`, `reduce_mean(&x)`, or `x.mean_axis(1, true)`, `x.mean()`",
         &["mean"],
-        "let _ = (x.mean_axis(1, true), x.mean());",
+        "let _ = (reduce_mean_axis(&x, 1, true), reduce_mean(&x), x.mean_axis(1, true), x.mean());",
     ),
     m(
         "`tf.reduce_sum(x)`, `tf.reduce_sum(x, axis=1)`, `np.sum(x)`",
@@ -217,16 +217,19 @@ pub const MAPPINGS: &[Mapping] = &[
     ),
     m(
         "`tape.gradient(loss, [w, b])`",
-        "`tape.gradient(&loss, [&w, &b])`",
+        "`tape.gradient(&loss, [&w, &b])`; a list: `tape.gradient(&loss, &model.trainable_weights())`",
         &[],
-        "let _ = tape.gradient(&loss, [&w, &bias]);",
+        "let _ = tape.gradient(&loss, [&w, &bias]); \
+         let t = GradientTape::new(); let l = (x.matmul(&w) + &*bias).square().mean(); \
+         let _ = t.gradient(&l, &vec![w.clone(), bias.clone()]);",
     ),
     m(
         "`optimizer.apply_gradients(zip(grads, vars))`",
-        "`optimizer.apply_gradients(&grads, &[&w, &b])`",
+        "`optimizer.apply_gradients(&grads, &vars)` (`vars` a `Vec<Variable>` or `[&w, &b]`)",
         &[],
         "let grads = [Some(w.read_value().zeros_like()), Some(bias.read_value().zeros_like())]; \
-         let mut optimizer = SGD::new(0.1); optimizer.apply_gradients(&grads, &[&w, &bias]);",
+         let mut optimizer = SGD::new(0.1); optimizer.apply_gradients(&grads, &[&w, &bias]); \
+         let vars = vec![w.clone(), bias.clone()]; optimizer.apply_gradients(&grads, &vars);",
     ),
     m(
         "`layers.Dense(64, activation=\"relu\")`",
@@ -337,6 +340,27 @@ pub const MAPPINGS: &[Mapping] = &[
         "`model.summary()` (a table in the notebook)",
         &[],
         "let _ = model.summary();",
+    ),
+    m(
+        "`mixed_precision.set_global_policy(\"mixed_float16\")`",
+        "`mixed_precision::set_global_policy(\"mixed_float16\")`; one layer: \
+         `Activation::new(\"softmax\").dtype(\"float32\")`. Variables stay f32; softmax, log-softmax, \
+         losses, reductions, BatchNormalization/LayerNormalization statistics and optimizer updates \
+         stay in f32 (list in `keras::mixed_precision`'s docs)",
+        &["set_global_policy"],
+        "mixed_precision::set_global_policy(\"mixed_float16\"); \
+         let _ = Activation::new(\"softmax\").dtype(\"float32\"); \
+         mixed_precision::set_global_policy(\"float32\");",
+    ),
+    m(
+        "`mixed_precision.LossScaleOptimizer(opt)`",
+        "`LossScaleOptimizer::new(opt)` (`compile` adds it under `mixed_float16`; bf16 needs none); \
+         custom loops: `get_scaled_loss`, `get_unscaled_gradients`",
+        &[],
+        "let mut opt = LossScaleOptimizer::new(SGD::new(0.1)); \
+         let t = GradientTape::new(); let l = (x.matmul(&w) + &*bias).square().mean(); \
+         let grads = t.gradient(&opt.get_scaled_loss(&l), [&w, &bias]); \
+         let grads = opt.get_unscaled_gradients(&grads); opt.apply_gradients(&grads, &[&w, &bias]);",
     ),
     m(
         "`model.save_weights(\"w.weights.h5\")`",
