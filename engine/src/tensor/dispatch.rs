@@ -100,6 +100,12 @@ pub fn remove_recorder(id: u64) {
     }
 }
 
+/// True while some recorder (a tape, a tracer) is active: a replay that bypasses `apply`
+/// (fusion) must not run then.
+pub fn recording() -> bool {
+    recorders().active.load(Ordering::Acquire) != 0
+}
+
 /// What running an op produced: fresh storage, or a view of the first input.
 enum Out {
     Fresh(Storage),

@@ -13,6 +13,7 @@ mod conv_transpose;
 mod creation;
 mod cuda_ops;
 mod errors;
+mod function;
 mod linalg_conv;
 mod math;
 mod ops_as_data;
