@@ -14,6 +14,7 @@ mod creation;
 mod cuda_ops;
 mod errors;
 mod function;
+mod function_fusion;
 mod linalg_conv;
 mod math;
 mod ops_as_data;
