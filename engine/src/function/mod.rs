@@ -107,6 +107,12 @@ pub fn function3(f: impl Fn(&Tensor, &Tensor, &Tensor) -> Tensor + 'static) -> F
 }
 
 impl Function {
+    /// `tf.function` for a closure of any number of tensors, given as a slice:
+    /// `Function::from_slice(4, |a| ...)`, called with `f.call(&[&w, &x, &y, &z])`.
+    pub fn from_slice(arity: usize, f: impl Fn(&[Tensor]) -> Tensor + 'static) -> Function {
+        Function::new(arity, Box::new(f))
+    }
+
     fn new(arity: usize, body: Body) -> Function {
         Function {
             name: "function".into(),

@@ -61,6 +61,9 @@ impl Recorder for Tracer {
         });
         d.made_by.insert(out.id(), index);
     }
+    fn watches_current_thread(&self) -> bool {
+        std::thread::current().id() == self.thread
+    }
 }
 
 /// An active trace: records until [`finish`](Self::finish) or drop (also while unwinding from

@@ -162,3 +162,22 @@ fn float16_and_a_watching_tape_run_unfused_and_match_eager() {
         .collect();
     assert_close(&dx.unwrap().to_vec::<f32>(), &want, 1e-5);
 }
+
+#[test]
+fn fused_tanh_matches_eager_across_its_range() {
+    // the fused tanh is a rational approximation: within 1e-6 of f32::tanh from 0 to saturation
+    let f = function2(|a: &Tensor, b: &Tensor| (a * b).tanh()).jit_compile(true);
+    let grid: Vec<f32> = (0..40001).map(|i| -20.0 + i as f32 * 1e-3).collect();
+    let x = from_vec(grid.clone(), [grid.len()]).unwrap();
+    let one = ones([1]);
+    f.call((&x, &one));
+    let got = f.call((&x, &one)).to_vec::<f32>();
+    assert_eq!(f.concrete_functions()[0].fused_groups(), vec![2]);
+    let worst = grid
+        .iter()
+        .zip(&got)
+        .map(|(v, g)| (v.tanh() - g).abs())
+        .fold(0f32, f32::max);
+    println!("fused tanh: max abs diff from f32::tanh {worst:e}");
+    assert!(worst <= 1e-6, "max abs diff {worst:e}");
+}
