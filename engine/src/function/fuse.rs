@@ -289,6 +289,8 @@ fn fill_blocks(
         let take = (len - pos).min(dst.len() - w);
         if stride == 0 {
             dst[w..w + take].fill(src[start]);
+        } else if stride == 1 {
+            dst[w..w + take].copy_from_slice(&src[start + pos..start + pos + take]);
         } else {
             for (i, d) in dst[w..w + take].iter_mut().enumerate() {
                 *d = src[start + (pos + i) * stride];
