@@ -7,6 +7,9 @@ use ferrolab::prelude::*;
 
 use crate::common::{assert_close, rnd, rnd_pos};
 
+/// A named two-input closure under test.
+type Case = (&'static str, fn(&Tensor, &Tensor) -> Tensor);
+
 /// Traces `f` with one draw, replays with another (fused), and checks the replay against the
 /// closure run eagerly on the same inputs, within 1e-6 (relative for large values).
 fn check_fused(
@@ -42,7 +45,7 @@ fn check_fused(
 
 #[test]
 fn every_fusable_unary_op_matches_eager() {
-    let ops: [(&str, fn(&Tensor, &Tensor) -> Tensor); 20] = [
+    let ops: [Case; 20] = [
         ("neg", |a, b| (a + b).neg()),
         ("abs", |a, b| (a + b).abs()),
         ("exp", |a, b| (a + b).exp()),
@@ -80,7 +83,7 @@ fn every_fusable_unary_op_matches_eager() {
 
 #[test]
 fn every_fusable_binary_op_with_broadcasts_matches_eager() {
-    let ops: [(&str, fn(&Tensor, &Tensor) -> Tensor); 7] = [
+    let ops: [Case; 7] = [
         ("add", |a, b| (a + b).exp()),
         ("sub", |a, b| (a - b).exp()),
         ("mul", |a, b| (a * b).exp()),
@@ -121,7 +124,7 @@ fn values_read_after_a_group_are_written_out() {
     fn f(a: &Tensor, b: &Tensor) -> Tensor {
         let h = (a * b).tanh();
         let s = h.sum_axis(1, true);
-        (&h * 2.0) + s.exp() + (&h).sigmoid()
+        (&h * 2.0) + s.exp() + h.sigmoid()
     }
     // groups: [mul, tanh], then sum, then [mul, exp?] ... exp is on (N,1): its own op
     let groups = check_fused(f, &[37, 101], &[37, 101], false);
