@@ -23,6 +23,7 @@
 //!   memory stats;
 //! - [`tensor`]: the `Tensor` handle, creation, views and math (one file per op family);
 //! - [`autodiff`]: `Variable` and `GradientTape`;
+//! - [`function`]: traced functions (`tf.function`): trace once per input signature, replay;
 //! - [`keras`]: layers, models, losses, metrics, optimizers, callbacks and saving;
 //! - [`display`]: the display line protocol that the kernel turns into rich output, the
 //!   `Display` trait, tables and progress bars;
@@ -35,6 +36,7 @@ pub mod device;
 pub mod display;
 pub mod dtype;
 pub mod error;
+pub mod function;
 pub mod keras;
 pub mod plot;
 pub mod random;
@@ -67,6 +69,7 @@ pub mod prelude {
         clear_output, display, update_display, Display, DisplayHandle, Html, ProgressBar, Table,
     };
     pub use crate::dtype::{bf16, f16, DType};
+    pub use crate::function::{function, function2, function3, ConcreteFunction, Function};
     pub use crate::keras;
     pub use crate::keras::callbacks::{
         Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau,

@@ -72,6 +72,9 @@ impl Recorder for TapeInner {
             d.tracked.insert(seen.output().id());
         }
     }
+    fn watches_current_thread(&self) -> bool {
+        std::thread::current().id() == self.thread
+    }
 }
 
 /// Records operations for automatic differentiation, like `tf.GradientTape`: the ops of the

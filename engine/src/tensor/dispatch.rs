@@ -30,6 +30,11 @@ use crate::storage::{MetaStorage, Storage};
 /// keeps it (the node is built once, for the first recorder that asks).
 pub trait Recorder: Send + Sync {
     fn record(&self, op: &RecordedOp<'_>);
+    /// Whether ops run on the current thread may be kept (tapes and tracers keep only their
+    /// own thread's ops); [`recording`] asks it.
+    fn watches_current_thread(&self) -> bool {
+        true
+    }
 }
 
 /// An op that just ran, as recorders see it.
@@ -99,6 +104,17 @@ pub fn remove_recorder(id: u64) {
         list.remove(i);
         reg.active.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// True while some recorder (a tape, a tracer) would keep this thread's ops: a replay that
+/// bypasses `apply` (fusion) must not run then.
+pub fn recording() -> bool {
+    let reg = recorders();
+    if reg.active.load(Ordering::Acquire) == 0 {
+        return false;
+    }
+    let list = reg.list.lock().unwrap_or_else(|e| e.into_inner());
+    list.iter().any(|(_, r)| r.watches_current_thread())
 }
 
 /// What running an op produced: fresh storage, or a view of the first input.

@@ -14,6 +14,8 @@ mod creation;
 mod cuda_ops;
 mod cuda_threads;
 mod errors;
+mod function;
+mod function_fusion;
 mod half_accumulation;
 mod linalg_conv;
 mod math;

@@ -1,0 +1,82 @@
+//! Replay: runs a traced graph on new arguments, op by op through `dispatch::apply`, without the
+//! closure's Rust code. Because every op goes through the one door, a `GradientTape` around a
+//! replay records it, interrupts stop it, device checks and errors behave as in eager mode.
+//! Intermediates are dropped as soon as no later op reads them.
+//!
+//! With `jit_compile`, the same walk runs over the fusion plan (`fuse.rs`): a fused group runs
+//! as one pass and writes only the values the rest of the graph reads.
+
+use super::fuse::{self, Step};
+use super::graph::{Graph, Source};
+use crate::error::Result;
+use crate::tensor::{apply, Tensor};
+
+/// Runs `graph` with `args` as its inputs; the output tensor.
+pub(crate) fn replay(graph: &Graph, args: &[Tensor]) -> Result<Tensor> {
+    let mut values: Vec<Option<Tensor>> = vec![None; graph.ops.len()];
+    for i in 0..graph.ops.len() {
+        run_op(graph, i, args, &mut values)?;
+    }
+    Ok(resolve(&graph.output, args, &values))
+}
+
+/// Runs `graph` by the fusion plan `steps` (on the CPU, with no recorder active).
+pub(crate) fn replay_fused(graph: &Graph, steps: &[Step], args: &[Tensor]) -> Result<Tensor> {
+    let mut values: Vec<Option<Tensor>> = vec![None; graph.ops.len()];
+    for step in steps {
+        match step {
+            Step::Op(i) => run_op(graph, *i, args, &mut values)?,
+            Step::Group(g) => {
+                let ext = fuse::ext_tensors(g, graph, args, &values);
+                match fuse::run_group(g, &ext) {
+                    Some(outs) => {
+                        for (&(_, op), t) in g.outputs().iter().zip(outs) {
+                            values[op] = Some(t);
+                        }
+                        for i in g.first..=g.last {
+                            free_dead_inputs(graph, i, &mut values);
+                        }
+                    }
+                    // not float32 CPU data: the ops one by one
+                    None => {
+                        for i in g.first..=g.last {
+                            run_op(graph, i, args, &mut values)?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(resolve(&graph.output, args, &values))
+}
+
+fn run_op(graph: &Graph, i: usize, args: &[Tensor], values: &mut [Option<Tensor>]) -> Result<()> {
+    let g = &graph.ops[i];
+    let ins: Vec<Tensor> = g.inputs.iter().map(|s| resolve(s, args, values)).collect();
+    let refs: Vec<&Tensor> = ins.iter().collect();
+    let out = apply(g.op.clone(), &refs)?;
+    free_dead_inputs(graph, i, values);
+    values[i] = Some(out);
+    Ok(())
+}
+
+/// Drops the intermediates whose last reader is op `i`.
+fn free_dead_inputs(graph: &Graph, i: usize, values: &mut [Option<Tensor>]) {
+    for s in &graph.ops[i].inputs {
+        if let Source::Node(j) = s {
+            if graph.last_use[*j] == i {
+                values[*j] = None;
+            }
+        }
+    }
+}
+
+fn resolve(s: &Source, args: &[Tensor], values: &[Option<Tensor>]) -> Tensor {
+    match s {
+        Source::Input(i) => args[*i].clone(),
+        Source::Node(i) => values[*i]
+            .clone()
+            .expect("a traced op's output is live until its last reader"),
+        Source::Constant(t) | Source::Variable(t) => t.clone(),
+    }
+}
