@@ -1,7 +1,7 @@
 //! "In Ferrolab: ..." hints for names a TF2 learner types, and the README cheat sheet, both
 //! from the one table in [`table`].
 //!
-//! rustc says "cannot find function `reduce_sum` in this scope" (or "no method named `numpy`",
+//! rustc says "cannot find function `sum` in this scope" (or "no method named `numpy`",
 //! "use of unresolved module `random`"); when the missing name is in a row's `names`, the
 //! kernel appends that row's mapping to the error. `ferrolab-kernel cheatsheet` prints the
 //! table as Markdown, `--write README.md` replaces the README's section between the markers.
@@ -105,7 +105,7 @@ mod tests {
         let m = "no method named `numpy` found for struct `Tensor` in the current scope";
         assert_eq!(missing_name(m), Some("numpy"));
         assert_eq!(missing_name("mismatched types"), None);
-        let h = hint("cannot find function `reduce_sum` in this scope").unwrap();
+        let h = hint("cannot find function `sum` in this scope").unwrap();
         assert!(
             h.starts_with("In Ferrolab: ") && h.contains("`x.sum()`"),
             "{h}"
