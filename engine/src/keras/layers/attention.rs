@@ -71,7 +71,9 @@ impl MultiHeadAttention {
         y.reshape([b, t, h, e]).permute(&[0, 2, 1, 3])
     }
 
-    /// Attention output (B,Tq,d_query) and scores (B,heads,Tq,Tv).
+    /// Attention output (B,Tq,d_query) and scores (B,heads,Tq,Tv): Keras'
+    /// `layer(query, value, key, attention_mask, return_attention_scores=True)`.
+    /// Padding masks become an `attention_mask` with `masking::padding_attention_mask`.
     #[track_caller]
     pub fn call_full(
         &self,
