@@ -88,7 +88,7 @@ impl Block {
     #[track_caller]
     fn key_dim(&self, class: &str, name: &str, x: &Tensor) -> usize {
         let d = last_dim(name, x);
-        if x.rank() != 3 || d % self.num_heads != 0 {
+        if x.rank() != 3 || !d.is_multiple_of(self.num_heads) {
             panic!(
                 "{class} '{name}': expected (batch, sequence, features) with features divisible by \
                  num_heads = {}, got shape {}",
