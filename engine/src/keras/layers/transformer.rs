@@ -18,6 +18,12 @@ use super::{last_dim, unique_name, Dense, Dropout, Layer, LayerNormalization, Mu
 use crate::autodiff::Variable;
 use crate::tensor::Tensor;
 
+/// Calls a sublayer through [`Layer::invoke`]: its name scope, and LayerNormalization's float32
+/// statistics under a mixed-precision policy.
+fn run(layer: &dyn Layer, x: &Tensor, training: bool) -> Tensor {
+    layer.invoke(std::slice::from_ref(x), training)
+}
+
 /// One residual sublayer's norm and dropout.
 struct Residual {
     norm: LayerNormalization,
@@ -40,12 +46,15 @@ impl Residual {
         f: impl FnOnce(&Tensor) -> Tensor,
     ) -> Tensor {
         if pre {
-            let y = f(&self.norm.call(x, training));
-            x + self.dropout.call(&y, training)
+            let y = f(&run(&self.norm, x, training));
+            x + run(&self.dropout, &y, training)
         } else {
             let y = f(x);
-            self.norm
-                .call(&(x + self.dropout.call(&y, training)), training)
+            run(
+                &self.norm,
+                &(x + run(&self.dropout, &y, training)),
+                training,
+            )
         }
     }
 }
@@ -110,7 +119,7 @@ impl Block {
                 inner: Dense::new(self.intermediate_dim).activation("relu"),
                 out: Dense::new(d),
             });
-            ff.out.call(&ff.inner.call(h, training), training)
+            run(&ff.out, &run(&ff.inner, h, training), training)
         })
     }
     fn config(&self) -> serde_json::Value {
