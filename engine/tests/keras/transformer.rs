@@ -461,3 +461,40 @@ fn functional_model_takes_a_mask_input_and_round_trips() {
     let loaded = Model::load(&path).unwrap();
     assert_eq!(a, run(&loaded, vec![3, 7, 5, 0, 0, 0]));
 }
+
+#[test]
+fn sequential_propagates_the_embedding_mask() {
+    // Embedding(mask_zero) -> encoder -> Dense (mask passes) -> pooling: trailing padding
+    // changes nothing; without mask_zero it does
+    let _rng = seeded(14);
+    let build = |mask_zero: bool| {
+        Sequential::new()
+            .add(Embedding::new(12, 8).mask_zero(mask_zero))
+            .add(TransformerEncoder::new(16, 2))
+            .add(Dense::new(4))
+            .add(GlobalAveragePooling1D::new())
+    };
+    let ids = |v: Vec<i64>| {
+        let n = v.len();
+        from_vec(v, [1, n]).unwrap()
+    };
+    let (short, long) = (ids(vec![3, 7, 5, 0]), ids(vec![3, 7, 5, 0, 0, 0]));
+    let masked = build(true);
+    let a = masked.call(&short, false).to_vec::<f32>();
+    assert_close(&a, &masked.call(&long, false).to_vec::<f32>(), 1e-6);
+    // the reference: the same model on the unpadded ids alone
+    assert_close(
+        &a,
+        &masked.call(&ids(vec![3, 7, 5]), false).to_vec::<f32>(),
+        1e-6,
+    );
+    let plain = build(false);
+    let (p, q) = (
+        plain.call(&short, false).to_vec::<f32>(),
+        plain.call(&long, false).to_vec::<f32>(),
+    );
+    assert!(
+        p.iter().zip(&q).any(|(x, y)| (x - y).abs() > 1e-4),
+        "padding counts without a mask"
+    );
+}

@@ -79,6 +79,12 @@ impl Layer for Embedding {
             ),
         }
     }
+    /// With `mask_zero`, the mask of the ids (`ids != 0`); else none (an Embedding starts a
+    /// sequence, so no mask comes in).
+    fn compute_mask(&self, xs: &[Tensor], _mask: Option<&Tensor>) -> Option<Tensor> {
+        xs.first()
+            .and_then(|ids| Embedding::compute_mask(self, ids))
+    }
     fn weights(&self) -> Vec<Variable> {
         self.weights
             .get()

@@ -5,7 +5,10 @@
 //! [`Embedding::compute_mask`](super::Embedding::compute_mask); the layers that honour it take it
 //! as an extra input: `GlobalAveragePooling1D` (`[x, mask]`), `TransformerEncoder` (`[x, mask]`),
 //! `TransformerDecoder`, and `MultiHeadAttention` through [`padding_attention_mask`].
-//! (Keras attaches the mask to the tensor as `_keras_mask`; ferrolab passes it along by hand.)
+//! Keras attaches the mask to the tensor as `_keras_mask`. Here `Layer::compute_mask` says what
+//! mask a layer's output carries and `Layer::accepts_mask` which layers take one; Sequential
+//! carries it from layer to layer. In the Functional API the mask is an input of its own
+//! (`apply_many(&[&x, &mask])`); it is not propagated there automatically yet.
 
 use crate::dtype::DType;
 use crate::tensor::Tensor;

@@ -70,6 +70,18 @@ pub trait Layer: Send + Sync {
         }
         self.call(&xs[0], training)
     }
+    /// Keras' `compute_mask`: the padding mask (batch, steps) that this layer's output carries,
+    /// given its inputs and the mask that came in (see `masking.rs`). The default passes the
+    /// incoming mask on; Sequential keeps it only while outputs stay (batch, steps, ...).
+    fn compute_mask(&self, _xs: &[Tensor], mask: Option<&Tensor>) -> Option<Tensor> {
+        mask.cloned()
+    }
+    /// Whether the layer uses a padding mask, taken as an extra last input
+    /// (`call_many(&[x, mask])`); Sequential then passes the mask it carries (Keras'
+    /// `_keras_mask` reaching a layer's `mask` argument).
+    fn accepts_mask(&self) -> bool {
+        false
+    }
     /// Calls the layer, Keras' `layer(xs, training=...)` (`Layer.__call__`): the one entry that
     /// Sequential, the Functional API and `fit` use. Override `call`/`call_many`, not this.
     ///
@@ -160,6 +172,12 @@ macro_rules! forward_layer {
             }
             fn invoke(&self, xs: &[Tensor], training: bool) -> Tensor {
                 (**self).invoke(xs, training)
+            }
+            fn compute_mask(&self, xs: &[Tensor], mask: Option<&Tensor>) -> Option<Tensor> {
+                (**self).compute_mask(xs, mask)
+            }
+            fn accepts_mask(&self) -> bool {
+                (**self).accepts_mask()
             }
             fn weights(&self) -> Vec<Variable> {
                 (**self).weights()

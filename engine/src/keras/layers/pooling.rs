@@ -156,6 +156,13 @@ impl Layer for GlobalAveragePooling1D {
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
         self.call_masked(x, None)
     }
+    fn accepts_mask(&self) -> bool {
+        true
+    }
+    /// The time axis is gone: no mask goes on.
+    fn compute_mask(&self, _xs: &[Tensor], _mask: Option<&Tensor>) -> Option<Tensor> {
+        None
+    }
     /// `[x]` or `[x, mask]`.
     #[track_caller]
     fn call_many(&self, xs: &[Tensor], _training: bool) -> Tensor {

@@ -203,6 +203,9 @@ impl Layer for TransformerEncoder {
     fn call(&self, x: &Tensor, training: bool) -> Tensor {
         self.call_masked(x, None, training)
     }
+    fn accepts_mask(&self) -> bool {
+        true
+    }
     /// `[x]` or `[x, padding_mask]`.
     #[track_caller]
     fn call_many(&self, xs: &[Tensor], training: bool) -> Tensor {
@@ -305,6 +308,10 @@ impl Layer for TransformerDecoder {
     }
     fn call(&self, x: &Tensor, training: bool) -> Tensor {
         self.call_full(x, None, None, None, training)
+    }
+    /// In a Sequential: the decoder padding mask, as `[x, mask]`.
+    fn accepts_mask(&self) -> bool {
+        true
     }
     /// `[x]`, `[x, encoder_sequence]` (rank 3) or `[x, decoder_padding_mask]` (rank 2),
     /// `[x, encoder_sequence, decoder_padding_mask, encoder_padding_mask]`.
