@@ -498,3 +498,39 @@ fn sequential_propagates_the_embedding_mask() {
         "padding counts without a mask"
     );
 }
+
+#[test]
+fn multi_head_attention_takes_a_padding_mask() {
+    // [x, padding_mask] = call_full with the (B,Tq,Tv) mask that hides padded keys
+    let _rng = seeded(15);
+    let mha = MultiHeadAttention::new(2, 3);
+    let x = rnd(&[2, 3, 4], 40);
+    let pad = from_vec(vec![1f32, 1., 1., 1., 0., 0.], [2, 3]).unwrap();
+    let y = mha.call_many(&[x.clone(), pad.clone()], false);
+    let keep = from_vec(
+        [[true; 3]; 3]
+            .concat()
+            .into_iter()
+            .chain([[true, false, false]; 3].concat())
+            .collect::<Vec<_>>(),
+        [2, 3, 3],
+    )
+    .unwrap();
+    let (want, scores) = mha.call_full(&x, &x, None, Some(&keep));
+    assert_close(&y.to_vec::<f32>(), &want.to_vec::<f32>(), 1e-6);
+    // the second sequence attends only to its first step
+    let s = scores.to_vec::<f32>();
+    assert_close(&s[18..21], &[1.0, 0.0, 0.0], 1e-6);
+    // in a Sequential after Embedding(mask_zero), trailing padding changes nothing
+    let model = Sequential::new()
+        .add(Embedding::new(9, 4).mask_zero(true))
+        .add(MultiHeadAttention::new(2, 2))
+        .add(GlobalAveragePooling1D::new());
+    let a = model
+        .call(&from_vec(vec![4i64, 2, 0], [1, 3]).unwrap(), false)
+        .to_vec::<f32>();
+    let b = model
+        .call(&from_vec(vec![4i64, 2], [1, 2]).unwrap(), false)
+        .to_vec::<f32>();
+    assert_close(&a, &b, 1e-6);
+}

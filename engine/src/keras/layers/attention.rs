@@ -150,11 +150,20 @@ impl Layer for MultiHeadAttention {
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
         self.call_full(x, x, None, None).0
     }
-    /// `[query, value]`, `[query, value, key]` or `[query, value, key, attention_mask]`.
+    /// A padding mask (batch, steps) from Sequential hides padded keys in self-attention.
+    fn accepts_mask(&self) -> bool {
+        true
+    }
+    /// `[x]` and `[x, padding_mask]` (self-attention; the mask has rank 2), `[query, value]`,
+    /// `[query, value, key]` or `[query, value, key, attention_mask]`.
     #[track_caller]
     fn call_many(&self, xs: &[Tensor], _training: bool) -> Tensor {
         match xs {
             [x] => self.call_full(x, x, None, None).0,
+            [x, m] if m.rank() == 2 => {
+                let mask = super::masking::padding_attention_mask(Some(m), None, x.dims()[1]);
+                self.call_full(x, x, None, mask.as_ref()).0
+            }
             [q, v] => self.call_full(q, v, None, None).0,
             [q, v, k] => self.call_full(q, v, Some(k), None).0,
             [q, v, k, m] => self.call_full(q, v, Some(k), Some(m)).0,
