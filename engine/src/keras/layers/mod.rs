@@ -26,7 +26,7 @@ mod transformer;
 
 pub use self::conv::{Conv1D, Conv2D};
 pub use self::core::{Activation, Dense, Dropout, Flatten, Reshape};
-pub use attention::MultiHeadAttention;
+pub use attention::{AttentionCache, MultiHeadAttention};
 pub use conv_transpose::Conv2DTranspose;
 pub use embedding::Embedding;
 pub use merge::{Add, Concatenate};

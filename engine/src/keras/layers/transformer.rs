@@ -14,7 +14,10 @@
 //! residual dropouts are keras-hub's. LayerNormalization epsilon is keras-hub's 1e-5.
 
 use super::masking::padding_attention_mask;
-use super::{last_dim, unique_name, Dense, Dropout, Layer, LayerNormalization, MultiHeadAttention};
+use super::{
+    last_dim, unique_name, AttentionCache, Dense, Dropout, Layer, LayerNormalization,
+    MultiHeadAttention,
+};
 use crate::autodiff::Variable;
 use crate::tensor::Tensor;
 
@@ -266,12 +269,41 @@ impl TransformerDecoder {
         encoder_padding_mask: Option<&Tensor>,
         training: bool,
     ) -> Tensor {
+        let mask = padding_attention_mask(decoder_padding_mask, None, x.dims()[1]);
+        self.decode(x, encoder, encoder_padding_mask, training, |a, h| {
+            a.call_full(h, h, None, mask.as_ref()).0
+        })
+    }
+
+    /// Decodes new positions x (B,t,d) that follow those held in `cache` (one
+    /// [`AttentionCache`] per decoder block, empty at the start): the outputs equal
+    /// `call_full`'s on the whole sequence, but each call runs only the new positions.
+    /// Inference (no dropout); no padding masks.
+    #[track_caller]
+    pub fn call_cached(
+        &self,
+        x: &Tensor,
+        encoder: Option<&Tensor>,
+        cache: &mut AttentionCache,
+    ) -> Tensor {
+        self.decode(x, encoder, None, false, |a, h| a.call_cached(h, cache))
+    }
+
+    /// The block, with the self-attention call given by `self_attention`.
+    #[track_caller]
+    fn decode(
+        &self,
+        x: &Tensor,
+        encoder: Option<&Tensor>,
+        encoder_padding_mask: Option<&Tensor>,
+        training: bool,
+        self_attention: impl FnOnce(&MultiHeadAttention, &Tensor) -> Tensor,
+    ) -> Tensor {
         let b = &self.block;
         let kd = b.key_dim("TransformerDecoder", &self.name, x);
         let t = x.dims()[1];
-        let mask = padding_attention_mask(decoder_padding_mask, None, t);
         let mut x = b.attention_res.run(x, b.pre, training, |h| {
-            b.attention(kd, true).call_full(h, h, None, mask.as_ref()).0
+            self_attention(b.attention(kd, true), h)
         });
         if let Some(enc) = encoder {
             if enc.rank() != 3 || enc.dims()[0] != x.dims()[0] {
