@@ -75,8 +75,8 @@ pub mod prelude {
         Activation, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv1D, Conv2D,
         Conv2DTranspose, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
         GlobalAveragePooling2D, Layer, LayerNormalization, MaxPooling2D, MultiHeadAttention,
-        PositionEmbedding, Reshape, SimpleRNN, SinePositionEncoding, Softmax, TransformerDecoder,
-        TransformerEncoder, UpSampling2D, GRU, LSTM,
+        PositionEmbedding, Reshape, Sampler, SimpleRNN, SinePositionEncoding, Softmax,
+        TransformerDecoder, TransformerEncoder, TransformerLM, UpSampling2D, GRU, LSTM,
     };
     pub use crate::keras::losses::{
         BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, Loss, MeanAbsoluteError,

@@ -12,7 +12,7 @@ use crate::common::keras as keras_common;
 
 use common::{assert_close, assert_tensor, check_grad, rnd};
 use ferrolab::keras::layers::masking::padding_attention_mask;
-use ferrolab::keras::layers::AttentionCache;
+use ferrolab::keras::layers::{AttentionCache, Sampler, TransformerLM};
 use ferrolab::keras::optimizers::LearningRateSchedule;
 use ferrolab::prelude::*;
 use keras_common::{check_var_grad, seeded, set_weights};
@@ -577,5 +577,50 @@ fn cached_decoding_matches_the_full_causal_pass() {
         &concat(&[&a, &b], 1).to_vec::<f32>(),
         &want.to_vec::<f32>(),
         1e-5,
+    );
+}
+
+#[test]
+fn language_model_generates_the_same_tokens_with_and_without_the_cache() {
+    let _rng = seeded(17);
+    let lm = std::sync::Arc::new(TransformerLM::new(11, 24, 16, 2, 2, 32));
+    // learn "next = token + 1 (mod 11)" on counting sequences
+    let xs: Vec<i64> = (0..64)
+        .flat_map(|s| (0..8).map(move |i| ((s + i) % 11) as i64))
+        .collect();
+    let ys: Vec<i64> = (0..64)
+        .flat_map(|s| (1..9).map(move |i| ((s + i) % 11) as i64))
+        .collect();
+    let (x, y) = (
+        from_vec(xs, [64, 8]).unwrap(),
+        from_vec(ys, [64, 8]).unwrap(),
+    );
+    let mut model = Sequential::new().add(lm.clone());
+    model.compile(
+        Adam::new(1e-2),
+        SparseCategoricalCrossentropy::from_logits(),
+        &[],
+    );
+    let h = model.fit(&x, &y).epochs(40).batch_size(16).verbose(0).run();
+    assert!(h.last("loss").unwrap() < 0.1, "loss {:?}", h.last("loss"));
+    let prompt = from_vec(vec![3i64, 4, 9, 10], [2, 2]).unwrap();
+    let greedy = lm.generate(&prompt, 6, Sampler::Greedy, true);
+    assert_eq!(
+        greedy.to_vec::<i64>(),
+        vec![3, 4, 5, 6, 7, 8, 9, 10, 9, 10, 0, 1, 2, 3, 4, 5]
+    );
+    assert_eq!(
+        greedy.to_vec::<i64>(),
+        lm.generate(&prompt, 6, Sampler::Greedy, false)
+            .to_vec::<i64>()
+    );
+    let topk = Sampler::TopK {
+        k: 3,
+        temperature: 2.0,
+        seed: 5,
+    };
+    assert_eq!(
+        lm.generate(&prompt, 6, topk, true).to_vec::<i64>(),
+        lm.generate(&prompt, 6, topk, false).to_vec::<i64>()
     );
 }

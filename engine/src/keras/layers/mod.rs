@@ -23,6 +23,7 @@ mod position;
 mod recurrent;
 mod resampling;
 mod transformer;
+mod transformer_lm;
 
 pub use self::conv::{Conv1D, Conv2D};
 pub use self::core::{Activation, Dense, Dropout, Flatten, Reshape};
@@ -36,6 +37,7 @@ pub use position::{PositionEmbedding, SinePositionEncoding};
 pub use recurrent::{Recurrent, SimpleRNN, GRU, LSTM};
 pub use resampling::{Softmax, UpSampling2D};
 pub use transformer::{TransformerDecoder, TransformerEncoder};
+pub use transformer_lm::{Sampler, TransformerLM};
 
 pub(crate) use masking::float_mask;
 
