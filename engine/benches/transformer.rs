@@ -91,7 +91,7 @@ fn main() {
 
     let lm = TransformerLM::new(vocab, 256, d, 2, 4, 512);
     let prompt = from_vec(vec![1i64], [1, 1]).unwrap();
-    let mut gen = |cache: bool| {
+    let gen = |cache: bool| {
         let t = Instant::now();
         let out = lm.generate(&prompt, 200, Sampler::Greedy, cache);
         (t.elapsed().as_secs_f64(), out.to_vec::<i64>())
