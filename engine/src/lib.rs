@@ -76,9 +76,10 @@ pub mod prelude {
     };
     pub use crate::keras::layers::{
         Activation, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv1D, Conv2D,
-        Conv2DTranspose, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling2D, Layer,
-        LayerNormalization, MaxPooling2D, MultiHeadAttention, Reshape, SimpleRNN, Softmax,
-        UpSampling2D, GRU, LSTM,
+        Conv2DTranspose, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
+        GlobalAveragePooling2D, Layer, LayerNormalization, MaxPooling2D, MultiHeadAttention,
+        PositionEmbedding, Reshape, Sampler, SimpleRNN, SinePositionEncoding, Softmax,
+        TransformerDecoder, TransformerEncoder, TransformerLM, UpSampling2D, GRU, LSTM,
     };
     pub use crate::keras::losses::{
         BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, Loss, MeanAbsoluteError,
@@ -90,7 +91,7 @@ pub mod prelude {
         Batch, History, Input, KerasModel, LayerApply, Logs, Model, Sequential, TrainingState,
     };
     pub use crate::keras::optimizers::{
-        Adam, AdamW, CosineDecay, ExponentialDecay, Optimizer, RMSprop, SGD,
+        Adam, AdamW, CosineDecay, ExponentialDecay, Optimizer, RMSprop, TransformerSchedule, SGD,
     };
     pub use crate::keras::regularizers::{l1, l2};
     pub use crate::plot::{self, Figure, ImageGrid, LivePlot};

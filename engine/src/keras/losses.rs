@@ -156,16 +156,29 @@ impl Loss for Huber {
     }
 }
 
-/// `keras.losses.BinaryCrossentropy(from_logits=False)`.
+/// `keras.losses.BinaryCrossentropy(from_logits=False, label_smoothing=0)`. Label smoothing
+/// squeezes the targets towards 1/2, as Keras: `z' = z (1 - ls) + ls / 2`.
 pub struct BinaryCrossentropy {
     from_logits: bool,
+    label_smoothing: f32,
 }
 impl BinaryCrossentropy {
     pub fn new() -> Self {
-        BinaryCrossentropy { from_logits: false }
+        BinaryCrossentropy {
+            from_logits: false,
+            label_smoothing: 0.0,
+        }
     }
     pub fn from_logits() -> Self {
-        BinaryCrossentropy { from_logits: true }
+        BinaryCrossentropy {
+            from_logits: true,
+            label_smoothing: 0.0,
+        }
+    }
+    /// Keras' `label_smoothing` in [0, 1].
+    pub fn label_smoothing(mut self, ls: f32) -> Self {
+        self.label_smoothing = check_smoothing("BinaryCrossentropy", ls);
+        self
     }
 }
 impl Default for BinaryCrossentropy {
@@ -185,7 +198,11 @@ impl Loss for BinaryCrossentropy {
     }
     fn call(&self, y_true: &Tensor, y_pred: &Tensor) -> Tensor {
         let y_pred = &f32_pred(y_pred);
-        let z = same_shape("BinaryCrossentropy", y_true, y_pred);
+        let mut z = same_shape("BinaryCrossentropy", y_true, y_pred);
+        if self.label_smoothing > 0.0 {
+            let ls = self.label_smoothing as f64;
+            z = z * (1.0 - ls) + 0.5 * ls;
+        }
         if self.from_logits {
             // -[z log s(x) + (1-z) log(1-s(x))] = softplus(x) - x z
             (y_pred.softplus() - y_pred * &z).mean()
@@ -196,17 +213,47 @@ impl Loss for BinaryCrossentropy {
     }
 }
 
-/// `keras.losses.CategoricalCrossentropy(from_logits=False)` with one-hot targets.
+/// `keras.losses.CategoricalCrossentropy(from_logits=False, label_smoothing=0)` with one-hot
+/// targets. Label smoothing, as Keras: `t' = t (1 - ls) + ls / num_classes`.
 pub struct CategoricalCrossentropy {
     from_logits: bool,
+    label_smoothing: f32,
 }
 impl CategoricalCrossentropy {
     pub fn new() -> Self {
-        CategoricalCrossentropy { from_logits: false }
+        CategoricalCrossentropy {
+            from_logits: false,
+            label_smoothing: 0.0,
+        }
     }
     pub fn from_logits() -> Self {
-        CategoricalCrossentropy { from_logits: true }
+        CategoricalCrossentropy {
+            from_logits: true,
+            label_smoothing: 0.0,
+        }
     }
+    /// Keras' `label_smoothing` in [0, 1].
+    pub fn label_smoothing(mut self, ls: f32) -> Self {
+        self.label_smoothing = check_smoothing("CategoricalCrossentropy", ls);
+        self
+    }
+}
+
+#[track_caller]
+fn check_smoothing(loss: &str, ls: f32) -> f32 {
+    if !(0.0..=1.0).contains(&ls) {
+        panic!("{loss}: label_smoothing must be in [0, 1], got {ls}");
+    }
+    ls
+}
+
+/// Smooths one-hot targets over the last axis: `t (1 - ls) + ls / classes`.
+fn smooth(t: Tensor, ls: f32) -> Tensor {
+    if ls == 0.0 {
+        return t;
+    }
+    let classes = *t.dims().last().unwrap_or(&1) as f64;
+    t * (1.0 - ls as f64) + ls as f64 / classes
 }
 impl Default for CategoricalCrossentropy {
     fn default() -> Self {
@@ -235,7 +282,10 @@ impl Loss for CategoricalCrossentropy {
     }
     fn call(&self, y_true: &Tensor, y_pred: &Tensor) -> Tensor {
         let y_pred = &f32_pred(y_pred);
-        let t = same_shape("CategoricalCrossentropy", y_true, y_pred);
+        let t = smooth(
+            same_shape("CategoricalCrossentropy", y_true, y_pred),
+            self.label_smoothing,
+        );
         -(t * log_probs(y_pred, self.from_logits))
             .sum_axis(-1, false)
             .mean()
@@ -243,15 +293,30 @@ impl Loss for CategoricalCrossentropy {
 }
 
 /// `keras.losses.SparseCategoricalCrossentropy(from_logits=False)` with integer class targets.
+///
+/// `label_smoothing` here is a ferrolab extension (Keras' sparse loss has none): the labels are
+/// one-hot encoded and smoothed exactly as in [`CategoricalCrossentropy`], so both losses agree.
 pub struct SparseCategoricalCrossentropy {
     from_logits: bool,
+    label_smoothing: f32,
 }
 impl SparseCategoricalCrossentropy {
     pub fn new() -> Self {
-        SparseCategoricalCrossentropy { from_logits: false }
+        SparseCategoricalCrossentropy {
+            from_logits: false,
+            label_smoothing: 0.0,
+        }
     }
     pub fn from_logits() -> Self {
-        SparseCategoricalCrossentropy { from_logits: true }
+        SparseCategoricalCrossentropy {
+            from_logits: true,
+            label_smoothing: 0.0,
+        }
+    }
+    /// Label smoothing in [0, 1] (an extension; see the type's docs).
+    pub fn label_smoothing(mut self, ls: f32) -> Self {
+        self.label_smoothing = check_smoothing("SparseCategoricalCrossentropy", ls);
+        self
     }
 }
 impl Default for SparseCategoricalCrossentropy {
@@ -301,6 +366,7 @@ impl Loss for SparseCategoricalCrossentropy {
             .to(y_pred.device())
             .cast(y_pred.dtype())
             .reshape(y_pred.shape());
+        let t = smooth(t, self.label_smoothing);
         -(t * log_probs(y_pred, self.from_logits))
             .sum_axis(-1, false)
             .mean()

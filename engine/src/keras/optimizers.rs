@@ -1,5 +1,6 @@
 //! Optimizers with Keras names, defaults and update rules: SGD (momentum, nesterov), Adam, AdamW,
-//! RMSprop. Learning-rate schedules: ExponentialDecay, CosineDecay (with warmup). Clipping:
+//! RMSprop. Learning-rate schedules: ExponentialDecay, CosineDecay (with warmup),
+//! TransformerSchedule (the warmup of "Attention Is All You Need"). Clipping:
 //! clipnorm (per variable) and clipvalue.
 //!
 //! The shape is Keras 3's:
@@ -101,6 +102,32 @@ impl LearningRateSchedule for CosineDecay {
         let s = ((step - self.warmup_steps) as f32).min(self.decay_steps as f32);
         let cos = 0.5 * (1.0 + (std::f32::consts::PI * s / self.decay_steps.max(1) as f32).cos());
         peak * ((1.0 - self.alpha) * cos + self.alpha)
+    }
+}
+
+/// The warmup schedule of "Attention Is All You Need" (Vaswani et al. 2017, eq. 3; TF's
+/// transformer tutorial calls it `CustomSchedule`):
+/// `lr = d_model^-0.5 * min(step^-0.5, step * warmup_steps^-1.5)`, a linear rise for
+/// `warmup_steps` steps, then decay as 1/sqrt(step). Steps count from 1 as in the paper: the
+/// optimizer's `iterations` (0 before the first update) is `step - 1`, so no update gets lr 0.
+pub struct TransformerSchedule {
+    pub d_model: usize,
+    pub warmup_steps: u64,
+}
+impl TransformerSchedule {
+    pub fn new(d_model: usize, warmup_steps: u64) -> Self {
+        TransformerSchedule {
+            d_model,
+            warmup_steps,
+        }
+    }
+}
+impl LearningRateSchedule for TransformerSchedule {
+    fn lr(&self, iterations: u64) -> f32 {
+        let step = (iterations + 1) as f64;
+        let warmup = self.warmup_steps.max(1) as f64;
+        let v = (self.d_model as f64).powf(-0.5) * step.powf(-0.5).min(step * warmup.powf(-1.5));
+        v as f32
     }
 }
 

@@ -34,3 +34,4 @@ mod subclass;
 mod tf_names;
 mod train;
 mod train_step;
+mod transformer;

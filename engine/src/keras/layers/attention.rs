@@ -14,6 +14,24 @@ use crate::dtype::DType;
 use crate::keras::initializers::Initializer;
 use crate::tensor::{where_, Tensor};
 
+/// The keys (B,heads,T,key_dim) and values (B,heads,T,value_dim) of the positions decoded so
+/// far, for [`MultiHeadAttention::call_cached`]. Start from `AttentionCache::default()`.
+#[derive(Clone, Default)]
+pub struct AttentionCache {
+    pub key: Option<Tensor>,
+    pub value: Option<Tensor>,
+}
+
+impl AttentionCache {
+    /// Positions held.
+    pub fn len(&self) -> usize {
+        self.key.as_ref().map_or(0, |k| k.dims()[2])
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 pub struct MultiHeadAttention {
     heads: usize,
     key_dim: usize,
@@ -71,7 +89,9 @@ impl MultiHeadAttention {
         y.reshape([b, t, h, e]).permute(&[0, 2, 1, 3])
     }
 
-    /// Attention output (B,Tq,d_query) and scores (B,heads,Tq,Tv).
+    /// Attention output (B,Tq,d_query) and scores (B,heads,Tq,Tv): Keras'
+    /// `layer(query, value, key, attention_mask, return_attention_scores=True)`.
+    /// Padding masks become an `attention_mask` with `masking::padding_attention_mask`.
     #[track_caller]
     pub fn call_full(
         &self,
@@ -97,11 +117,62 @@ impl MultiHeadAttention {
         );
         let w = self.build(dq, dk, dv);
         let (h, kd, vd) = (self.heads, self.key_dim, self.value_dim);
-        let q = Self::project(query, &w[0], &w[1], h, kd) * (1.0 / (kd as f64).sqrt());
         let k = Self::project(key, &w[2], &w[3], h, kd);
         let v = Self::project(value, &w[4], &w[5], h, vd);
+        self.attend(query, &k, &v, attention_mask, 0)
+    }
+
+    /// Self-attention of new positions x (B,t,d) that follow the positions held in `cache`:
+    /// their keys and values join the cache, and the queries attend to all of it (causally
+    /// among the new positions when `use_causal_mask`). One new position per call makes
+    /// decoding O(n) positions in all; the outputs equal those of `call_full` on the whole
+    /// sequence.
+    #[track_caller]
+    pub fn call_cached(&self, x: &Tensor, cache: &mut AttentionCache) -> Tensor {
+        if x.rank() != 3 {
+            panic!(
+                "MultiHeadAttention '{}': x must be (batch, new steps, features), got shape {}",
+                self.name,
+                x.shape()
+            );
+        }
+        let d = last_dim(&self.name, x);
+        let w = self.build(d, d, d);
+        let (h, kd, vd) = (self.heads, self.key_dim, self.value_dim);
+        let (k_new, v_new) = (
+            Self::project(x, &w[2], &w[3], h, kd),
+            Self::project(x, &w[4], &w[5], h, vd),
+        );
+        let past = cache.len();
+        let (k, v) = match (cache.key.take(), cache.value.take()) {
+            (Some(k), Some(v)) => (
+                crate::tensor::concat(&[&k, &k_new], 2),
+                crate::tensor::concat(&[&v, &v_new], 2),
+            ),
+            _ => (k_new, v_new),
+        };
+        let out = self.attend(x, &k, &v, None, past).0;
+        cache.key = Some(k);
+        cache.value = Some(v);
+        out
+    }
+
+    /// Scaled dot-product attention of `query` (B,Tq,dq) on projected keys k (B,h,Tk,key_dim)
+    /// and values v (B,h,Tk,value_dim); query i sits at position `offset + i` for the causal mask.
+    fn attend(
+        &self,
+        query: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        attention_mask: Option<&Tensor>,
+        offset: usize,
+    ) -> (Tensor, Tensor) {
+        let dq = last_dim(&self.name, query);
+        let w = self.weights.get().expect("built by the caller");
+        let (h, kd, vd) = (self.heads, self.key_dim, self.value_dim);
+        let q = Self::project(query, &w[0], &w[1], h, kd) * (1.0 / (kd as f64).sqrt());
         let mut scores = q.matmul(&k.t()); // (B,h,Tq,Tk)
-        let (tq, tk) = (query.dims()[1], key.dims()[1]);
+        let (tq, tk) = (query.dims()[1], k.dims()[2]);
         let mut mask: Option<Tensor> = attention_mask.map(|m| {
             let m = if m.dtype() == DType::Bool {
                 m.clone()
@@ -110,9 +181,10 @@ impl MultiHeadAttention {
             };
             m.reshape([m.dims()[0] as isize, 1, tq as isize, tk as isize])
         });
-        if self.causal {
-            let i = crate::tensor::create::arange_i64(0, tq as i64).reshape([tq, 1]);
-            let j = crate::tensor::create::arange_i64(0, tk as i64).reshape([1, tk]);
+        if self.causal && offset + tq > 1 {
+            let (o, tq, tk) = (offset as i64, tq as i64, tk as i64);
+            let i = crate::tensor::create::arange_i64(o, o + tq).reshape([tq, 1]);
+            let j = crate::tensor::create::arange_i64(0, tk).reshape([1, tk]);
             let causal = j.less_equal(&i);
             mask = Some(match mask {
                 Some(m) => m.logical_and(&causal),
@@ -124,8 +196,8 @@ impl MultiHeadAttention {
             scores = where_(&m, &scores, &neg);
         }
         let att = scores.softmax(-1);
-        let ctx = att.matmul(&v).permute(&[0, 2, 1, 3]); // (B,Tq,h,v)
-        let (b, _) = (query.dims()[0], 0);
+        let ctx = att.matmul(v).permute(&[0, 2, 1, 3]); // (B,Tq,h,v)
+        let b = query.dims()[0];
         let out = ctx
             .reshape([b, tq, h * vd])
             .matmul(&w[6].reshape([h * vd, dq]))
@@ -148,11 +220,20 @@ impl Layer for MultiHeadAttention {
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
         self.call_full(x, x, None, None).0
     }
-    /// `[query, value]`, `[query, value, key]` or `[query, value, key, attention_mask]`.
+    /// A padding mask (batch, steps) from Sequential hides padded keys in self-attention.
+    fn accepts_mask(&self) -> bool {
+        true
+    }
+    /// `[x]` and `[x, padding_mask]` (self-attention; the mask has rank 2), `[query, value]`,
+    /// `[query, value, key]` or `[query, value, key, attention_mask]`.
     #[track_caller]
     fn call_many(&self, xs: &[Tensor], _training: bool) -> Tensor {
         match xs {
             [x] => self.call_full(x, x, None, None).0,
+            [x, m] if m.rank() == 2 => {
+                let mask = super::masking::padding_attention_mask(Some(m), None, x.dims()[1]);
+                self.call_full(x, x, None, mask.as_ref()).0
+            }
             [q, v] => self.call_full(q, v, None, None).0,
             [q, v, k] => self.call_full(q, v, Some(k), None).0,
             [q, v, k, m] => self.call_full(q, v, Some(k), Some(m)).0,

@@ -1,4 +1,6 @@
-//! `keras.layers.Embedding(input_dim, output_dim)`: integer ids -> dense vectors.
+//! `keras.layers.Embedding(input_dim, output_dim, mask_zero)`: integer ids -> dense vectors.
+//! With `mask_zero(true)`, id 0 is padding: [`Embedding::compute_mask`] gives the (B,T) bool mask
+//! (`ids != 0`) that the masking layers take (see `masking.rs`).
 
 use std::sync::OnceLock;
 
@@ -11,6 +13,7 @@ use crate::tensor::Tensor;
 pub struct Embedding {
     input_dim: usize,
     output_dim: usize,
+    mask_zero: bool,
     name: String,
     weights: OnceLock<Variable>,
 }
@@ -20,9 +23,19 @@ impl Embedding {
         Embedding {
             input_dim,
             output_dim,
+            mask_zero: false,
             name: unique_name("embedding"),
             weights: OnceLock::new(),
         }
+    }
+    /// Keras' `mask_zero`: id 0 is padding, and [`compute_mask`](Self::compute_mask) says where.
+    pub fn mask_zero(mut self, on: bool) -> Embedding {
+        self.mask_zero = on;
+        self
+    }
+    /// Keras' `compute_mask(ids)`: `ids != 0` (bool, shaped like `ids`) with `mask_zero`, else None.
+    pub fn compute_mask(&self, ids: &Tensor) -> Option<Tensor> {
+        self.mask_zero.then(|| ids.not_equal(0.0))
     }
     fn table(&self) -> &Variable {
         self.weights.get_or_init(|| {
@@ -49,7 +62,7 @@ impl Layer for Embedding {
         "Embedding"
     }
     fn get_config(&self) -> serde_json::Value {
-        serde_json::json!({"input_dim": self.input_dim, "output_dim": self.output_dim})
+        serde_json::json!({"input_dim": self.input_dim, "output_dim": self.output_dim, "mask_zero": self.mask_zero})
     }
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
@@ -65,6 +78,12 @@ impl Layer for Embedding {
                 self.name, self.input_dim
             ),
         }
+    }
+    /// With `mask_zero`, the mask of the ids (`ids != 0`); else none (an Embedding starts a
+    /// sequence, so no mask comes in).
+    fn compute_mask(&self, xs: &[Tensor], _mask: Option<&Tensor>) -> Option<Tensor> {
+        xs.first()
+            .and_then(|ids| Embedding::compute_mask(self, ids))
     }
     fn weights(&self) -> Vec<Variable> {
         self.weights

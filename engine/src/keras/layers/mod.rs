@@ -15,22 +15,31 @@ mod conv;
 mod conv_transpose;
 mod core;
 mod embedding;
+pub mod masking;
 mod merge;
 mod normalization;
 mod pooling;
+mod position;
 mod recurrent;
 mod resampling;
+mod transformer;
+mod transformer_lm;
 
 pub use self::conv::{Conv1D, Conv2D};
 pub use self::core::{Activation, Dense, Dropout, Flatten, Reshape};
-pub use attention::MultiHeadAttention;
+pub use attention::{AttentionCache, MultiHeadAttention};
 pub use conv_transpose::Conv2DTranspose;
 pub use embedding::Embedding;
 pub use merge::{Add, Concatenate};
 pub use normalization::{BatchNormalization, LayerNormalization};
-pub use pooling::{AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D};
+pub use pooling::{AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D, MaxPooling2D};
+pub use position::{PositionEmbedding, SinePositionEncoding};
 pub use recurrent::{Recurrent, SimpleRNN, GRU, LSTM};
 pub use resampling::{Softmax, UpSampling2D};
+pub use transformer::{TransformerDecoder, TransformerEncoder};
+pub use transformer_lm::{Sampler, TransformerLM};
+
+pub(crate) use masking::float_mask;
 
 use std::sync::Arc;
 
@@ -62,6 +71,18 @@ pub trait Layer: Send + Sync {
             );
         }
         self.call(&xs[0], training)
+    }
+    /// Keras' `compute_mask`: the padding mask (batch, steps) that this layer's output carries,
+    /// given its inputs and the mask that came in (see `masking.rs`). The default passes the
+    /// incoming mask on; Sequential keeps it only while outputs stay (batch, steps, ...).
+    fn compute_mask(&self, _xs: &[Tensor], mask: Option<&Tensor>) -> Option<Tensor> {
+        mask.cloned()
+    }
+    /// Whether the layer uses a padding mask, taken as an extra last input
+    /// (`call_many(&[x, mask])`); Sequential then passes the mask it carries (Keras'
+    /// `_keras_mask` reaching a layer's `mask` argument).
+    fn accepts_mask(&self) -> bool {
+        false
     }
     /// Calls the layer, Keras' `layer(xs, training=...)` (`Layer.__call__`): the one entry that
     /// Sequential, the Functional API and `fit` use. Override `call`/`call_many`, not this.
@@ -153,6 +174,12 @@ macro_rules! forward_layer {
             }
             fn invoke(&self, xs: &[Tensor], training: bool) -> Tensor {
                 (**self).invoke(xs, training)
+            }
+            fn compute_mask(&self, xs: &[Tensor], mask: Option<&Tensor>) -> Option<Tensor> {
+                (**self).compute_mask(xs, mask)
+            }
+            fn accepts_mask(&self) -> bool {
+                (**self).accepts_mask()
             }
             fn weights(&self) -> Vec<Variable> {
                 (**self).weights()
@@ -382,7 +409,22 @@ fn build_from_config(class: &str, c: &serde_json::Value) -> crate::Result<Box<dy
         "GlobalAveragePooling2D" => Box::new(GlobalAveragePooling2D::new()),
         "BatchNormalization" => Box::new(BatchNormalization::new().momentum(f("momentum").unwrap_or(0.99)).epsilon(f("epsilon").unwrap_or(1e-3))),
         "LayerNormalization" => Box::new(LayerNormalization::new().epsilon(f("epsilon").unwrap_or(1e-3))),
-        "Embedding" => Box::new(Embedding::new(u("input_dim").ok_or_else(missing)?, u("output_dim").ok_or_else(missing)?)),
+        "Embedding" => Box::new(
+            Embedding::new(u("input_dim").ok_or_else(missing)?, u("output_dim").ok_or_else(missing)?)
+                .mask_zero(c["mask_zero"].as_bool().unwrap_or(false)),
+        ),
+        "GlobalAveragePooling1D" => Box::new(GlobalAveragePooling1D::new()),
+        "PositionEmbedding" => Box::new(PositionEmbedding::new(u("sequence_length").ok_or_else(missing)?)),
+        "SinePositionEncoding" => Box::new(SinePositionEncoding::new().max_wavelength(c["max_wavelength"].as_f64().unwrap_or(10000.0))),
+        "TransformerEncoder" | "TransformerDecoder" => {
+            let (ff, heads) = (u("intermediate_dim").ok_or_else(missing)?, u("num_heads").ok_or_else(missing)?);
+            let (rate, pre) = (f("dropout").unwrap_or(0.0), c["normalize_first"].as_bool().unwrap_or(false));
+            if class == "TransformerEncoder" {
+                Box::new(TransformerEncoder::new(ff, heads).dropout(rate).normalize_first(pre))
+            } else {
+                Box::new(TransformerDecoder::new(ff, heads).dropout(rate).normalize_first(pre))
+            }
+        }
         "SimpleRNN" | "LSTM" | "GRU" => {
             let units = u("units").ok_or_else(missing)?;
             let l = match class {

@@ -100,3 +100,80 @@ impl Layer for GlobalAveragePooling2D {
         x.mean_axes(&[1, 2], false)
     }
 }
+
+/// `keras.layers.GlobalAveragePooling1D()`: (N,T,C) -> (N,C), the mean over time.
+///
+/// With a mask (`call_many(&[x, mask])`, mask (N,T), true or nonzero = keep; the mask of an
+/// `Embedding::mask_zero(true)`), only kept steps count, as Keras' masked pooling:
+/// `sum_t x[n,t,:] m[n,t] / sum_t m[n,t]`.
+pub struct GlobalAveragePooling1D {
+    name: String,
+}
+impl GlobalAveragePooling1D {
+    pub fn new() -> Self {
+        GlobalAveragePooling1D {
+            name: unique_name("global_average_pooling1d"),
+        }
+    }
+    /// Mean over time of x (N,T,C), counting only the steps where `mask` (N,T) holds.
+    #[track_caller]
+    pub fn call_masked(&self, x: &Tensor, mask: Option<&Tensor>) -> Tensor {
+        if x.rank() != 3 {
+            panic!(
+                "GlobalAveragePooling1D '{}': expected (batch, steps, features), got {}",
+                self.name,
+                x.shape()
+            );
+        }
+        let Some(mask) = mask else {
+            return x.mean_axis(1, false);
+        };
+        let (n, t) = (x.dims()[0], x.dims()[1]);
+        if mask.dims() != [n, t] {
+            panic!(
+                "GlobalAveragePooling1D '{}': mask must be (batch, steps) = ({n}, {t}), got {}",
+                self.name,
+                mask.shape()
+            );
+        }
+        let m = super::float_mask(mask, x.dtype()).reshape([n, t, 1]);
+        (x * &m).sum_axis(1, false) / m.sum_axis(1, false).maximum(1.0)
+    }
+}
+impl Default for GlobalAveragePooling1D {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+impl Layer for GlobalAveragePooling1D {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn class_name(&self) -> &'static str {
+        "GlobalAveragePooling1D"
+    }
+    #[track_caller]
+    fn call(&self, x: &Tensor, _training: bool) -> Tensor {
+        self.call_masked(x, None)
+    }
+    fn accepts_mask(&self) -> bool {
+        true
+    }
+    /// The time axis is gone: no mask goes on.
+    fn compute_mask(&self, _xs: &[Tensor], _mask: Option<&Tensor>) -> Option<Tensor> {
+        None
+    }
+    /// `[x]` or `[x, mask]`.
+    #[track_caller]
+    fn call_many(&self, xs: &[Tensor], _training: bool) -> Tensor {
+        match xs {
+            [x] => self.call_masked(x, None),
+            [x, m] => self.call_masked(x, Some(m)),
+            _ => panic!(
+                "GlobalAveragePooling1D '{}': expected [x] or [x, mask], got {} inputs",
+                self.name,
+                xs.len()
+            ),
+        }
+    }
+}

@@ -133,8 +133,18 @@ impl Layer for Sequential {
                 *s = Some(x.dims().get(1..).unwrap_or(&[]).to_vec());
             }
         }
+        // The padding mask travels with the activations (Keras' `_keras_mask`): layers that
+        // accept one get it as a last input, and `compute_mask` says what goes on.
+        let mut mask: Option<Tensor> = None;
         self.layers.iter().fold(x.clone(), |h, l| {
-            l.invoke(std::slice::from_ref(&h), training)
+            let y = match (&mask, l.accepts_mask()) {
+                (Some(m), true) => l.invoke(&[h.clone(), m.clone()], training),
+                _ => l.invoke(std::slice::from_ref(&h), training),
+            };
+            mask = l
+                .compute_mask(std::slice::from_ref(&h), mask.as_ref())
+                .filter(|m| y.rank() >= 3 && m.dims() == &y.dims()[..2]);
+            y
         })
     }
     fn weights(&self) -> Vec<Variable> {
