@@ -7,40 +7,10 @@
 //!   (4096, 1024) f32, the same three ways;
 //! - the overhead of a traced 21-op function on an 8-element tensor against the 21 ops eagerly.
 
-use std::time::Instant;
+mod common;
 
+use common::{cpu_model, time};
 use ferrolab::prelude::*;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
-/// Median seconds per call of `f` over `reps` timed runs (after one warm-up).
-fn time(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    median(
-        (0..reps)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64()
-            })
-            .collect(),
-    )
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
 
 fn gelu(x: &Tensor) -> Tensor {
     0.5 * x * (1.0 + (0.7978845608 * (x + 0.044715 * x * x * x)).tanh())

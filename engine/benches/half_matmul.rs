@@ -8,24 +8,11 @@
 //!
 //!     cargo bench -p ferrolab --bench half_matmul
 
-use std::time::Instant;
+mod common;
 
+use common::{cpu_model, time};
 use ferrolab::prelude::*;
 use gemm::{gemm, Parallelism};
-
-/// Median seconds per call of `f` over `reps` timed runs (after one warm-up).
-fn time(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut v: Vec<f64> = (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
 
 /// c (n x n, row-major) = a @ b with the gemm crate, one thread.
 fn gemm_square<T: 'static + Copy>(n: usize, a: &[T], b: &[T], c: &mut [T], zero: T, one: T) {
@@ -53,18 +40,6 @@ fn gemm_square<T: 'static + Copy>(n: usize, a: &[T], b: &[T], c: &mut [T], zero:
             Parallelism::None,
         )
     }
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }
 
 fn main() {

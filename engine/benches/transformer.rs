@@ -10,21 +10,12 @@
 //! Generation: 200 greedy tokens from a one-token prompt with a TransformerLM of the same size
 //! (vocabulary 1000, 2 blocks, d 128, 4 heads, ff 512), with the key/value cache and without.
 
+mod common;
+
 use std::time::Instant;
 
+use common::cpu_model;
 use ferrolab::prelude::*;
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
 
 fn main() {
     ferrolab::state::set_num_threads(1);

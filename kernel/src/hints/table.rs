@@ -364,6 +364,21 @@ pub const MAPPINGS: &[Mapping] = &[
          let grads = opt.get_unscaled_gradients(&grads); opt.apply_gradients(&grads, &[&w, &bias]);",
     ),
     m(
+        "`@tf.function`, `tf.function(f, jit_compile=True)`",
+        "`let f = function(|x: &Tensor| ...).jit_compile(true); f.call(&x)` (traces once per \
+         shape and dtype, then replays; `f.concrete_functions()` lists the traces)",
+        &[],
+        "let f = function(|t: &Tensor| (t * 2.0).relu()).jit_compile(true); \
+         let _ = f.call(&x); let _ = f.concrete_functions();",
+    ),
+    m(
+        "`keras_hub.layers.TransformerEncoder(intermediate_dim=512, num_heads=4)`",
+        "`TransformerEncoder::new(512, 4)` (also `TransformerDecoder`, `PositionEmbedding`, \
+         `SinePositionEncoding`; masks from `Embedding::new(..).mask_zero(true)`)",
+        &[],
+        "let _ = (TransformerEncoder::new(512, 4), TransformerDecoder::new(512, 4));",
+    ),
+    m(
         "`model.save_weights(\"w.weights.h5\")`",
         "`model.save_weights(\"w.safetensors\")`",
         &[],
