@@ -169,7 +169,7 @@ def test_readme_cheat_sheet_is_generated_from_the_table():
     with open(os.path.join(ROOT, "README.md")) as f:
         readme = f.read()
     assert out.strip() in readme
-    assert "| `tf.reduce_sum(x)`, `tf.reduce_sum(x, axis=1)`, `np.sum(x)` | `x.sum()`" in out
+    assert "| `tf.reduce_sum(x)`, `tf.reduce_sum(x, axis=1)`, `np.sum(x)` | `reduce_sum(&x)`" in out
 
 
 # --- protocol details (IPython's behaviour) ----------------------------------------------------
