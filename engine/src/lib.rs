@@ -77,16 +77,16 @@ pub mod prelude {
     pub use crate::keras::layers::{
         Activation, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv1D, Conv2D,
         Conv2DTranspose, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
-        GlobalAveragePooling2D, Layer, LayerNormalization, MaxPooling2D, MultiHeadAttention,
-        PositionEmbedding, Reshape, Sampler, SimpleRNN, SinePositionEncoding, Softmax,
-        TransformerDecoder, TransformerEncoder, TransformerLM, UpSampling2D, GRU, LSTM,
+        GlobalAveragePooling2D, Layer, LayerArgs, LayerNormalization, MaxPooling2D,
+        MultiHeadAttention, PositionEmbedding, Reshape, Sampler, SimpleRNN, SinePositionEncoding,
+        Softmax, TransformerDecoder, TransformerEncoder, TransformerLM, UpSampling2D, GRU, LSTM,
     };
     pub use crate::keras::losses::{
         BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, Loss, MeanAbsoluteError,
         MeanSquaredError, SparseCategoricalCrossentropy,
     };
     pub use crate::keras::metrics::{self, confusion_matrix};
-    pub use crate::keras::mixed_precision::{self, LayerDtype, LossScaleOptimizer, Policy};
+    pub use crate::keras::mixed_precision::{self, LossScaleOptimizer, Policy};
     pub use crate::keras::models::{
         Batch, History, Input, KerasModel, LayerApply, Logs, Model, Sequential, TrainingState,
     };

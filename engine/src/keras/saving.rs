@@ -295,8 +295,10 @@ pub(crate) fn rebuild_layers(
 pub(crate) fn layer_entry(l: &dyn crate::keras::layers::Layer) -> serde_json::Value {
     let mut config = l.get_config();
     if let Some(c) = config.as_object_mut() {
-        // Keras' `dtype` entry: the layer's policy (variables are saved in float32 always)
-        c.insert("dtype".into(), l.dtype_policy().name().into());
+        // Keras' `dtype` entry (built-in layers have it in `get_config`): the layer's policy;
+        // variables are saved in float32 always
+        c.entry("dtype")
+            .or_insert_with(|| l.dtype_policy().get_config());
     }
     serde_json::json!({"class_name": l.class_name(), "config": config})
 }

@@ -51,6 +51,57 @@ pub enum UnaryOp {
     Affine(f32, f32),
 }
 
+impl UnaryOp {
+    /// Every unary op, the parameterised ones with sample parameters: `Powf(2.0)` and
+    /// `Powf(0.5)` (square and sqrt, which have kernels of their own) and `Powf(3.0)` (the
+    /// general power). The CUDA kernel catalog compiles these and the CUDA tests check each
+    /// against the CPU, so a new op listed here is covered by both.
+    pub const ALL: [UnaryOp; 28] = {
+        use UnaryOp as U;
+        [
+            U::Neg,
+            U::Abs,
+            U::Exp,
+            U::Log,
+            U::Sqrt,
+            U::Rsqrt,
+            U::Sin,
+            U::Cos,
+            U::Tanh,
+            U::Sigmoid,
+            U::Relu,
+            U::Gelu,
+            U::GeluGrad,
+            U::Softplus,
+            U::Square,
+            U::Recip,
+            U::Sign,
+            U::Floor,
+            U::Ceil,
+            U::Round,
+            U::Erf,
+            U::Step,
+            U::LogicalNot,
+            U::Powf(2.0),
+            U::Powf(0.5),
+            U::Powf(3.0),
+            U::Clamp(0.0, 1.0),
+            U::Affine(2.0, 1.0),
+        ]
+    };
+}
+
+/// Fails to compile when a variant is added to [`UnaryOp`]: list it in [`UnaryOp::ALL`] too.
+const _: fn(UnaryOp) = |op| {
+    use UnaryOp as U;
+    match op {
+        U::Neg | U::Abs | U::Exp | U::Log | U::Sqrt | U::Rsqrt | U::Sin | U::Cos | U::Tanh => {}
+        U::Sigmoid | U::Relu | U::Gelu | U::GeluGrad | U::Softplus | U::Square | U::Recip => {}
+        U::Sign | U::Floor | U::Ceil | U::Round | U::Erf | U::Step | U::LogicalNot => {}
+        U::Powf(_) | U::Clamp(..) | U::Affine(..) => {}
+    }
+};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BinaryOp {
     Add,

@@ -4,8 +4,10 @@
 //! The global policy is process-wide, so every test that sets it holds the global-generator
 //! lock (as every layer-building test of this binary does) and puts float32 back on exit.
 
+use ferrolab::keras::layers::{Autocast, LayerBase};
 use ferrolab::keras::mixed_precision::{self, Policy};
 use ferrolab::prelude::*;
+use ferrolab::serde_json;
 
 use crate::common::keras::seeded;
 
@@ -344,4 +346,204 @@ fn every_loss_computes_in_f32_for_half_predictions() {
             assert_eq!(got.item(), want, "{} on {half:?}", loss.name());
         }
     }
+}
+
+#[test]
+fn the_policy_lives_in_the_layer_whatever_its_name() {
+    let _rng = seeded(21);
+    let _p = GlobalPolicy::set("mixed_float16");
+    // `.named` after `.dtype` (the map keyed by name used to lose the policy here) and before
+    let a = Dense::new(3).dtype("float32").named("logits");
+    let b = Activation::new("softmax")
+        .named("probs")
+        .dtype("mixed_bfloat16");
+    let c = Conv1D::new(2, 3).named("conv").dtype("float32");
+    assert_eq!(
+        (a.name(), a.dtype_policy().name()),
+        ("logits".into(), "float32")
+    );
+    assert_eq!(
+        (b.name(), b.dtype_policy().name()),
+        ("probs".into(), "mixed_bfloat16")
+    );
+    assert_eq!(c.dtype_policy().name(), "float32");
+    // two layers given the same name keep their own policies
+    let d = Dense::new(3).named("logits");
+    assert_eq!(d.dtype_policy().name(), "mixed_float16");
+    assert_eq!(a.dtype_policy().name(), "float32");
+    // and the policy is what runs
+    let x = rnd_f32(&[2, 4], 22);
+    assert_eq!(
+        a.invoke(std::slice::from_ref(&x), false).dtype(),
+        DType::F32
+    );
+    assert_eq!(
+        d.invoke(std::slice::from_ref(&x), false).dtype(),
+        DType::F16
+    );
+    // shared through an Arc, as in the Functional API
+    let shared: std::sync::Arc<dyn Layer> = std::sync::Arc::new(b);
+    assert_eq!(shared.dtype_policy().name(), "mixed_bfloat16");
+    assert_eq!(shared.invoke(&[x], false).dtype(), DType::BF16);
+}
+
+#[test]
+fn every_layer_config_carries_its_dtype_policy_as_keras_3_serializes_it() {
+    use ferrolab::keras::layers::layer_from_config;
+    let _rng = seeded(23);
+    let _p = GlobalPolicy::set("mixed_bfloat16");
+    let layers: Vec<Box<dyn Layer>> = vec![
+        Box::new(Dense::new(4)),
+        Box::new(Activation::new("relu").dtype("float32")),
+        Box::new(Dropout::new(0.1)),
+        Box::new(Flatten::new()),
+        Box::new(Reshape::new([2, 2])),
+        Box::new(Conv2D::new(2, 3)),
+        Box::new(Conv1D::new(2, 3)),
+        Box::new(Conv2DTranspose::new(2, 3)),
+        Box::new(MaxPooling2D::new(2)),
+        Box::new(AveragePooling2D::new(2)),
+        Box::new(GlobalAveragePooling2D::new()),
+        Box::new(GlobalAveragePooling1D::new()),
+        Box::new(BatchNormalization::new()),
+        Box::new(LayerNormalization::new().dtype("mixed_float16")),
+        Box::new(Embedding::new(10, 4)),
+        Box::new(PositionEmbedding::new(8)),
+        Box::new(SinePositionEncoding::new()),
+        Box::new(TransformerEncoder::new(8, 2)),
+        Box::new(TransformerDecoder::new(8, 2)),
+        Box::new(LSTM::new(3)),
+        Box::new(MultiHeadAttention::new(2, 4)),
+        Box::new(Softmax::new()),
+        Box::new(UpSampling2D::new((2, 2))),
+        Box::new(Add::new()),
+        Box::new(Concatenate::new(-1)),
+    ];
+    for l in &layers {
+        let c = l.get_config();
+        let want = l.dtype_policy().name().to_string();
+        // Keras 3: {"module": "keras", "class_name": "DTypePolicy", "config": {"name": ..}, ..}
+        assert_eq!(c["dtype"]["class_name"], "DTypePolicy", "{}: {c}", l.name());
+        assert_eq!(c["dtype"]["config"]["name"], want.as_str(), "{}", l.name());
+        assert_eq!(c["name"], l.name().as_str());
+        let back = layer_from_config(l.class_name(), &c).unwrap();
+        assert_eq!(back.dtype_policy().name(), want, "{} from_config", l.name());
+        assert_eq!(back.class_name(), l.class_name());
+    }
+    let names: Vec<String> = layers
+        .iter()
+        .map(|l| l.dtype_policy().name().to_string())
+        .collect();
+    assert_eq!(names[0], "mixed_bfloat16");
+    assert_eq!(names[1], "float32");
+    assert_eq!(names[13], "mixed_float16");
+    // the forms older saves and hand-written configs use: the name, or {"name": ..}
+    mixed_precision::set_global_policy("float32");
+    for dtype in [
+        serde_json::json!("mixed_float16"),
+        serde_json::json!({"name": "mixed_float16"}),
+    ] {
+        let l =
+            layer_from_config("Dense", &serde_json::json!({"units": 2, "dtype": dtype})).unwrap();
+        assert_eq!(l.dtype_policy().name(), "mixed_float16");
+    }
+    let none = layer_from_config("Dense", &serde_json::json!({"units": 2})).unwrap();
+    assert_eq!(
+        none.dtype_policy().name(),
+        "float32",
+        "no dtype: the global policy"
+    );
+    let err = layer_from_config(
+        "Dense",
+        &serde_json::json!({"units": 2, "dtype": "float16_mixed"}),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("mixed_float16"), "{err}");
+}
+
+/// A subclassed layer with a weight of its own and a sub-layer: `y = dense(x @ w)`. It records
+/// the dtype its own matmul ran in.
+struct Projected {
+    base: LayerBase,
+    w: Variable,
+    dense: Dense,
+    inner_dtype: std::sync::Mutex<Option<DType>>,
+}
+
+impl Layer for Projected {
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
+    }
+    fn class_name(&self) -> &'static str {
+        "Projected"
+    }
+    fn call(&self, x: &Tensor, training: bool) -> Tensor {
+        let h = x.matmul(&self.w);
+        *self.inner_dtype.lock().unwrap() = Some(h.dtype());
+        self.dense.invoke(&[h], training)
+    }
+    fn weights(&self) -> Vec<Variable> {
+        let mut w = vec![self.w.clone()];
+        w.extend(self.dense.weights());
+        w
+    }
+    fn layers(&self) -> Vec<std::sync::Arc<dyn Layer>> {
+        vec![std::sync::Arc::new(Dense::new(1))] // has sub-layers: it used to skip autocast
+    }
+}
+
+impl LayerArgs for Projected {
+    fn base_mut(&mut self) -> &mut LayerBase {
+        &mut self.base
+    }
+}
+
+#[test]
+fn subclassed_layers_with_own_weights_and_sublayers_autocast() {
+    let _rng = seeded(24);
+    let _p = GlobalPolicy::set("mixed_float16");
+    let make = |out: &str| Projected {
+        base: LayerBase::new("projected"),
+        w: Variable::new(rnd_f32(&[5, 4], 25)),
+        dense: Dense::new(3).dtype(out),
+        inner_dtype: Default::default(),
+    };
+    let layer = make("mixed_float16");
+    assert_eq!(layer.autocast(), Autocast::Compute);
+    let x = rnd_f32(&[6, 5], 26);
+    let y = layer.invoke(std::slice::from_ref(&x), false);
+    assert_eq!(
+        *layer.inner_dtype.lock().unwrap(),
+        Some(DType::F16),
+        "own weight read in f16"
+    );
+    assert_eq!(y.dtype(), DType::F16);
+    // y = (x w) k + b, within f16 precision
+    let k = layer.dense.kernel().unwrap();
+    let want = x.matmul(&layer.w).matmul(&k) + &*layer.dense.bias().unwrap();
+    crate::common::assert_close(&y.to_f32_vec(), &want.to_vec::<f32>(), 1e-2);
+    // its own weight's gradient comes back f32: loss = sum(y) => dL/dw = x^T (1 k^T)
+    let tape = GradientTape::new();
+    let loss = layer
+        .invoke(std::slice::from_ref(&x), true)
+        .cast(DType::F32)
+        .sum();
+    let [dw] = tape.gradient(&loss, [&layer.w]);
+    let dw = dw.expect("the layer's own weight gets a gradient");
+    assert_eq!(dw.dtype(), DType::F32);
+    let want_dw = x.t().matmul(&ones([6, 3]).matmul(&k.t()));
+    crate::common::assert_close(&dw.to_vec::<f32>(), &want_dw.to_vec::<f32>(), 2e-2);
+    // a float32 sub-layer inside the mixed layer still runs in f32
+    let mixed_outer = make("float32");
+    let y = mixed_outer.invoke(std::slice::from_ref(&x), false);
+    assert_eq!(*mixed_outer.inner_dtype.lock().unwrap(), Some(DType::F16));
+    assert_eq!(y.dtype(), DType::F32);
+    // normalisation layers say so through the trait, not by class name
+    assert_eq!(
+        LayerNormalization::new().autocast(),
+        Autocast::Float32Inside
+    );
+    assert_eq!(Sequential::new().autocast(), Autocast::Off);
 }

@@ -354,6 +354,15 @@ pub const MAPPINGS: &[Mapping] = &[
          mixed_precision::set_global_policy(\"float32\");",
     ),
     m(
+        "`Dense(10, name=\"logits\", dtype=\"float32\")`, `layer.dtype_policy`",
+        "`Dense::new(10).named(\"logits\").dtype(\"float32\")` (any layer, either order); \
+         `layer.dtype_policy()`, `layer.compute_dtype()`; `get_config()[\"dtype\"]` is the policy",
+        &[],
+        "let d = Dense::new(10).named(\"logits\").dtype(\"float32\"); \
+         assert_eq!(d.dtype_policy().name(), \"float32\"); \
+         assert_eq!(d.get_config()[\"dtype\"][\"config\"][\"name\"], \"float32\");",
+    ),
+    m(
         "`mixed_precision.LossScaleOptimizer(opt)`",
         "`LossScaleOptimizer::new(opt)` (`compile` adds it under `mixed_float16`; bf16 needs none); \
          custom loops: `get_scaled_loss`, `get_unscaled_gradients`",

@@ -6,9 +6,10 @@
 //! head, out = (scores v) projected back to d_query. A bool `attention_mask` (B,Tq,Tv) keeps
 //! positions where it is true; `use_causal_mask(true)` hides future positions.
 
+use super::LayerBase;
 use std::sync::OnceLock;
 
-use super::{add_weight, last_dim, unique_name, Layer};
+use super::{add_weight, last_dim, Layer};
 use crate::autodiff::Variable;
 use crate::dtype::DType;
 use crate::keras::initializers::Initializer;
@@ -37,7 +38,7 @@ pub struct MultiHeadAttention {
     key_dim: usize,
     value_dim: usize,
     causal: bool,
-    name: String,
+    pub(super) base: LayerBase,
     weights: OnceLock<[Variable; 8]>,
 }
 
@@ -48,7 +49,7 @@ impl MultiHeadAttention {
             key_dim,
             value_dim: key_dim,
             causal: false,
-            name: unique_name("multi_head_attention"),
+            base: LayerBase::new("multi_head_attention"),
             weights: OnceLock::new(),
         }
     }
@@ -64,7 +65,8 @@ impl MultiHeadAttention {
     fn build(&self, dq: usize, dk: usize, dv: usize) -> &[Variable; 8] {
         self.weights.get_or_init(|| {
             let (h, k, v) = (self.heads, self.key_dim, self.value_dim);
-            let w = |n: &str, s: &[usize], i: Initializer| add_weight(&self.name, n, i, s, true);
+            let w =
+                |n: &str, s: &[usize], i: Initializer| add_weight(&self.base.name, n, i, s, true);
             [
                 w("query/kernel", &[dq, h, k], Initializer::GlorotUniform),
                 w("query/bias", &[h, k], Initializer::Zeros),
@@ -105,15 +107,15 @@ impl MultiHeadAttention {
             if t.rank() != 3 {
                 panic!(
                     "MultiHeadAttention '{}': {n} must be (batch, seq, features), got shape {}",
-                    self.name,
+                    self.base.name,
                     t.shape()
                 );
             }
         }
         let (dq, dk, dv) = (
-            last_dim(&self.name, query),
-            last_dim(&self.name, key),
-            last_dim(&self.name, value),
+            last_dim(&self.base.name, query),
+            last_dim(&self.base.name, key),
+            last_dim(&self.base.name, value),
         );
         let w = self.build(dq, dk, dv);
         let (h, kd, vd) = (self.heads, self.key_dim, self.value_dim);
@@ -132,11 +134,11 @@ impl MultiHeadAttention {
         if x.rank() != 3 {
             panic!(
                 "MultiHeadAttention '{}': x must be (batch, new steps, features), got shape {}",
-                self.name,
+                self.base.name,
                 x.shape()
             );
         }
-        let d = last_dim(&self.name, x);
+        let d = last_dim(&self.base.name, x);
         let w = self.build(d, d, d);
         let (h, kd, vd) = (self.heads, self.key_dim, self.value_dim);
         let (k_new, v_new) = (
@@ -167,7 +169,7 @@ impl MultiHeadAttention {
         attention_mask: Option<&Tensor>,
         offset: usize,
     ) -> (Tensor, Tensor) {
-        let dq = last_dim(&self.name, query);
+        let dq = last_dim(&self.base.name, query);
         let w = self.weights.get().expect("built by the caller");
         let (h, kd, vd) = (self.heads, self.key_dim, self.value_dim);
         let q = Self::project(query, &w[0], &w[1], h, kd) * (1.0 / (kd as f64).sqrt());
@@ -207,14 +209,14 @@ impl MultiHeadAttention {
 }
 
 impl Layer for MultiHeadAttention {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "MultiHeadAttention"
     }
     fn get_config(&self) -> serde_json::Value {
-        serde_json::json!({"num_heads": self.heads, "key_dim": self.key_dim, "value_dim": self.value_dim, "use_causal_mask": self.causal})
+        self.base.config(serde_json::json!({"num_heads": self.heads, "key_dim": self.key_dim, "value_dim": self.value_dim, "use_causal_mask": self.causal}))
     }
     /// Self-attention: query = value = key = x.
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
@@ -239,7 +241,7 @@ impl Layer for MultiHeadAttention {
             [q, v, k, m] => self.call_full(q, v, Some(k), Some(m)).0,
             _ => panic!(
                 "MultiHeadAttention '{}': expected [query, value, key?, mask?], got {} inputs",
-                self.name,
+                self.base.name,
                 xs.len()
             ),
         }

@@ -1,9 +1,10 @@
 //! Convolution layers, NHWC (channels last) like Keras' default.
 //! Conv2D: x (N,H,W,C), kernel (KH,KW,C,filters). Conv1D: x (N,L,C), kernel (K,C,filters).
 
+use super::{LayerArgs, LayerBase};
 use std::sync::OnceLock;
 
-use super::{add_weight, last_dim, unique_name, Layer};
+use super::{add_weight, last_dim, Layer};
 use crate::autodiff::Variable;
 use crate::keras::activations::Activation as Act;
 use crate::keras::initializers::Initializer;
@@ -20,7 +21,7 @@ struct ConvSpec {
     use_bias: bool,
     kernel_initializer: Initializer,
     kernel_regularizer: Option<Regularizer>,
-    name: String,
+    base: LayerBase,
     /// Conv1D keeps Keras' (K, C, filters) kernel and runs as a 1-pixel-high Conv2D.
     conv1d: bool,
     weights: OnceLock<(Variable, Option<Variable>)>,
@@ -38,7 +39,7 @@ impl ConvSpec {
             use_bias: true,
             kernel_initializer: Initializer::GlorotUniform,
             kernel_regularizer: None,
-            name: unique_name(base),
+            base: LayerBase::new(base),
             conv1d: base == "conv1d",
             weights: OnceLock::new(),
         }
@@ -52,10 +53,16 @@ impl ConvSpec {
             } else {
                 vec![kh, kw, cin, self.filters]
             };
-            let k = add_weight(&self.name, "kernel", self.kernel_initializer, &shape, true);
+            let k = add_weight(
+                &self.base.name,
+                "kernel",
+                self.kernel_initializer,
+                &shape,
+                true,
+            );
             let b = self.use_bias.then(|| {
                 add_weight(
-                    &self.name,
+                    &self.base.name,
                     "bias",
                     Initializer::Zeros,
                     &[self.filters],
@@ -74,7 +81,7 @@ impl ConvSpec {
             Err(e) => panic!(
                 "{} '{}': {e}",
                 if self.conv1d { "Conv1D" } else { "Conv2D" },
-                self.name
+                self.base.name
             ),
         };
         let y = match b {
@@ -107,6 +114,11 @@ impl ConvSpec {
 
 macro_rules! conv_builders {
     ($t:ident) => {
+        impl LayerArgs for $t {
+            fn base_mut(&mut self) -> &mut LayerBase {
+                &mut self.0.base
+            }
+        }
         impl $t {
             #[track_caller]
             pub fn activation(mut self, a: &str) -> Self {
@@ -129,10 +141,6 @@ macro_rules! conv_builders {
             }
             pub fn kernel_regularizer(mut self, r: Regularizer) -> Self {
                 self.0.kernel_regularizer = Some(r);
-                self
-            }
-            pub fn named(mut self, name: &str) -> Self {
-                self.0.name = name.to_string();
                 self
             }
         }
@@ -159,25 +167,25 @@ impl Conv2D {
 }
 
 impl Layer for Conv2D {
-    fn name(&self) -> String {
-        self.0.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.0.base)
     }
     fn class_name(&self) -> &'static str {
         "Conv2D"
     }
     fn get_config(&self) -> serde_json::Value {
-        self.0.config()
+        self.0.base.config(self.0.config())
     }
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
         if x.rank() != 4 {
             panic!(
                 "Conv2D '{}': expected input (batch, height, width, channels), got shape {}",
-                self.0.name,
+                self.0.base.name,
                 x.shape()
             );
         }
-        self.0.conv(x, last_dim(&self.0.name, x))
+        self.0.conv(x, last_dim(&self.0.base.name, x))
     }
     fn weights(&self) -> Vec<Variable> {
         self.0.weights()
@@ -206,25 +214,27 @@ impl Conv1D {
 }
 
 impl Layer for Conv1D {
-    fn name(&self) -> String {
-        self.0.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.0.base)
     }
     fn class_name(&self) -> &'static str {
         "Conv1D"
     }
     fn get_config(&self) -> serde_json::Value {
-        self.0.config()
+        self.0.base.config(self.0.config())
     }
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
         if x.rank() != 3 {
             panic!(
                 "Conv1D '{}': expected input (batch, steps, channels), got shape {}",
-                self.0.name,
+                self.0.base.name,
                 x.shape()
             );
         }
-        let y = self.0.conv(&x.expand_dims(1), last_dim(&self.0.name, x));
+        let y = self
+            .0
+            .conv(&x.expand_dims(1), last_dim(&self.0.base.name, x));
         y.squeeze(&[1])
     }
     /// The kernel is (K, C, filters), as in Keras.

@@ -3,10 +3,11 @@
 //! [`Tensor::conv2d_transpose`] (matmul + col2im), so gradients and symbolic shapes come from
 //! existing ops. Output size: (H-1)*stride + KH for "valid", H*stride for "same".
 
+use super::LayerBase;
 use std::sync::OnceLock;
 
 use super::conv::Pair;
-use super::{add_weight, last_dim, unique_name, Layer};
+use super::{add_weight, last_dim, Layer};
 use crate::autodiff::Variable;
 use crate::keras::activations::Activation as Act;
 use crate::keras::initializers::Initializer;
@@ -21,7 +22,7 @@ pub struct Conv2DTranspose {
     activation: Act,
     use_bias: bool,
     kernel_initializer: Initializer,
-    name: String,
+    pub(super) base: LayerBase,
     weights: OnceLock<(Variable, Option<Variable>)>,
 }
 
@@ -36,7 +37,7 @@ impl Conv2DTranspose {
             activation: Act::Linear,
             use_bias: true,
             kernel_initializer: Initializer::GlorotUniform,
-            name: unique_name("conv2d_transpose"),
+            base: LayerBase::new("conv2d_transpose"),
             weights: OnceLock::new(),
         }
     }
@@ -63,25 +64,21 @@ impl Conv2DTranspose {
         self.kernel_initializer = i.into();
         self
     }
-    pub fn named(mut self, name: &str) -> Self {
-        self.name = name.to_string();
-        self
-    }
 }
 
 impl Layer for Conv2DTranspose {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "Conv2DTranspose"
     }
     fn get_config(&self) -> serde_json::Value {
-        serde_json::json!({
+        self.base.config(serde_json::json!({
             "filters": self.filters, "kernel_size": [self.kernel.0, self.kernel.1],
             "strides": [self.strides.0, self.strides.1], "padding": self.padding,
             "activation": self.activation.name(), "use_bias": self.use_bias,
-        })
+        }))
     }
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
@@ -89,18 +86,24 @@ impl Layer for Conv2DTranspose {
             panic!(
                 "Conv2DTranspose '{}': expected input (batch, height, width, channels), got \
                  shape {}",
-                self.name,
+                self.base.name,
                 x.shape()
             );
         }
-        let cin = last_dim(&self.name, x);
+        let cin = last_dim(&self.base.name, x);
         let (k, b) = self.weights.get_or_init(|| {
             let (kh, kw) = self.kernel;
             let shape = [kh, kw, self.filters, cin];
-            let k = add_weight(&self.name, "kernel", self.kernel_initializer, &shape, true);
+            let k = add_weight(
+                &self.base.name,
+                "kernel",
+                self.kernel_initializer,
+                &shape,
+                true,
+            );
             let b = self.use_bias.then(|| {
                 add_weight(
-                    &self.name,
+                    &self.base.name,
                     "bias",
                     Initializer::Zeros,
                     &[self.filters],
@@ -111,7 +114,7 @@ impl Layer for Conv2DTranspose {
         });
         let y = match x.try_conv2d_transpose(k, self.strides, &self.padding) {
             Ok(y) => y,
-            Err(e) => panic!("Conv2DTranspose '{}': {e}", self.name),
+            Err(e) => panic!("Conv2DTranspose '{}': {e}", self.base.name),
         };
         let y = match b {
             Some(b) => y + b,

@@ -1,8 +1,9 @@
 //! Core layers: Dense, Activation, Dropout, Flatten, Reshape.
 
+use super::LayerBase;
 use std::sync::OnceLock;
 
-use super::{add_weight, last_dim, unique_name, Layer};
+use super::{add_weight, last_dim, Layer};
 use crate::autodiff::Variable;
 use crate::keras::activations::Activation as Act;
 use crate::keras::initializers::Initializer;
@@ -18,7 +19,7 @@ pub struct Dense {
     kernel_initializer: Initializer,
     bias_initializer: Initializer,
     kernel_regularizer: Option<Regularizer>,
-    name: String,
+    pub(super) base: LayerBase,
     weights: OnceLock<(Variable, Option<Variable>)>,
 }
 
@@ -31,7 +32,7 @@ impl Dense {
             kernel_initializer: Initializer::GlorotUniform,
             bias_initializer: Initializer::Zeros,
             kernel_regularizer: None,
-            name: unique_name("dense"),
+            base: LayerBase::new("dense"),
             weights: OnceLock::new(),
         }
     }
@@ -59,10 +60,6 @@ impl Dense {
         self.kernel_regularizer = Some(r);
         self
     }
-    pub fn named(mut self, name: &str) -> Dense {
-        self.name = name.to_string();
-        self
-    }
     pub fn units(&self) -> usize {
         self.units
     }
@@ -76,7 +73,7 @@ impl Dense {
     fn build(&self, in_dim: usize) -> &(Variable, Option<Variable>) {
         self.weights.get_or_init(|| {
             let k = add_weight(
-                &self.name,
+                &self.base.name,
                 "kernel",
                 self.kernel_initializer,
                 &[in_dim, self.units],
@@ -84,7 +81,7 @@ impl Dense {
             );
             let b = self.use_bias.then(|| {
                 add_weight(
-                    &self.name,
+                    &self.base.name,
                     "bias",
                     self.bias_initializer,
                     &[self.units],
@@ -97,23 +94,23 @@ impl Dense {
 }
 
 impl Layer for Dense {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "Dense"
     }
     fn get_config(&self) -> serde_json::Value {
-        serde_json::json!({"units": self.units, "activation": self.activation.name(), "use_bias": self.use_bias})
+        self.base.config(serde_json::json!({"units": self.units, "activation": self.activation.name(), "use_bias": self.use_bias}))
     }
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
-        let in_dim = last_dim(&self.name, x);
+        let in_dim = last_dim(&self.base.name, x);
         let (k, b) = self.build(in_dim);
         if k.dims()[0] != in_dim {
             panic!(
                 "Dense '{}': built for inputs with {} features, got shape {} (last axis {in_dim})",
-                self.name,
+                self.base.name,
                 k.dims()[0],
                 x.shape()
             );
@@ -143,7 +140,7 @@ impl Layer for Dense {
 /// `keras.layers.Activation("relu")`.
 pub struct Activation {
     activation: Act,
-    name: String,
+    pub(super) base: LayerBase,
 }
 
 impl Activation {
@@ -151,20 +148,21 @@ impl Activation {
     pub fn new(name: &str) -> Activation {
         Activation {
             activation: Act::from(name),
-            name: unique_name("activation"),
+            base: LayerBase::new("activation"),
         }
     }
 }
 
 impl Layer for Activation {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "Activation"
     }
     fn get_config(&self) -> serde_json::Value {
-        serde_json::json!({"activation": self.activation.name()})
+        self.base
+            .config(serde_json::json!({"activation": self.activation.name()}))
     }
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
         self.activation.apply(x)
@@ -179,7 +177,7 @@ pub struct Dropout {
     seed: Option<u64>,
     /// Training calls so far: a seeded Dropout draws a new mask each call, reproducibly.
     calls: std::sync::atomic::AtomicU64,
-    name: String,
+    pub(super) base: LayerBase,
 }
 
 impl Dropout {
@@ -192,7 +190,7 @@ impl Dropout {
             rate,
             seed: None,
             calls: Default::default(),
-            name: unique_name("dropout"),
+            base: LayerBase::new("dropout"),
         }
     }
     pub fn seed(mut self, seed: u64) -> Dropout {
@@ -202,14 +200,15 @@ impl Dropout {
 }
 
 impl Layer for Dropout {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "Dropout"
     }
     fn get_config(&self) -> serde_json::Value {
-        serde_json::json!({"rate": self.rate, "seed": self.seed})
+        self.base
+            .config(serde_json::json!({"rate": self.rate, "seed": self.seed}))
     }
     fn call(&self, x: &Tensor, training: bool) -> Tensor {
         if !training || self.rate == 0.0 {
@@ -232,13 +231,13 @@ impl Layer for Dropout {
 // ------------------------------------------------------------------------------------------------
 /// `keras.layers.Flatten()`: (batch, ...) -> (batch, prod(...)).
 pub struct Flatten {
-    name: String,
+    pub(super) base: LayerBase,
 }
 
 impl Flatten {
     pub fn new() -> Flatten {
         Flatten {
-            name: unique_name("flatten"),
+            base: LayerBase::new("flatten"),
         }
     }
 }
@@ -249,8 +248,8 @@ impl Default for Flatten {
 }
 
 impl Layer for Flatten {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "Flatten"
@@ -265,7 +264,7 @@ impl Layer for Flatten {
 /// `keras.layers.Reshape(target_shape)`: the shape excludes the batch axis; one entry may be -1.
 pub struct Reshape {
     target: Vec<isize>,
-    name: String,
+    pub(super) base: LayerBase,
 }
 
 impl Reshape {
@@ -274,20 +273,21 @@ impl Reshape {
     pub fn new(target_shape: impl ReshapeDims) -> Reshape {
         Reshape {
             target: target_shape.reshape_dims(),
-            name: unique_name("reshape"),
+            base: LayerBase::new("reshape"),
         }
     }
 }
 
 impl Layer for Reshape {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "Reshape"
     }
     fn get_config(&self) -> serde_json::Value {
-        serde_json::json!({"target_shape": self.target})
+        self.base
+            .config(serde_json::json!({"target_shape": self.target}))
     }
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
@@ -297,7 +297,7 @@ impl Layer for Reshape {
             Ok(y) => y,
             Err(e) => panic!(
                 "Reshape '{}' to {:?} (plus the batch axis): {e}",
-                self.name, self.target
+                self.base.name, self.target
             ),
         }
     }

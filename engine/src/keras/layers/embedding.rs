@@ -2,9 +2,10 @@
 //! With `mask_zero(true)`, id 0 is padding: [`Embedding::compute_mask`] gives the (B,T) bool mask
 //! (`ids != 0`) that the masking layers take (see `masking.rs`).
 
+use super::LayerBase;
 use std::sync::OnceLock;
 
-use super::{add_weight, unique_name, Layer};
+use super::{add_weight, Layer};
 use crate::autodiff::Variable;
 use crate::dtype::DType;
 use crate::keras::initializers::Initializer;
@@ -14,7 +15,7 @@ pub struct Embedding {
     input_dim: usize,
     output_dim: usize,
     mask_zero: bool,
-    name: String,
+    pub(super) base: LayerBase,
     weights: OnceLock<Variable>,
 }
 
@@ -24,7 +25,7 @@ impl Embedding {
             input_dim,
             output_dim,
             mask_zero: false,
-            name: unique_name("embedding"),
+            base: LayerBase::new("embedding"),
             weights: OnceLock::new(),
         }
     }
@@ -44,7 +45,7 @@ impl Embedding {
                 maxval: 0.05,
             };
             add_weight(
-                &self.name,
+                &self.base.name,
                 "embeddings",
                 init,
                 &[self.input_dim, self.output_dim],
@@ -55,14 +56,14 @@ impl Embedding {
 }
 
 impl Layer for Embedding {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "Embedding"
     }
     fn get_config(&self) -> serde_json::Value {
-        serde_json::json!({"input_dim": self.input_dim, "output_dim": self.output_dim, "mask_zero": self.mask_zero})
+        self.base.config(serde_json::json!({"input_dim": self.input_dim, "output_dim": self.output_dim, "mask_zero": self.mask_zero}))
     }
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
@@ -75,7 +76,7 @@ impl Layer for Embedding {
             Ok(y) => y,
             Err(e) => panic!(
                 "Embedding '{}' (input_dim={}): {e}",
-                self.name, self.input_dim
+                self.base.name, self.input_dim
             ),
         }
     }

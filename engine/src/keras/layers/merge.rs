@@ -1,16 +1,17 @@
 //! Merging layers for several inputs: Add and Concatenate.
 
-use super::{unique_name, Layer};
+use super::Layer;
+use super::LayerBase;
 use crate::tensor::Tensor;
 
 /// `keras.layers.Add()`: the elementwise sum of its inputs.
 pub struct Add {
-    name: String,
+    pub(super) base: LayerBase,
 }
 impl Add {
     pub fn new() -> Add {
         Add {
-            name: unique_name("add"),
+            base: LayerBase::new("add"),
         }
     }
 }
@@ -20,8 +21,8 @@ impl Default for Add {
     }
 }
 impl Layer for Add {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "Add"
@@ -30,18 +31,18 @@ impl Layer for Add {
     fn call(&self, _x: &Tensor, _training: bool) -> Tensor {
         panic!(
             "Add '{}' takes a list of inputs: use call_many(&[a, b], training)",
-            self.name
+            self.base.name
         )
     }
     #[track_caller]
     fn call_many(&self, xs: &[Tensor], _training: bool) -> Tensor {
         let Some((first, rest)) = xs.split_first() else {
-            panic!("Add '{}' needs at least one input", self.name)
+            panic!("Add '{}' needs at least one input", self.base.name)
         };
         rest.iter()
             .fold(first.clone(), |acc, x| match acc.try_add(x) {
                 Ok(y) => y,
-                Err(e) => panic!("Add '{}': {e}", self.name),
+                Err(e) => panic!("Add '{}': {e}", self.base.name),
             })
     }
 }
@@ -49,13 +50,13 @@ impl Layer for Add {
 /// `keras.layers.Concatenate(axis=-1)`.
 pub struct Concatenate {
     axis: isize,
-    name: String,
+    pub(super) base: LayerBase,
 }
 impl Concatenate {
     pub fn new(axis: isize) -> Concatenate {
         Concatenate {
             axis,
-            name: unique_name("concatenate"),
+            base: LayerBase::new("concatenate"),
         }
     }
 }
@@ -65,27 +66,27 @@ impl Default for Concatenate {
     }
 }
 impl Layer for Concatenate {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "Concatenate"
     }
     fn get_config(&self) -> serde_json::Value {
-        serde_json::json!({"axis": self.axis})
+        self.base.config(serde_json::json!({"axis": self.axis}))
     }
     #[track_caller]
     fn call(&self, _x: &Tensor, _training: bool) -> Tensor {
         panic!(
             "Concatenate '{}' takes a list of inputs: use call_many(&[a, b], training)",
-            self.name
+            self.base.name
         )
     }
     #[track_caller]
     fn call_many(&self, xs: &[Tensor], _training: bool) -> Tensor {
         match crate::tensor::try_concat(&xs.iter().collect::<Vec<_>>(), self.axis) {
             Ok(y) => y,
-            Err(e) => panic!("Concatenate '{}': {e}", self.name),
+            Err(e) => panic!("Concatenate '{}': {e}", self.base.name),
         }
     }
 }

@@ -6,8 +6,14 @@
 //!
 //! You override `call` (or `call_many`); Sequential, the Functional API and `fit` call
 //! [`Layer::invoke`], Keras' `layer(x, training=...)`. It wraps `call` with what every call
-//! needs: the name scope ([`current_name_scope`]) and the place where autocast (mixed
-//! precision, [`autocast_call`]) goes. (`apply` is taken: `LayerApply::apply` calls a layer on symbolic tensors in
+//! needs: the name scope ([`current_name_scope`]) and autocast (mixed precision,
+//! [`autocast_call`], chosen per layer by [`Layer::autocast`]).
+//!
+//! Every built-in layer embeds a [`LayerBase`] (name and dtype policy, Keras' base `Layer`
+//! arguments) and so gets `name()`, `dtype_policy()`, the `"name"`/`"dtype"` entries of
+//! `get_config()` and the [`LayerArgs`] builders `.named(..)` and `.dtype(..)`. A subclassed
+//! layer may embed one too (`base: LayerBase::new("my_layer")`, `fn base(&self)`), or just
+//! override `name()` and follow the global policy. (`apply` is taken: `LayerApply::apply` calls a layer on symbolic tensors in
 //! the Functional API, and `Dense::new(4).apply(&input)` must keep meaning that.)
 
 mod attention;
@@ -50,13 +56,27 @@ use crate::tensor::Tensor;
 
 /// A Keras layer: a function of its inputs and its weights.
 pub trait Layer: Send + Sync {
+    /// The [`LayerBase`] the layer embeds (its name and dtype policy), if it has one. Every
+    /// built-in layer has; a subclassed layer may embed one too, or override `name`.
+    fn base(&self) -> Option<&LayerBase> {
+        None
+    }
     /// The instance name (`dense`, `dense_1`, ...).
-    fn name(&self) -> String;
+    fn name(&self) -> String {
+        match self.base() {
+            Some(b) => b.name.clone(),
+            None => self.class_name().to_lowercase(),
+        }
+    }
     /// The Keras class name (`Dense`).
     fn class_name(&self) -> &'static str;
-    /// The constructor arguments, as Keras' `get_config()` (used to save whole models).
+    /// The constructor arguments, as Keras' `get_config()` (used to save whole models), with
+    /// the base entries ([`LayerBase::config`]: `name`, `dtype`).
     fn get_config(&self) -> serde_json::Value {
-        serde_json::json!({})
+        match self.base() {
+            Some(b) => b.config(serde_json::json!({})),
+            None => serde_json::json!({}),
+        }
     }
     /// The forward pass; `training` switches Dropout and BatchNormalization behaviour.
     fn call(&self, x: &Tensor, training: bool) -> Tensor;
@@ -93,23 +113,33 @@ pub trait Layer: Send + Sync {
     ///   ([`current_name_scope`] gives `sequential/dense` inside a Dense of a Sequential).
     /// - Autocast: see [`layer_call`].
     fn invoke(&self, xs: &[Tensor], training: bool) -> Tensor {
-        if !self.layers().is_empty() {
-            // a model: each of its layers casts for itself
-            return layer_call(&self.name(), xs, |xs| self.call_many(xs, training));
+        match self.autocast() {
+            Autocast::Off => layer_call(&self.name(), xs, |xs| self.call_many(xs, training)),
+            mode => {
+                let policy = self.dtype_policy();
+                layer_call(&self.name(), xs, |xs| {
+                    autocast_call(&policy, mode == Autocast::Float32Inside, xs, |xs| {
+                        self.call_many(xs, training)
+                    })
+                })
+            }
         }
-        let policy = self.dtype_policy();
-        let f32_inside = matches!(
-            self.class_name(),
-            "BatchNormalization" | "LayerNormalization"
-        );
-        layer_call(&self.name(), xs, |xs| {
-            autocast_call(&policy, f32_inside, xs, |xs| self.call_many(xs, training))
-        })
+    }
+    /// How [`invoke`](Self::invoke) autocasts this layer's calls under a mixed policy. The
+    /// default, [`Autocast::Compute`], suits any layer with its own weights, sub-layers or both;
+    /// normalisation layers answer [`Autocast::Float32Inside`], Sequential and Functional
+    /// models [`Autocast::Off`].
+    fn autocast(&self) -> Autocast {
+        Autocast::Compute
     }
     /// The layer's dtype policy (`layer.dtype_policy` in Keras): the global policy when the
     /// layer was constructed, or what `.dtype(..)` set (see [`crate::keras::mixed_precision`]).
+    /// A layer without a [`LayerBase`] follows the global policy.
     fn dtype_policy(&self) -> Policy {
-        mixed_precision::policy_of(&self.name())
+        match self.base() {
+            Some(b) => b.dtype_policy.clone(),
+            None => mixed_precision::global_policy(),
+        }
     }
     /// The dtype the layer computes in (`layer.compute_dtype`).
     fn compute_dtype(&self) -> DType {
@@ -157,6 +187,9 @@ pub trait Layer: Send + Sync {
 macro_rules! forward_layer {
     ($($ptr:ident),*) => {$(
         impl<L: Layer + ?Sized> Layer for $ptr<L> {
+            fn base(&self) -> Option<&LayerBase> {
+                (**self).base()
+            }
             fn name(&self) -> String {
                 (**self).name()
             }
@@ -181,6 +214,12 @@ macro_rules! forward_layer {
             fn accepts_mask(&self) -> bool {
                 (**self).accepts_mask()
             }
+            fn autocast(&self) -> Autocast {
+                (**self).autocast()
+            }
+            fn dtype_policy(&self) -> Policy {
+                (**self).dtype_policy()
+            }
             fn weights(&self) -> Vec<Variable> {
                 (**self).weights()
             }
@@ -194,6 +233,116 @@ macro_rules! forward_layer {
     )*};
 }
 forward_layer!(Arc, Box);
+
+/// How [`Layer::invoke`] runs a layer under a mixed dtype policy ([`Layer::autocast`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Autocast {
+    /// Cast float inputs to the compute dtype and read every variable in it, the layer's own
+    /// and those of sub-layers it calls directly; sub-layers called through `invoke` cast for
+    /// themselves (Keras' `Layer(autocast=True)`, the default).
+    Compute,
+    /// Run in float32 (inputs and variables) and cast the output to the compute dtype:
+    /// BatchNormalization and LayerNormalization keep their statistics in f32, as in Keras.
+    Float32Inside,
+    /// Pass inputs through: each layer of a Sequential or Functional model casts for itself.
+    Off,
+}
+
+/// What every built-in layer holds, as Keras' base `Layer.__init__(name=..., dtype=...)`: the
+/// instance name and the dtype policy. A layer embeds one (`base: LayerBase::new("dense")`),
+/// answers [`Layer::base`] with it and gets `name()`, `dtype_policy()`, the base entries of
+/// `get_config()` and the [`LayerArgs`] builders (`.named(..)`, `.dtype(..)`) from it, so the
+/// policy travels with the layer whatever it is called.
+#[derive(Clone, Debug)]
+pub struct LayerBase {
+    pub(crate) name: String,
+    pub(crate) dtype_policy: Policy,
+}
+
+impl LayerBase {
+    /// A fresh automatic name from `base` (`dense`, `dense_1`, ...) and the current global policy
+    /// (Keras reads the global policy when a layer is constructed).
+    pub fn new(base: &str) -> LayerBase {
+        LayerBase {
+            name: unique_name(base),
+            dtype_policy: mixed_precision::global_policy(),
+        }
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn dtype_policy(&self) -> &Policy {
+        &self.dtype_policy
+    }
+    /// `config` (the layer's own constructor arguments) with the base entries, as Keras 3's
+    /// `Layer.get_config`: `"name"` and `"dtype"`, the policy serialized as Keras does
+    /// (`{"module": "keras", "class_name": "DTypePolicy", "config": {"name": "mixed_float16"}, ...}`).
+    pub fn config(&self, config: serde_json::Value) -> serde_json::Value {
+        let mut c = serde_json::json!({
+            "name": self.name,
+            "dtype": self.dtype_policy.get_config(),
+        });
+        if let (Some(all), serde_json::Value::Object(own)) = (c.as_object_mut(), config) {
+            all.extend(own);
+        }
+        c
+    }
+}
+
+/// Keras' base layer arguments as builders, for every layer with a [`LayerBase`]:
+/// `Dense::new(10).named("logits").dtype("float32")` (in either order) or `.dtype(&policy)`.
+pub trait LayerArgs: Sized {
+    fn base_mut(&mut self) -> &mut LayerBase;
+    /// `name="logits"`: the layer's name (and the prefix of its weights' names).
+    fn named(mut self, name: &str) -> Self {
+        self.base_mut().name = name.to_string();
+        self
+    }
+    /// `dtype="float32"` or a [`Policy`]: overrides the global policy for this layer.
+    #[track_caller]
+    fn dtype(mut self, policy: impl Into<Policy>) -> Self {
+        self.base_mut().dtype_policy = policy.into();
+        self
+    }
+}
+
+/// [`LayerArgs`] for the built-in layers that keep their [`LayerBase`] in a `base` field (Conv1D
+/// and Conv2D implement it in `conv.rs`).
+macro_rules! layer_args {
+    ($($t:ty),*) => {$(
+        impl LayerArgs for $t {
+            fn base_mut(&mut self) -> &mut LayerBase {
+                &mut self.base
+            }
+        }
+    )*};
+}
+layer_args!(
+    Dense,
+    Activation,
+    Dropout,
+    Flatten,
+    Reshape,
+    Conv2DTranspose,
+    Embedding,
+    Add,
+    Concatenate,
+    BatchNormalization,
+    LayerNormalization,
+    MaxPooling2D,
+    AveragePooling2D,
+    GlobalAveragePooling2D,
+    GlobalAveragePooling1D,
+    PositionEmbedding,
+    SinePositionEncoding,
+    Recurrent,
+    Softmax,
+    UpSampling2D,
+    MultiHeadAttention,
+    TransformerEncoder,
+    TransformerDecoder,
+    TransformerLM
+);
 
 /// Runs one layer (or model) call `f` with the hooks every call shares; [`Layer::invoke`] and
 /// `KerasModel::invoke_multi` go through here.
@@ -309,7 +458,6 @@ pub fn unique_name(base: &str) -> String {
         format!("{base}_{n}")
     };
     *n += 1;
-    mixed_precision::register_layer(&name);
     name
 }
 
@@ -334,15 +482,30 @@ pub(crate) fn last_dim(layer: &str, x: &Tensor) -> usize {
 }
 
 /// Rebuilds a layer from its class name and `get_config()` (Keras' `from_config`).
+/// The `"dtype"` entry may be Keras 3's serialized policy, `{"name": ..}` or the policy's
+/// name (files saved before layers had a dtype config); without one the layer takes the global
+/// policy.
 pub fn layer_from_config(class: &str, c: &serde_json::Value) -> crate::Result<Box<dyn Layer>> {
-    let layer = build_from_config(class, c)?;
-    if let Some(p) = c["dtype"].as_str() {
-        mixed_precision::set_policy_of(&layer.name(), Policy::try_new(p)?);
-    }
-    Ok(layer)
+    let policy = match &c["dtype"] {
+        serde_json::Value::Null => None,
+        d => Some(Policy::from_config(d)?),
+    };
+    build_from_config(class, c, &policy)
 }
 
-fn build_from_config(class: &str, c: &serde_json::Value) -> crate::Result<Box<dyn Layer>> {
+/// `Box::new(layer)` with the saved policy, if any.
+fn boxed<L: Layer + LayerArgs + 'static>(policy: &Option<Policy>, layer: L) -> Box<dyn Layer> {
+    match policy {
+        Some(p) => Box::new(layer.dtype(p)),
+        None => Box::new(layer),
+    }
+}
+
+fn build_from_config(
+    class: &str,
+    c: &serde_json::Value,
+    policy: &Option<Policy>,
+) -> crate::Result<Box<dyn Layer>> {
     let u = |k: &str| c[k].as_u64().map(|v| v as usize);
     let f = |k: &str| c[k].as_f64().map(|v| v as f32);
     let s = |k: &str| c[k].as_str().unwrap_or("linear").to_string();
@@ -360,23 +523,23 @@ fn build_from_config(class: &str, c: &serde_json::Value) -> crate::Result<Box<dy
     let act = |name: &str| crate::keras::activations::Activation::parse(name);
     act(&s("activation"))?;
     Ok(match class {
-        "Dense" => Box::new(Dense::new(u("units").ok_or_else(missing)?).activation(&s("activation")).use_bias(b("use_bias"))),
-        "Activation" => Box::new(Activation::new(&s("activation"))),
+        "Dense" => boxed(policy, Dense::new(u("units").ok_or_else(missing)?).activation(&s("activation")).use_bias(b("use_bias"))),
+        "Activation" => boxed(policy, Activation::new(&s("activation"))),
         "Dropout" => {
             let mut d = Dropout::new(f("rate").ok_or_else(missing)?);
             if let Some(seed) = c["seed"].as_u64() {
                 d = d.seed(seed);
             }
-            Box::new(d)
+            boxed(policy, d)
         }
-        "Flatten" => Box::new(Flatten::new()),
+        "Flatten" => boxed(policy, Flatten::new()),
         "Reshape" => {
             let t: Vec<isize> = c["target_shape"].as_array().ok_or_else(missing)?.iter().map(|v| v.as_i64().unwrap_or(-1) as isize).collect();
-            Box::new(Reshape::new(&t))
+            boxed(policy, Reshape::new(&t))
         }
         "Conv2D" => {
             let k = pair("kernel_size").ok_or_else(missing)?;
-            Box::new(
+            boxed(policy,
                 Conv2D::new(u("filters").ok_or_else(missing)?, k)
                     .strides(pair("strides").unwrap_or((1, 1)))
                     .dilation_rate(pair("dilation_rate").unwrap_or((1, 1)))
@@ -387,7 +550,7 @@ fn build_from_config(class: &str, c: &serde_json::Value) -> crate::Result<Box<dy
         }
         "Conv1D" => {
             let k = pair("kernel_size").ok_or_else(missing)?;
-            Box::new(
+            boxed(policy,
                 Conv1D::new(u("filters").ok_or_else(missing)?, k.1)
                     .strides(pair("strides").unwrap_or((1, 1)).1)
                     .dilation_rate(pair("dilation_rate").unwrap_or((1, 1)).1)
@@ -401,28 +564,28 @@ fn build_from_config(class: &str, c: &serde_json::Value) -> crate::Result<Box<dy
             let st = pair("strides").unwrap_or(p);
             let pad = c["padding"].as_str().unwrap_or("valid");
             if class == "MaxPooling2D" {
-                Box::new(MaxPooling2D::new(p).strides(st).padding(pad))
+                boxed(policy, MaxPooling2D::new(p).strides(st).padding(pad))
             } else {
-                Box::new(AveragePooling2D::new(p).strides(st).padding(pad))
+                boxed(policy, AveragePooling2D::new(p).strides(st).padding(pad))
             }
         }
-        "GlobalAveragePooling2D" => Box::new(GlobalAveragePooling2D::new()),
-        "BatchNormalization" => Box::new(BatchNormalization::new().momentum(f("momentum").unwrap_or(0.99)).epsilon(f("epsilon").unwrap_or(1e-3))),
-        "LayerNormalization" => Box::new(LayerNormalization::new().epsilon(f("epsilon").unwrap_or(1e-3))),
-        "Embedding" => Box::new(
+        "GlobalAveragePooling2D" => boxed(policy, GlobalAveragePooling2D::new()),
+        "BatchNormalization" => boxed(policy, BatchNormalization::new().momentum(f("momentum").unwrap_or(0.99)).epsilon(f("epsilon").unwrap_or(1e-3))),
+        "LayerNormalization" => boxed(policy, LayerNormalization::new().epsilon(f("epsilon").unwrap_or(1e-3))),
+        "Embedding" => boxed(policy,
             Embedding::new(u("input_dim").ok_or_else(missing)?, u("output_dim").ok_or_else(missing)?)
                 .mask_zero(c["mask_zero"].as_bool().unwrap_or(false)),
         ),
-        "GlobalAveragePooling1D" => Box::new(GlobalAveragePooling1D::new()),
-        "PositionEmbedding" => Box::new(PositionEmbedding::new(u("sequence_length").ok_or_else(missing)?)),
-        "SinePositionEncoding" => Box::new(SinePositionEncoding::new().max_wavelength(c["max_wavelength"].as_f64().unwrap_or(10000.0))),
+        "GlobalAveragePooling1D" => boxed(policy, GlobalAveragePooling1D::new()),
+        "PositionEmbedding" => boxed(policy, PositionEmbedding::new(u("sequence_length").ok_or_else(missing)?)),
+        "SinePositionEncoding" => boxed(policy, SinePositionEncoding::new().max_wavelength(c["max_wavelength"].as_f64().unwrap_or(10000.0))),
         "TransformerEncoder" | "TransformerDecoder" => {
             let (ff, heads) = (u("intermediate_dim").ok_or_else(missing)?, u("num_heads").ok_or_else(missing)?);
             let (rate, pre) = (f("dropout").unwrap_or(0.0), c["normalize_first"].as_bool().unwrap_or(false));
             if class == "TransformerEncoder" {
-                Box::new(TransformerEncoder::new(ff, heads).dropout(rate).normalize_first(pre))
+                boxed(policy, TransformerEncoder::new(ff, heads).dropout(rate).normalize_first(pre))
             } else {
-                Box::new(TransformerDecoder::new(ff, heads).dropout(rate).normalize_first(pre))
+                boxed(policy, TransformerDecoder::new(ff, heads).dropout(rate).normalize_first(pre))
             }
         }
         "SimpleRNN" | "LSTM" | "GRU" => {
@@ -432,16 +595,16 @@ fn build_from_config(class: &str, c: &serde_json::Value) -> crate::Result<Box<dy
                 "LSTM" => LSTM::new(units),
                 _ => GRU::new(units),
             };
-            Box::new(l.return_sequences(c["return_sequences"].as_bool().unwrap_or(false)))
+            boxed(policy, l.return_sequences(c["return_sequences"].as_bool().unwrap_or(false)))
         }
-        "MultiHeadAttention" => Box::new(
+        "MultiHeadAttention" => boxed(policy,
             MultiHeadAttention::new(u("num_heads").ok_or_else(missing)?, u("key_dim").ok_or_else(missing)?)
                 .value_dim(u("value_dim").or(u("key_dim")).ok_or_else(missing)?)
                 .use_causal_mask(c["use_causal_mask"].as_bool().unwrap_or(false)),
         ),
         "Conv2DTranspose" => {
             let k = pair("kernel_size").ok_or_else(missing)?;
-            Box::new(
+            boxed(policy,
                 Conv2DTranspose::new(u("filters").ok_or_else(missing)?, k)
                     .strides(pair("strides").unwrap_or((1, 1)))
                     .padding(c["padding"].as_str().unwrap_or("valid"))
@@ -449,10 +612,10 @@ fn build_from_config(class: &str, c: &serde_json::Value) -> crate::Result<Box<dy
                     .use_bias(b("use_bias")),
             )
         }
-        "Softmax" => Box::new(Softmax::new().axis(c["axis"].as_i64().unwrap_or(-1) as isize)),
-        "UpSampling2D" => Box::new(UpSampling2D::new(pair("size").ok_or_else(missing)?)),
-        "Add" => Box::new(Add::new()),
-        "Concatenate" => Box::new(Concatenate::new(c["axis"].as_i64().unwrap_or(-1) as isize)),
+        "Softmax" => boxed(policy, Softmax::new().axis(c["axis"].as_i64().unwrap_or(-1) as isize)),
+        "UpSampling2D" => boxed(policy, UpSampling2D::new(pair("size").ok_or_else(missing)?)),
+        "Add" => boxed(policy, Add::new()),
+        "Concatenate" => boxed(policy, Concatenate::new(c["axis"].as_i64().unwrap_or(-1) as isize)),
         other => {
             return Err(crate::error::invalid(
                 "load_model",

@@ -1,9 +1,10 @@
 //! BatchNormalization (batch statistics in training, moving averages at inference) and
 //! LayerNormalization, over the last axis as in Keras' defaults.
 
+use super::{Autocast, LayerBase};
 use std::sync::OnceLock;
 
-use super::{add_weight, last_dim, unique_name, Layer};
+use super::{add_weight, last_dim, Layer};
 use crate::autodiff::Variable;
 use crate::keras::initializers::Initializer;
 use crate::tensor::Tensor;
@@ -13,7 +14,7 @@ use crate::tensor::Tensor;
 pub struct BatchNormalization {
     momentum: f32,
     epsilon: f32,
-    name: String,
+    pub(super) base: LayerBase,
     weights: OnceLock<[Variable; 4]>,
 }
 
@@ -22,7 +23,7 @@ impl BatchNormalization {
         BatchNormalization {
             momentum: 0.99,
             epsilon: 1e-3,
-            name: unique_name("batch_normalization"),
+            base: LayerBase::new("batch_normalization"),
             weights: OnceLock::new(),
         }
     }
@@ -42,24 +43,35 @@ impl Default for BatchNormalization {
 }
 
 impl Layer for BatchNormalization {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "BatchNormalization"
     }
+    /// Statistics, scale and offset in float32; the output in the compute dtype.
+    fn autocast(&self) -> Autocast {
+        Autocast::Float32Inside
+    }
     fn get_config(&self) -> serde_json::Value {
-        serde_json::json!({"momentum": self.momentum, "epsilon": self.epsilon})
+        self.base
+            .config(serde_json::json!({"momentum": self.momentum, "epsilon": self.epsilon}))
     }
     fn call(&self, x: &Tensor, training: bool) -> Tensor {
-        let c = last_dim(&self.name, x);
+        let c = last_dim(&self.base.name, x);
         let [gamma, beta, mm, mv] = self.weights.get_or_init(|| {
             [
-                add_weight(&self.name, "gamma", Initializer::Ones, &[c], true),
-                add_weight(&self.name, "beta", Initializer::Zeros, &[c], true),
-                add_weight(&self.name, "moving_mean", Initializer::Zeros, &[c], false),
+                add_weight(&self.base.name, "gamma", Initializer::Ones, &[c], true),
+                add_weight(&self.base.name, "beta", Initializer::Zeros, &[c], true),
                 add_weight(
-                    &self.name,
+                    &self.base.name,
+                    "moving_mean",
+                    Initializer::Zeros,
+                    &[c],
+                    false,
+                ),
+                add_weight(
+                    &self.base.name,
                     "moving_variance",
                     Initializer::Ones,
                     &[c],
@@ -89,7 +101,7 @@ impl Layer for BatchNormalization {
 /// `keras.layers.LayerNormalization(epsilon=1e-3)` over the last axis, with gamma and beta.
 pub struct LayerNormalization {
     epsilon: f32,
-    name: String,
+    pub(super) base: LayerBase,
     weights: OnceLock<[Variable; 2]>,
 }
 
@@ -97,7 +109,7 @@ impl LayerNormalization {
     pub fn new() -> Self {
         LayerNormalization {
             epsilon: 1e-3,
-            name: unique_name("layer_normalization"),
+            base: LayerBase::new("layer_normalization"),
             weights: OnceLock::new(),
         }
     }
@@ -113,21 +125,26 @@ impl Default for LayerNormalization {
 }
 
 impl Layer for LayerNormalization {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "LayerNormalization"
     }
+    /// Statistics, scale and offset in float32; the output in the compute dtype.
+    fn autocast(&self) -> Autocast {
+        Autocast::Float32Inside
+    }
     fn get_config(&self) -> serde_json::Value {
-        serde_json::json!({"epsilon": self.epsilon})
+        self.base
+            .config(serde_json::json!({"epsilon": self.epsilon}))
     }
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
-        let c = last_dim(&self.name, x);
+        let c = last_dim(&self.base.name, x);
         let [gamma, beta] = self.weights.get_or_init(|| {
             [
-                add_weight(&self.name, "gamma", Initializer::Ones, &[c], true),
-                add_weight(&self.name, "beta", Initializer::Zeros, &[c], true),
+                add_weight(&self.base.name, "gamma", Initializer::Ones, &[c], true),
+                add_weight(&self.base.name, "beta", Initializer::Zeros, &[c], true),
             ]
         });
         let mean = x.mean_axis(-1, true);

@@ -1,6 +1,7 @@
 //! Pooling layers, NHWC.
 
-use super::{conv::Pair, unique_name, Layer};
+use super::LayerBase;
+use super::{conv::Pair, Layer};
 use crate::tensor::Tensor;
 
 macro_rules! pool2d {
@@ -10,7 +11,7 @@ macro_rules! pool2d {
             pool: (usize, usize),
             strides: Option<(usize, usize)>,
             padding: String,
-            name: String,
+            pub(super) base: LayerBase,
         }
         impl $t {
             pub fn new(pool_size: impl Into<Pair>) -> $t {
@@ -18,7 +19,7 @@ macro_rules! pool2d {
                     pool: pool_size.into().0,
                     strides: None,
                     padding: "valid".into(),
-                    name: unique_name($base),
+                    base: LayerBase::new($base),
                 }
             }
             pub fn strides(mut self, s: impl Into<Pair>) -> $t {
@@ -36,22 +37,24 @@ macro_rules! pool2d {
             }
         }
         impl Layer for $t {
-            fn name(&self) -> String {
-                self.name.clone()
+            fn base(&self) -> Option<&LayerBase> {
+                Some(&self.base)
             }
             fn class_name(&self) -> &'static str {
                 $class
             }
             fn get_config(&self) -> serde_json::Value {
+                self.base.config({
                 let s = self.strides.unwrap_or(self.pool);
                 serde_json::json!({"pool_size": [self.pool.0, self.pool.1], "strides": [s.0, s.1], "padding": self.padding})
+                })
             }
             #[track_caller]
             fn call(&self, x: &Tensor, _training: bool) -> Tensor {
                 let s = self.strides.unwrap_or(self.pool);
                 match x.try_pool2d(self.pool, s, &self.padding, $max) {
                     Ok(y) => y,
-                    Err(e) => panic!("{} '{}': {e}", $class, self.name),
+                    Err(e) => panic!("{} '{}': {e}", $class, self.base.name),
                 }
             }
         }
@@ -67,12 +70,12 @@ pool2d!(
 
 /// `keras.layers.GlobalAveragePooling2D()`: (N,H,W,C) -> (N,C).
 pub struct GlobalAveragePooling2D {
-    name: String,
+    pub(super) base: LayerBase,
 }
 impl GlobalAveragePooling2D {
     pub fn new() -> Self {
         GlobalAveragePooling2D {
-            name: unique_name("global_average_pooling2d"),
+            base: LayerBase::new("global_average_pooling2d"),
         }
     }
 }
@@ -82,8 +85,8 @@ impl Default for GlobalAveragePooling2D {
     }
 }
 impl Layer for GlobalAveragePooling2D {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "GlobalAveragePooling2D"
@@ -93,7 +96,7 @@ impl Layer for GlobalAveragePooling2D {
         if x.rank() != 4 {
             panic!(
                 "GlobalAveragePooling2D '{}': expected (batch, height, width, channels), got {}",
-                self.name,
+                self.base.name,
                 x.shape()
             );
         }
@@ -107,12 +110,12 @@ impl Layer for GlobalAveragePooling2D {
 /// `Embedding::mask_zero(true)`), only kept steps count, as Keras' masked pooling:
 /// `sum_t x[n,t,:] m[n,t] / sum_t m[n,t]`.
 pub struct GlobalAveragePooling1D {
-    name: String,
+    pub(super) base: LayerBase,
 }
 impl GlobalAveragePooling1D {
     pub fn new() -> Self {
         GlobalAveragePooling1D {
-            name: unique_name("global_average_pooling1d"),
+            base: LayerBase::new("global_average_pooling1d"),
         }
     }
     /// Mean over time of x (N,T,C), counting only the steps where `mask` (N,T) holds.
@@ -121,7 +124,7 @@ impl GlobalAveragePooling1D {
         if x.rank() != 3 {
             panic!(
                 "GlobalAveragePooling1D '{}': expected (batch, steps, features), got {}",
-                self.name,
+                self.base.name,
                 x.shape()
             );
         }
@@ -132,7 +135,7 @@ impl GlobalAveragePooling1D {
         if mask.dims() != [n, t] {
             panic!(
                 "GlobalAveragePooling1D '{}': mask must be (batch, steps) = ({n}, {t}), got {}",
-                self.name,
+                self.base.name,
                 mask.shape()
             );
         }
@@ -146,8 +149,8 @@ impl Default for GlobalAveragePooling1D {
     }
 }
 impl Layer for GlobalAveragePooling1D {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "GlobalAveragePooling1D"
@@ -171,7 +174,7 @@ impl Layer for GlobalAveragePooling1D {
             [x, m] => self.call_masked(x, Some(m)),
             _ => panic!(
                 "GlobalAveragePooling1D '{}': expected [x] or [x, mask], got {} inputs",
-                self.name,
+                self.base.name,
                 xs.len()
             ),
         }

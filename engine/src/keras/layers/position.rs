@@ -9,9 +9,10 @@
 //! Both take a `start_index` through [`PositionEmbedding::call_at`] /
 //! [`SinePositionEncoding::call_at`], for decoding one position at a time.
 
+use super::LayerBase;
 use std::sync::OnceLock;
 
-use super::{add_weight, last_dim, unique_name, Layer};
+use super::{add_weight, last_dim, Layer};
 use crate::autodiff::Variable;
 use crate::keras::initializers::Initializer;
 use crate::tensor::{create::from_vec, Tensor};
@@ -31,7 +32,7 @@ fn seq_dims(layer: &str, name: &str, x: &Tensor) -> (usize, usize) {
 /// keras-hub's `PositionEmbedding(sequence_length)`: learned position vectors.
 pub struct PositionEmbedding {
     sequence_length: usize,
-    name: String,
+    pub(super) base: LayerBase,
     weights: OnceLock<Variable>,
 }
 
@@ -39,19 +40,19 @@ impl PositionEmbedding {
     pub fn new(sequence_length: usize) -> Self {
         PositionEmbedding {
             sequence_length,
-            name: unique_name("position_embedding"),
+            base: LayerBase::new("position_embedding"),
             weights: OnceLock::new(),
         }
     }
     /// The embeddings of positions `start_index .. start_index + T`, shaped like `x`.
     #[track_caller]
     pub fn call_at(&self, x: &Tensor, start_index: usize) -> Tensor {
-        let (t, c) = seq_dims("PositionEmbedding", &self.name, x);
+        let (t, c) = seq_dims("PositionEmbedding", &self.base.name, x);
         if start_index + t > self.sequence_length {
             panic!(
                 "PositionEmbedding '{}': positions {start_index}..{} exceed sequence_length {}; \
                  build it with a larger sequence_length",
-                self.name,
+                self.base.name,
                 start_index + t,
                 self.sequence_length
             );
@@ -59,7 +60,7 @@ impl PositionEmbedding {
         let table = self.weights.get_or_init(|| {
             let shape = [self.sequence_length, c];
             add_weight(
-                &self.name,
+                &self.base.name,
                 "embeddings",
                 Initializer::GlorotUniform,
                 &shape,
@@ -72,14 +73,15 @@ impl PositionEmbedding {
 }
 
 impl Layer for PositionEmbedding {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "PositionEmbedding"
     }
     fn get_config(&self) -> serde_json::Value {
-        serde_json::json!({"sequence_length": self.sequence_length})
+        self.base
+            .config(serde_json::json!({"sequence_length": self.sequence_length}))
     }
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
@@ -96,14 +98,14 @@ impl Layer for PositionEmbedding {
 /// keras-hub's `SinePositionEncoding(max_wavelength=10000)`: fixed sinusoids.
 pub struct SinePositionEncoding {
     max_wavelength: f64,
-    name: String,
+    pub(super) base: LayerBase,
 }
 
 impl SinePositionEncoding {
     pub fn new() -> Self {
         SinePositionEncoding {
             max_wavelength: 10000.0,
-            name: unique_name("sine_position_encoding"),
+            base: LayerBase::new("sine_position_encoding"),
         }
     }
     pub fn max_wavelength(mut self, w: f64) -> Self {
@@ -125,7 +127,7 @@ impl SinePositionEncoding {
     /// The encoding of positions `start_index .. start_index + T`, shaped like `x`.
     #[track_caller]
     pub fn call_at(&self, x: &Tensor, start_index: usize) -> Tensor {
-        let (t, c) = seq_dims("SinePositionEncoding", &self.name, x);
+        let (t, c) = seq_dims("SinePositionEncoding", &self.base.name, x);
         let table = from_vec(self.table(start_index, t, c), [t, c]).expect("(t, c) table");
         table.to(x.device()).cast(x.dtype()).broadcast_to(x.shape())
     }
@@ -138,14 +140,15 @@ impl Default for SinePositionEncoding {
 }
 
 impl Layer for SinePositionEncoding {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "SinePositionEncoding"
     }
     fn get_config(&self) -> serde_json::Value {
-        serde_json::json!({"max_wavelength": self.max_wavelength})
+        self.base
+            .config(serde_json::json!({"max_wavelength": self.max_wavelength}))
     }
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {

@@ -8,9 +8,10 @@
 //! `return_sequences(true)` gives (batch, timesteps, units); otherwise the last output.
 //! `call_with_state` also returns the final states (Keras' `return_state=True`).
 
+use super::LayerBase;
 use std::sync::OnceLock;
 
-use super::{add_weight, last_dim, unique_name, Layer};
+use super::{add_weight, last_dim, Layer};
 use crate::autodiff::Variable;
 use crate::keras::initializers::Initializer;
 use crate::tensor::{stack, Tensor};
@@ -44,7 +45,7 @@ pub struct Recurrent {
     cell: Cell,
     units: usize,
     return_sequences: bool,
-    name: String,
+    pub(super) base: LayerBase,
     weights: OnceLock<[Variable; 3]>,
 }
 
@@ -54,7 +55,7 @@ impl Recurrent {
             cell,
             units,
             return_sequences: false,
-            name: unique_name(base),
+            base: LayerBase::new(base),
             weights: OnceLock::new(),
         }
     }
@@ -63,38 +64,42 @@ impl Recurrent {
         self.return_sequences = on;
         self
     }
-    pub fn named(mut self, name: &str) -> Recurrent {
-        self.name = name.to_string();
-        self
-    }
 
     fn build(&self, features: usize) -> &[Variable; 3] {
         self.weights.get_or_init(|| {
             let (u, g) = (self.units, self.cell.gates());
             let k = add_weight(
-                &self.name,
+                &self.base.name,
                 "kernel",
                 Initializer::GlorotUniform,
                 &[features, g * u],
                 true,
             );
             let r = add_weight(
-                &self.name,
+                &self.base.name,
                 "recurrent_kernel",
                 Initializer::Orthogonal,
                 &[u, g * u],
                 true,
             );
             let b = match self.cell {
-                Cell::Gru => add_weight(&self.name, "bias", Initializer::Zeros, &[2, g * u], true),
+                Cell::Gru => add_weight(
+                    &self.base.name,
+                    "bias",
+                    Initializer::Zeros,
+                    &[2, g * u],
+                    true,
+                ),
                 Cell::Lstm => {
                     // unit_forget_bias: the forget gate's bias starts at 1
                     let mut v = vec![0f32; g * u];
                     v[u..2 * u].iter_mut().for_each(|x| *x = 1.0);
                     let t = crate::tensor::create::from_vec(v, [g * u]).expect("bias shape");
-                    Variable::with_options(&t, &format!("{}/bias", self.name), true)
+                    Variable::with_options(&t, &format!("{}/bias", self.base.name), true)
                 }
-                Cell::Simple => add_weight(&self.name, "bias", Initializer::Zeros, &[g * u], true),
+                Cell::Simple => {
+                    add_weight(&self.base.name, "bias", Initializer::Zeros, &[g * u], true)
+                }
             };
             [k, r, b]
         })
@@ -111,13 +116,13 @@ impl Recurrent {
             panic!(
                 "{} '{}': expected input (batch, timesteps, features), got shape {}",
                 self.cell.class(),
-                self.name,
+                self.base.name,
                 x.shape()
             );
         }
         let (n, steps) = (x.dims()[0], x.dims()[1]);
         let u = self.units;
-        let [k, r, b] = self.build(last_dim(&self.name, x));
+        let [k, r, b] = self.build(last_dim(&self.base.name, x));
         // initial states in the input's dtype (f16/bf16 under a mixed policy)
         let zeros = crate::tensor::create::zeros([n, u])
             .cast(x.dtype())
@@ -180,14 +185,16 @@ impl Recurrent {
 }
 
 impl Layer for Recurrent {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         self.cell.class()
     }
     fn get_config(&self) -> serde_json::Value {
-        serde_json::json!({"units": self.units, "return_sequences": self.return_sequences})
+        self.base.config(
+            serde_json::json!({"units": self.units, "return_sequences": self.return_sequences}),
+        )
     }
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
         self.call_with_state(x, None).0

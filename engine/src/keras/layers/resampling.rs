@@ -4,21 +4,22 @@
 //! Both compose existing ops (softmax; reshape + broadcast), so gradients and symbolic shapes
 //! in Sequential/Functional models come from those ops. Inputs are NHWC, like Keras' default.
 
-use super::{unique_name, Layer};
+use super::Layer;
+use super::LayerBase;
 use crate::tensor::Tensor;
 
 // ------------------------------------------------------------------------------------------------
 /// `keras.layers.Softmax(axis=-1)`: turns logits into probabilities along `axis`.
 pub struct Softmax {
     axis: isize,
-    name: String,
+    pub(super) base: LayerBase,
 }
 
 impl Softmax {
     pub fn new() -> Softmax {
         Softmax {
             axis: -1,
-            name: unique_name("softmax"),
+            base: LayerBase::new("softmax"),
         }
     }
     /// Builder: the axis that sums to 1 (default -1, the last).
@@ -35,14 +36,14 @@ impl Default for Softmax {
 }
 
 impl Layer for Softmax {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "Softmax"
     }
     fn get_config(&self) -> serde_json::Value {
-        serde_json::json!({"axis": self.axis})
+        self.base.config(serde_json::json!({"axis": self.axis}))
     }
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
@@ -55,7 +56,7 @@ impl Layer for Softmax {
 /// `size.1` times (nearest neighbour), (N, H, W, C) -> (N, H*sh, W*sw, C).
 pub struct UpSampling2D {
     size: (usize, usize),
-    name: String,
+    pub(super) base: LayerBase,
 }
 
 impl UpSampling2D {
@@ -67,7 +68,7 @@ impl UpSampling2D {
         );
         UpSampling2D {
             size,
-            name: unique_name("up_sampling2d"),
+            base: LayerBase::new("up_sampling2d"),
         }
     }
     /// Builder: Keras' `interpolation`; only `"nearest"` (the default) is implemented.
@@ -83,14 +84,16 @@ impl UpSampling2D {
 }
 
 impl Layer for UpSampling2D {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "UpSampling2D"
     }
     fn get_config(&self) -> serde_json::Value {
-        serde_json::json!({"size": [self.size.0, self.size.1], "interpolation": "nearest"})
+        self.base.config(
+            serde_json::json!({"size": [self.size.0, self.size.1], "interpolation": "nearest"}),
+        )
     }
     #[track_caller]
     fn call(&self, x: &Tensor, _training: bool) -> Tensor {
@@ -98,7 +101,7 @@ impl Layer for UpSampling2D {
             panic!(
                 "UpSampling2D '{}': expected a 4-D input (batch, height, width, channels), got \
                  shape {}; add a Reshape first",
-                self.name,
+                self.base.name,
                 x.shape()
             )
         };

@@ -14,9 +14,9 @@
 //! residual dropouts are keras-hub's. LayerNormalization epsilon is keras-hub's 1e-5.
 
 use super::masking::padding_attention_mask;
+use super::LayerBase;
 use super::{
-    last_dim, unique_name, AttentionCache, Dense, Dropout, Layer, LayerNormalization,
-    MultiHeadAttention,
+    last_dim, AttentionCache, Dense, Dropout, Layer, LayerNormalization, MultiHeadAttention,
 };
 use crate::autodiff::Variable;
 use crate::tensor::Tensor;
@@ -165,7 +165,7 @@ macro_rules! block_options {
 /// keras-hub's `TransformerEncoder(intermediate_dim, num_heads)`.
 pub struct TransformerEncoder {
     block: Block,
-    name: String,
+    pub(super) base: LayerBase,
 }
 
 impl TransformerEncoder {
@@ -173,7 +173,7 @@ impl TransformerEncoder {
     pub fn new(intermediate_dim: usize, num_heads: usize) -> Self {
         TransformerEncoder {
             block: Block::new("TransformerEncoder", intermediate_dim, num_heads),
-            name: unique_name("transformer_encoder"),
+            base: LayerBase::new("transformer_encoder"),
         }
     }
     fn rebuild_extra(&mut self, _rate: f32) {}
@@ -181,7 +181,7 @@ impl TransformerEncoder {
     #[track_caller]
     pub fn call_masked(&self, x: &Tensor, padding_mask: Option<&Tensor>, training: bool) -> Tensor {
         let b = &self.block;
-        let kd = b.key_dim("TransformerEncoder", &self.name, x);
+        let kd = b.key_dim("TransformerEncoder", &self.base.name, x);
         let mask = padding_attention_mask(padding_mask, None, x.dims()[1]);
         let x = b.attention_res.run(x, b.pre, training, |h| {
             b.attention(kd, false)
@@ -194,14 +194,14 @@ impl TransformerEncoder {
 block_options!(TransformerEncoder);
 
 impl Layer for TransformerEncoder {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "TransformerEncoder"
     }
     fn get_config(&self) -> serde_json::Value {
-        self.block.config()
+        self.base.config(self.block.config())
     }
     fn call(&self, x: &Tensor, training: bool) -> Tensor {
         self.call_masked(x, None, training)
@@ -217,7 +217,7 @@ impl Layer for TransformerEncoder {
             [x, m] => self.call_masked(x, Some(m), training),
             _ => panic!(
                 "TransformerEncoder '{}': expected [x] or [x, padding_mask], got {} inputs",
-                self.name,
+                self.base.name,
                 xs.len()
             ),
         }
@@ -242,7 +242,7 @@ pub struct TransformerDecoder {
     block: Block,
     cross_attention: std::sync::OnceLock<MultiHeadAttention>,
     cross_res: Residual,
-    name: String,
+    pub(super) base: LayerBase,
 }
 
 impl TransformerDecoder {
@@ -252,7 +252,7 @@ impl TransformerDecoder {
             block: Block::new("TransformerDecoder", intermediate_dim, num_heads),
             cross_attention: Default::default(),
             cross_res: Residual::new(0.0),
-            name: unique_name("transformer_decoder"),
+            base: LayerBase::new("transformer_decoder"),
         }
     }
     fn rebuild_extra(&mut self, rate: f32) {
@@ -300,7 +300,7 @@ impl TransformerDecoder {
         self_attention: impl FnOnce(&MultiHeadAttention, &Tensor) -> Tensor,
     ) -> Tensor {
         let b = &self.block;
-        let kd = b.key_dim("TransformerDecoder", &self.name, x);
+        let kd = b.key_dim("TransformerDecoder", &self.base.name, x);
         let t = x.dims()[1];
         let mut x = b.attention_res.run(x, b.pre, training, |h| {
             self_attention(b.attention(kd, true), h)
@@ -310,7 +310,7 @@ impl TransformerDecoder {
                 panic!(
                     "TransformerDecoder '{}': encoder sequence must be (batch, steps, features) \
                      with the decoder's batch {}, got {}",
-                    self.name,
+                    self.base.name,
                     x.dims()[0],
                     enc.shape()
                 );
@@ -329,14 +329,14 @@ impl TransformerDecoder {
 block_options!(TransformerDecoder);
 
 impl Layer for TransformerDecoder {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "TransformerDecoder"
     }
     fn get_config(&self) -> serde_json::Value {
-        self.block.config()
+        self.base.config(self.block.config())
     }
     fn call(&self, x: &Tensor, training: bool) -> Tensor {
         self.call_full(x, None, None, None, training)
@@ -357,7 +357,7 @@ impl Layer for TransformerDecoder {
             _ => panic!(
                 "TransformerDecoder '{}': expected [x], [x, encoder_sequence], [x, padding_mask] \
                  or [x, encoder_sequence, decoder_padding_mask, encoder_padding_mask], got {} inputs",
-                self.name,
+                self.base.name,
                 xs.len()
             ),
         }

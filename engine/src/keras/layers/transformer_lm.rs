@@ -8,9 +8,8 @@
 //! sequence again (O(n^2)). Both give the same tokens. Sampling happens on the host with its
 //! own seeded generator (splitmix64), so a seed fixes the output.
 
-use super::{
-    unique_name, AttentionCache, Dense, Embedding, Layer, PositionEmbedding, TransformerDecoder,
-};
+use super::LayerBase;
+use super::{AttentionCache, Dense, Embedding, Layer, PositionEmbedding, TransformerDecoder};
 use crate::autodiff::Variable;
 use crate::tensor::{create::from_vec, Tensor};
 
@@ -34,7 +33,7 @@ pub struct TransformerLM {
     blocks: Vec<TransformerDecoder>,
     head: Dense,
     max_length: usize,
-    name: String,
+    pub(super) base: LayerBase,
 }
 
 impl TransformerLM {
@@ -56,7 +55,7 @@ impl TransformerLM {
                 .collect(),
             head: Dense::new(vocab),
             max_length,
-            name: unique_name("transformer_lm"),
+            base: LayerBase::new("transformer_lm"),
         }
     }
 
@@ -79,7 +78,7 @@ impl TransformerLM {
             panic!(
                 "TransformerLM '{}': a prompt of {t0} tokens plus {n} new ones must fit in \
                  max_length {} (and the prompt must not be empty)",
-                self.name, self.max_length
+                self.base.name, self.max_length
             );
         }
         let mut rows: Vec<Vec<i64>> = prompt
@@ -151,8 +150,8 @@ fn pick(logits: &[f32], sampler: Sampler, rng: &mut u64) -> i64 {
 }
 
 impl Layer for TransformerLM {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn base(&self) -> Option<&LayerBase> {
+        Some(&self.base)
     }
     fn class_name(&self) -> &'static str {
         "TransformerLM"

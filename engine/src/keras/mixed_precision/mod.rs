@@ -16,7 +16,8 @@
 //!
 //! **Policies.** `"float32"` (the default), `"mixed_float16"` and `"mixed_bfloat16"`. A layer
 //! takes the global policy when it is constructed ([`set_global_policy`] changes later layers
-//! only, as in Keras); `.dtype("float32")` on any layer ([`LayerDtype`]) overrides it. Under a
+//! only, as in Keras); `.dtype("float32")` on any layer ([`LayerArgs`](crate::keras::layers::LayerArgs)) overrides it;
+//! the policy lives in the layer's `LayerBase`. Under a
 //! mixed policy the layer's variables stay float32 and [`Layer::invoke`] (the one hook, in
 //! `layers::autocast_call`) casts float inputs to the compute dtype and opens an autocast scope,
 //! so every variable the layer reads is cast too (`tensor/autocast.rs`, Keras'
@@ -44,13 +45,11 @@ mod loss_scale;
 
 pub use loss_scale::LossScaleOptimizer;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
 use crate::dtype::DType;
 use crate::error::{invalid, or_panic, Result};
-use crate::keras::layers::Layer;
 
 /// A dtype policy (`tf.keras.mixed_precision.Policy`): the dtype layers compute in and the
 /// dtype their variables are stored in.
@@ -94,6 +93,26 @@ impl Policy {
     pub fn variable_dtype(&self) -> DType {
         DType::F32
     }
+    /// The policy as Keras 3 serializes it in a layer's `get_config()["dtype"]`.
+    pub fn get_config(&self) -> serde_json::Value {
+        serde_json::json!({"module": "keras", "class_name": "DTypePolicy",
+            "config": {"name": self.name}, "registered_name": null})
+    }
+    /// Reads a layer config's `"dtype"`: Keras 3's serialized policy, `{"name": ..}` or the
+    /// policy's name.
+    pub fn from_config(c: &serde_json::Value) -> Result<Policy> {
+        let name = c
+            .as_str()
+            .or_else(|| c["config"]["name"].as_str())
+            .or_else(|| c["name"].as_str());
+        match name {
+            Some(n) => Policy::try_new(n),
+            None => Err(invalid(
+                "Policy",
+                format!("a layer's \"dtype\" must be a policy name or {{\"name\": ..}}, got {c}"),
+            )),
+        }
+    }
     /// Whether this policy computes in 16 bits.
     pub fn is_mixed(&self) -> bool {
         self.compute_dtype() != DType::F32
@@ -125,16 +144,10 @@ impl From<&Policy> for Policy {
     }
 }
 
-/// The global policy and each layer's own, by layer name, in the process-wide state (each
-/// notebook cell has its own copy of the engine's statics).
-#[derive(Default)]
-struct Policies {
-    global: Policy,
-    layers: HashMap<String, Policy>,
-}
-
-fn policies() -> std::sync::MutexGuard<'static, Policies> {
-    crate::state::slot!("keras.dtype_policies", Mutex<Policies>, Default::default)
+/// The global policy, in the process-wide state (each notebook cell has its own copy of the
+/// engine's statics). Each layer keeps its own policy in its `LayerBase`.
+fn global() -> std::sync::MutexGuard<'static, Policy> {
+    crate::state::slot!("keras.global_dtype_policy", Mutex<Policy>, Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner())
 }
@@ -142,45 +155,10 @@ fn policies() -> std::sync::MutexGuard<'static, Policies> {
 /// `tf.keras.mixed_precision.set_global_policy`: the policy of layers constructed from now on.
 #[track_caller]
 pub fn set_global_policy(policy: impl Into<Policy>) {
-    policies().global = policy.into();
+    *global() = policy.into();
 }
 
 /// `tf.keras.mixed_precision.global_policy()`.
 pub fn global_policy() -> Policy {
-    policies().global.clone()
+    global().clone()
 }
-
-/// Records the current global policy for a layer being constructed (called by
-/// `layers::unique_name`, which every layer constructor calls).
-pub(crate) fn register_layer(name: &str) {
-    let mut p = policies();
-    let g = p.global.clone();
-    p.layers.insert(name.to_string(), g);
-}
-
-/// The policy of the layer named `name` (the global policy when it has none of its own, e.g.
-/// after `.named(..)` renamed it).
-pub(crate) fn policy_of(name: &str) -> Policy {
-    let p = policies();
-    p.layers
-        .get(name)
-        .cloned()
-        .unwrap_or_else(|| p.global.clone())
-}
-
-/// Sets the policy of the layer named `name`.
-pub(crate) fn set_policy_of(name: &str, policy: Policy) {
-    policies().layers.insert(name.to_string(), policy);
-}
-
-/// Keras' `dtype=` layer argument, for every layer: `Dense::new(10).dtype("float32")` or
-/// `.dtype(&policy)`. Call it after `.named(..)`: the policy is kept by the layer's name.
-pub trait LayerDtype: Layer + Sized {
-    #[track_caller]
-    fn dtype(self, policy: impl Into<Policy>) -> Self {
-        set_policy_of(&self.name(), policy.into());
-        self
-    }
-}
-
-impl<L: Layer + Sized> LayerDtype for L {}

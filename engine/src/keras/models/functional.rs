@@ -13,7 +13,7 @@ use super::summary::{shape_str, SummaryRow};
 use super::{KerasModel, Summary, TrainingState};
 use crate::autodiff::Variable;
 use crate::dtype::DType;
-use crate::keras::layers::{unique_name, Layer};
+use crate::keras::layers::{unique_name, Autocast, Layer};
 use crate::keras::saving;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
@@ -339,6 +339,10 @@ impl Layer for Model {
     }
     fn class_name(&self) -> &'static str {
         "Functional"
+    }
+    /// Each layer of the model casts for itself.
+    fn autocast(&self) -> Autocast {
+        Autocast::Off
     }
     fn call(&self, x: &Tensor, training: bool) -> Tensor {
         self.call_many(std::slice::from_ref(x), training)

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{KerasModel, Summary, TrainingState};
 use crate::autodiff::Variable;
-use crate::keras::layers::{unique_name, Layer};
+use crate::keras::layers::{unique_name, Autocast, Layer};
 use crate::keras::saving;
 use crate::tensor::Tensor;
 
@@ -125,6 +125,10 @@ impl Layer for Sequential {
     }
     fn class_name(&self) -> &'static str {
         "Sequential"
+    }
+    /// Each layer of the model casts for itself.
+    fn autocast(&self) -> Autocast {
+        Autocast::Off
     }
     fn call(&self, x: &Tensor, training: bool) -> Tensor {
         {

@@ -39,47 +39,11 @@ fn push(out: &mut Vec<KernelSource>, name: String, code: String) {
     out.push(KernelSource { name, code });
 }
 
-/// Unary ops with the parameter values that pick each source variant (`Powf(2.0)` and
-/// `Powf(0.5)` have their own kernels; other parameters are kernel arguments).
-fn unary_ops() -> Vec<UnaryOp> {
-    use UnaryOp as U;
-    vec![
-        U::Neg,
-        U::Abs,
-        U::Exp,
-        U::Log,
-        U::Sqrt,
-        U::Rsqrt,
-        U::Sin,
-        U::Cos,
-        U::Tanh,
-        U::Sigmoid,
-        U::Relu,
-        U::Gelu,
-        U::GeluGrad,
-        U::Softplus,
-        U::Square,
-        U::Recip,
-        U::Sign,
-        U::Floor,
-        U::Ceil,
-        U::Round,
-        U::Erf,
-        U::Step,
-        U::LogicalNot,
-        U::Powf(2.0),
-        U::Powf(0.5),
-        U::Powf(3.0),
-        U::Clamp(0.0, 1.0),
-        U::Affine(2.0, 1.0),
-    ]
-}
-
 fn elementwise(out: &mut Vec<KernelSource>) {
     use BinaryOp as B;
     use CmpOp as C;
     for d in DTYPES {
-        for op in unary_ops() {
+        for op in UnaryOp::ALL {
             if let Ok((tag, e, _, _)) = ew::unary_expr(op, d) {
                 let name = ew::unary_name(&tag, d);
                 let code = ew::unary_code(&name, d, &e);
