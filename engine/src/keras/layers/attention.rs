@@ -6,10 +6,9 @@
 //! head, out = (scores v) projected back to d_query. A bool `attention_mask` (B,Tq,Tv) keeps
 //! positions where it is true; `use_causal_mask(true)` hides future positions.
 
-use super::LayerBase;
 use std::sync::OnceLock;
 
-use super::{add_weight, last_dim, Layer};
+use super::{add_weight, last_dim, Layer, LayerBase};
 use crate::autodiff::Variable;
 use crate::dtype::DType;
 use crate::keras::initializers::Initializer;

@@ -1,10 +1,9 @@
 //! Convolution layers, NHWC (channels last) like Keras' default.
 //! Conv2D: x (N,H,W,C), kernel (KH,KW,C,filters). Conv1D: x (N,L,C), kernel (K,C,filters).
 
-use super::{LayerArgs, LayerBase};
 use std::sync::OnceLock;
 
-use super::{add_weight, last_dim, Layer};
+use super::{add_weight, last_dim, Layer, LayerArgs, LayerBase};
 use crate::autodiff::Variable;
 use crate::keras::activations::Activation as Act;
 use crate::keras::initializers::Initializer;

@@ -3,11 +3,10 @@
 //! [`Tensor::conv2d_transpose`] (matmul + col2im), so gradients and symbolic shapes come from
 //! existing ops. Output size: (H-1)*stride + KH for "valid", H*stride for "same".
 
-use super::LayerBase;
 use std::sync::OnceLock;
 
 use super::conv::Pair;
-use super::{add_weight, last_dim, Layer};
+use super::{add_weight, last_dim, Layer, LayerBase};
 use crate::autodiff::Variable;
 use crate::keras::activations::Activation as Act;
 use crate::keras::initializers::Initializer;

@@ -1,9 +1,8 @@
 //! Core layers: Dense, Activation, Dropout, Flatten, Reshape.
 
-use super::LayerBase;
 use std::sync::OnceLock;
 
-use super::{add_weight, last_dim, Layer};
+use super::{add_weight, last_dim, Layer, LayerBase};
 use crate::autodiff::Variable;
 use crate::keras::activations::Activation as Act;
 use crate::keras::initializers::Initializer;

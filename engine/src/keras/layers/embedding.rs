@@ -2,10 +2,9 @@
 //! With `mask_zero(true)`, id 0 is padding: [`Embedding::compute_mask`] gives the (B,T) bool mask
 //! (`ids != 0`) that the masking layers take (see `masking.rs`).
 
-use super::LayerBase;
 use std::sync::OnceLock;
 
-use super::{add_weight, Layer};
+use super::{add_weight, Layer, LayerBase};
 use crate::autodiff::Variable;
 use crate::dtype::DType;
 use crate::keras::initializers::Initializer;

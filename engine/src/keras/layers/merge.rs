@@ -1,7 +1,6 @@
 //! Merging layers for several inputs: Add and Concatenate.
 
-use super::Layer;
-use super::LayerBase;
+use super::{Layer, LayerBase};
 use crate::tensor::Tensor;
 
 /// `keras.layers.Add()`: the elementwise sum of its inputs.

@@ -1,10 +1,9 @@
 //! BatchNormalization (batch statistics in training, moving averages at inference) and
 //! LayerNormalization, over the last axis as in Keras' defaults.
 
-use super::{Autocast, LayerBase};
 use std::sync::OnceLock;
 
-use super::{add_weight, last_dim, Layer};
+use super::{add_weight, last_dim, Autocast, Layer, LayerBase};
 use crate::autodiff::Variable;
 use crate::keras::initializers::Initializer;
 use crate::tensor::Tensor;

@@ -1,7 +1,6 @@
 //! Pooling layers, NHWC.
 
-use super::LayerBase;
-use super::{conv::Pair, Layer};
+use super::{conv::Pair, Layer, LayerBase};
 use crate::tensor::Tensor;
 
 macro_rules! pool2d {

@@ -9,10 +9,9 @@
 //! Both take a `start_index` through [`PositionEmbedding::call_at`] /
 //! [`SinePositionEncoding::call_at`], for decoding one position at a time.
 
-use super::LayerBase;
 use std::sync::OnceLock;
 
-use super::{add_weight, last_dim, Layer};
+use super::{add_weight, last_dim, Layer, LayerBase};
 use crate::autodiff::Variable;
 use crate::keras::initializers::Initializer;
 use crate::tensor::{create::from_vec, Tensor};

@@ -8,10 +8,9 @@
 //! `return_sequences(true)` gives (batch, timesteps, units); otherwise the last output.
 //! `call_with_state` also returns the final states (Keras' `return_state=True`).
 
-use super::LayerBase;
 use std::sync::OnceLock;
 
-use super::{add_weight, last_dim, Layer};
+use super::{add_weight, last_dim, Layer, LayerBase};
 use crate::autodiff::Variable;
 use crate::keras::initializers::Initializer;
 use crate::tensor::{stack, Tensor};

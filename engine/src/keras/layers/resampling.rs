@@ -4,8 +4,7 @@
 //! Both compose existing ops (softmax; reshape + broadcast), so gradients and symbolic shapes
 //! in Sequential/Functional models come from those ops. Inputs are NHWC, like Keras' default.
 
-use super::Layer;
-use super::LayerBase;
+use super::{Layer, LayerBase};
 use crate::tensor::Tensor;
 
 // ------------------------------------------------------------------------------------------------

@@ -14,9 +14,9 @@
 //! residual dropouts are keras-hub's. LayerNormalization epsilon is keras-hub's 1e-5.
 
 use super::masking::padding_attention_mask;
-use super::LayerBase;
 use super::{
-    last_dim, AttentionCache, Dense, Dropout, Layer, LayerNormalization, MultiHeadAttention,
+    last_dim, AttentionCache, Dense, Dropout, Layer, LayerBase, LayerNormalization,
+    MultiHeadAttention,
 };
 use crate::autodiff::Variable;
 use crate::tensor::Tensor;

@@ -8,8 +8,9 @@
 //! sequence again (O(n^2)). Both give the same tokens. Sampling happens on the host with its
 //! own seeded generator (splitmix64), so a seed fixes the output.
 
-use super::LayerBase;
-use super::{AttentionCache, Dense, Embedding, Layer, PositionEmbedding, TransformerDecoder};
+use super::{
+    AttentionCache, Dense, Embedding, Layer, LayerBase, PositionEmbedding, TransformerDecoder,
+};
 use crate::autodiff::Variable;
 use crate::tensor::{create::from_vec, Tensor};
 
