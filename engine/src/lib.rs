@@ -26,7 +26,8 @@
 //! - [`autodiff`]: `Variable` and `GradientTape`;
 //! - [`function`]: traced functions (`tf.function`): trace once per input signature, replay;
 //! - [`keras`]: layers, models, losses, metrics, optimizers, callbacks and saving;
-//! - [`distribute`]: `MirroredStrategy`, data parallelism over the replicas of one process;
+//! - [`distribute`]: `MirroredStrategy` (data parallelism over replicas) and `Pipeline` (a model
+//!   split over devices, GPipe micro-batches);
 //! - [`display`]: the display line protocol that the kernel turns into rich output, the
 //!   `Display` trait, tables and progress bars;
 //! - [`plot`]: inline charts, heatmaps, image grids and live plots.
@@ -73,7 +74,7 @@ pub mod prelude {
     pub use crate::display::{
         clear_output, display, update_display, Display, DisplayHandle, Html, ProgressBar, Table,
     };
-    pub use crate::distribute::{self, MirroredStrategy, PerReplica, ReduceOp};
+    pub use crate::distribute::{self, MirroredStrategy, PerReplica, Pipeline, ReduceOp};
     pub use crate::dtype::{bf16, f16, DType};
     pub use crate::function::{function, function2, function3, ConcreteFunction, Function};
     pub use crate::keras;

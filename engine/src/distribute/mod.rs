@@ -1,5 +1,5 @@
 //! Distribution strategies, as TF's `tf.distribute`: data parallelism over the replicas of one
-//! process ([`MirroredStrategy`]).
+//! process ([`MirroredStrategy`]), and model parallelism over devices ([`Pipeline`], GPipe).
 //!
 //! ```
 //! use ferrolab::prelude::*;
@@ -31,9 +31,11 @@
 //! GPUs would need NCCL's all-reduce, which is not built yet (`with_devices` says so).
 
 mod mirrored;
+mod pipeline;
 mod reduce;
 mod step;
 
 pub use mirrored::{current_strategy, MirroredStrategy};
+pub use pipeline::{Pipeline, PipelineEvent};
 pub use reduce::{compute_average_loss, PerReplica, Reduce, ReduceOp};
 pub use step::mirrored_train_step;

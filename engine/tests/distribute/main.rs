@@ -11,3 +11,4 @@ mod common;
 
 mod logical_devices;
 mod mirrored;
+mod pipeline;
