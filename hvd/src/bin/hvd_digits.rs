@@ -7,7 +7,7 @@
 //!
 //! Options: `--epochs N` (10), `--out DIR` (each rank saves `rank{r}.safetensors` there),
 //! `--np N` (starts itself under `mpirun -np N`), `--check` (the allreduce and broadcast
-//! checks instead of training). Output lines start with `rank R/S`.
+//! checks instead of training), `--bench-allreduce` (times MPI_Allreduce of 4 MiB). Output lines start with `rank R/S`.
 
 use ferrolab::prelude::*;
 use ferrolab_hvd as hvd;
@@ -38,6 +38,10 @@ fn main() {
     let (rank, size) = (hvd::rank(), hvd::size());
     if args.iter().any(|a| a == "--check") {
         check(rank, size);
+        return;
+    }
+    if args.iter().any(|a| a == "--bench-allreduce") {
+        bench_allreduce(rank, size);
         return;
     }
     let epochs: usize = opt("--epochs").map_or(10, |e| e.parse().expect("--epochs N"));
@@ -108,4 +112,36 @@ fn check(rank: usize, size: usize) {
     assert_eq!(v.to_f32_vec(), vec![7.0; 4]);
     println!("rank {rank}/{size} local_rank {}", hvd::local_rank());
     println!("rank {rank}/{size} check ok");
+}
+
+/// Median time of an MPI allreduce (SUM) of 4 MiB (1 Mi f32) over the ranks, printed by rank 0
+/// with the CPU model.
+fn bench_allreduce(rank: usize, size: usize) {
+    let mut buf = vec![rank as f32 + 1.0; 1 << 20];
+    let mut times = Vec::new();
+    for i in 0..55 {
+        hvd::barrier();
+        let t = std::time::Instant::now();
+        hvd::allreduce_sum(&mut buf);
+        if i >= 5 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if rank == 0 {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split(':').nth(1))
+                    .map(|m| m.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown CPU".into());
+        println!("CPU: {cpu}");
+        println!(
+            "MPI allreduce (SUM) of 4 MiB over {size} ranks: {:.3} ms (median of 50)",
+            times[times.len() / 2] * 1e3
+        );
+    }
 }
