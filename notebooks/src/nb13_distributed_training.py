@@ -33,6 +33,7 @@ The UCI 8x8 digits (shipped with Ferrolab), and the CPU split in two, as
 """),
         ("code", r"""
 use std::time::Instant;
+set_default_device(Device::Cpu); // this notebook runs on the CPU's logical devices, GPU or not
 config::set_logical_device_configuration(Device::Cpu, 2).unwrap();
 let (train, test) = datasets::digits().split(1500, 42);
 let mut devices = Table::new(["name", "type", "intra-op threads"]);
@@ -59,7 +60,7 @@ fn digits_mlp() -> Sequential {
     m.compile(Adam::new(1e-2), SparseCategoricalCrossentropy::from_logits(), &["accuracy"]);
     m
 }
-let strategy = MirroredStrategy::new();
+let strategy = MirroredStrategy::with_devices(&["/cpu:0", "/cpu:1"]).unwrap();
 println!("replicas in sync: {}", strategy.num_replicas_in_sync());
 // 20 steps of 64 examples
 let (x20, y20) = (train.x.slice(s![..1280]), train.y.slice(s![..1280]));

@@ -88,7 +88,8 @@ impl MirroredStrategy {
     }
 
     /// Runs `f` under this strategy (TF's `with strategy.scope():`): a model compiled inside
-    /// trains with this strategy in `fit`.
+    /// trains with this strategy in `fit`, and tensors made inside (its weights) go to the
+    /// replicas' device.
     pub fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
         let me = std::thread::current().id();
         scopes()
@@ -110,7 +111,8 @@ impl MirroredStrategy {
             }
         }
         let _close = Close(me);
-        f()
+        // variables made inside live on the replicas' device, as in TF
+        crate::runtime::with_device(self.replicas[0].device, f)
     }
 
     /// Splits a global batch into one shard per replica along the first axis: sizes differ by at

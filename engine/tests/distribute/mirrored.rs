@@ -17,6 +17,8 @@ use ferrolab::prelude::*;
 struct LogicalCpus;
 impl LogicalCpus {
     fn split(n: usize) -> LogicalCpus {
+        // on a GPU machine too, these tests compare CPU replicas with the CPU
+        set_default_device(Device::Cpu);
         config::set_logical_device_configuration(Device::Cpu, n).unwrap();
         LogicalCpus
     }
@@ -84,9 +86,10 @@ fn assert_same_training(a: &(Vec<Vec<f32>>, History), b: &(Vec<Vec<f32>>, Histor
 #[test]
 fn two_replicas_match_one_device_after_20_steps() {
     let _alone = global_rng();
+    set_default_device(Device::Cpu);
     let single = train(None, 64, 32, 10); // 2 steps per epoch: 20 steps
     let _cpus = LogicalCpus::split(2);
-    let strategy = MirroredStrategy::new();
+    let strategy = MirroredStrategy::with_devices(&["/cpu:0", "/cpu:1"]).unwrap();
     assert_eq!(strategy.num_replicas_in_sync(), 2);
     let mirrored = train(Some(&strategy), 64, 32, 10);
     assert_same_training(&mirrored, &single);
@@ -97,6 +100,7 @@ fn two_replicas_match_one_device_after_20_steps() {
 #[test]
 fn uneven_last_batches_match_one_device() {
     let _alone = global_rng();
+    set_default_device(Device::Cpu);
     // 67 rows in batches of 32: 32, 32, 3 -> shards 11/11/10 and 1/1/1 over three replicas
     let single = train(None, 67, 32, 3);
     {
@@ -107,7 +111,7 @@ fn uneven_last_batches_match_one_device() {
     // 65 rows over two replicas: the last batch has one row, and replica 1 sits it out
     let single = train(None, 65, 32, 3);
     let _cpus = LogicalCpus::split(2);
-    let s = MirroredStrategy::new();
+    let s = MirroredStrategy::with_devices(&["/cpu:0", "/cpu:1"]).unwrap();
     assert_same_training(&train(Some(&s), 65, 32, 3), &single);
 }
 
@@ -115,7 +119,7 @@ fn uneven_last_batches_match_one_device() {
 fn a_custom_loop_scales_the_loss_by_the_global_batch() {
     let _alone = global_rng();
     let _cpus = LogicalCpus::split(2);
-    let strategy = MirroredStrategy::new();
+    let strategy = MirroredStrategy::with_devices(&["/cpu:0", "/cpu:1"]).unwrap();
     set_seed(3);
     let model = strategy.scope(|| {
         Sequential::new()
@@ -183,7 +187,7 @@ fn a_custom_loop_scales_the_loss_by_the_global_batch() {
 fn a_panicking_replica_is_named_and_nothing_hangs() {
     let _alone = global_rng();
     let _cpus = LogicalCpus::split(2);
-    let strategy = MirroredStrategy::new();
+    let strategy = MirroredStrategy::with_devices(&["/cpu:0", "/cpu:1"]).unwrap();
     let msg = panic_message(|| {
         strategy.run(
             |&i: &usize| {
@@ -226,7 +230,7 @@ impl Callback for RecordWeights {
 fn an_interrupt_stops_every_replica_with_consistent_weights() {
     let _alone = global_rng();
     let _cpus = LogicalCpus::split(2);
-    let strategy = MirroredStrategy::new();
+    let strategy = MirroredStrategy::with_devices(&["/cpu:0", "/cpu:1"]).unwrap();
     set_seed(11);
     let (x, y) = data(64);
     let mut m = strategy.scope(classifier);

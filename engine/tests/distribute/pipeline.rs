@@ -65,6 +65,7 @@ fn split(n_micro: usize) -> (Vec<Vec<f32>>, Vec<f32>, Pipeline) {
 #[test]
 fn a_split_model_trains_like_the_unsplit_one_with_and_without_micro_batches() {
     let _alone = global_rng();
+    set_default_device(Device::Cpu); // a GPU machine too: both stages on logical CPUs
     config::set_logical_device_configuration(Device::Cpu, 2).unwrap();
     let (w0, l0) = unsplit();
     for n_micro in [1, 4] {
@@ -90,6 +91,8 @@ fn a_split_model_trains_like_the_unsplit_one_with_and_without_micro_batches() {
 #[test]
 fn a_failing_stage_is_named() {
     let _alone = global_rng();
+    set_default_device(Device::Cpu);
+    set_default_device(Device::Cpu); // a GPU machine too: both stages on logical CPUs
     config::set_logical_device_configuration(Device::Cpu, 2).unwrap();
     let cpus = config::list_logical_devices();
     // the second stage expects 5 features but gets 16

@@ -344,7 +344,7 @@ pub const MAPPINGS: &[Mapping] = &[
         "`let strategy = MirroredStrategy::new(); let model = strategy.scope(|| { build; compile; model })`; \
          custom loops: `strategy.experimental_distribute_dataset(&ds)`, `strategy.run(|(x, y)| .., &batch)`, \
          `strategy.reduce(ReduceOp::Sum, &per_replica)`, `distribute::compute_average_loss(&l, global_batch)`",
-        &["MirroredStrategy"],
+        &[],
         "let strategy = MirroredStrategy::new(); \
          let _m = strategy.scope(|| { let mut m = Sequential::new().add(Dense::new(2)).input_shape([6]); \
          m.compile(SGD::new(0.1), \"mse\", &[]); m }); \
