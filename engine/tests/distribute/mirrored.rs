@@ -141,7 +141,7 @@ fn a_custom_loop_scales_the_loss_by_the_global_batch() {
         let out = strategy.run(
             |(x, y)| {
                 let tape = GradientTape::new();
-                let per_example = (model.invoke(&[x.clone()], true) - y)
+                let per_example = (model.invoke(std::slice::from_ref(x), true) - y)
                     .square()
                     .mean_axis(-1, false);
                 let loss = compute_average_loss(&per_example, global);
@@ -164,7 +164,9 @@ fn a_custom_loop_scales_the_loss_by_the_global_batch() {
         let grads = strategy.reduce(ReduceOp::Sum, &grads);
         // one device: the mean over the global batch
         let tape = GradientTape::new();
-        let want = (model.invoke(&[bx.clone()], true) - &by).square().mean();
+        let want = (model.invoke(std::slice::from_ref(&bx), true) - &by)
+            .square()
+            .mean();
         let want_grads = tape.gradient_vec(
             &want,
             &vars.iter().map(|v| v.as_tensor()).collect::<Vec<_>>(),
