@@ -9,7 +9,7 @@
 //! assert_eq!(strategy.num_replicas_in_sync(), 2);
 //! let mut model = strategy.scope(|| {
 //!     let mut m = Sequential::new().add(Dense::new(4).activation("relu")).add(Dense::new(1));
-//!     m.compile(SGD::new(0.1), MeanSquaredError::new(), &[]);
+//!     m.compile(SGD::new(0.1), "mse", &[]);
 //!     m
 //! });
 //! let (x, y) = (randn([64, 3]), randn([64, 1]));
