@@ -3,7 +3,8 @@
 #
 #   1. checks the tools it needs (rustup toolchain >= 1.95, a C linker, python3 with venv);
 #   2. rustup component add rust-src   (evcxr infers variable types with it);
-#   3. cargo build --release           (the engine and the ferrolab-kernel binary);
+#   3. OpenMPI and libclang (apt-get, only when missing) for the ferrolab-hvd crate (mpirun);
+#      cargo build --release           (the engine, the ferrolab-kernel binary, hvd_digits);
 #   4. .venv with the pinned Python packages of requirements.txt (JupyterLab, test clients);
 #   5. the "Rust (Ferrolab)" kernelspec, installed into .venv;
 #   6. the engine pre-built for evcxr, so a new kernel's first engine cell is fast;
@@ -44,8 +45,27 @@ python3 -c 'import venv, ensurepip' 2>/dev/null \
 step "rustup component add rust-src" "rustup could not add rust-src (network to static.rust-lang.org?)" \
     rustup component add rust-src
 
-# --- 3. release build -------------------------------------------------------------------------
-step "cargo build --release (engine + kernel)" "see cargo's error above; the lock file is committed (--locked)" \
+# --- 3. OpenMPI, then the release build -------------------------------------------------------
+# ferrolab-hvd (Horovod-style training over MPI) builds on rsmpi: it needs mpicc/libmpi (Debian's
+# OpenMPI) and libclang (mpi-sys generates its bindings with bindgen). Skipped when present.
+mpi_setup() {
+    local missing=()
+    command -v mpirun >/dev/null && command -v mpicc >/dev/null || missing+=(openmpi-bin libopenmpi-dev)
+    compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null \
+        || compgen -G "/usr/lib/x86_64-linux-gnu/libclang*.so*" >/dev/null \
+        || missing+=(libclang-dev)
+    [ ${#missing[@]} -eq 0 ] && { echo "    OpenMPI and libclang already installed"; return 0; }
+    command -v apt-get >/dev/null || { echo "    no apt-get: install ${missing[*]} by hand"; return 1; }
+    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get install -y --no-install-recommends "${missing[@]}" \
+        || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends "${missing[@]}"; }
+}
+step "OpenMPI + libclang for ferrolab-hvd (apt-get, only when missing)" \
+    "could not install openmpi-bin libopenmpi-dev libclang-dev (apt-get; network to deb.debian.org?)" \
+    mpi_setup
+
+step "cargo build --release (engine + kernel + hvd)" "see cargo's error above; the lock file is committed (--locked)" \
     cargo build --release --locked --workspace
 KERNEL="$ROOT/target/release/ferrolab-kernel"
 

@@ -21,19 +21,24 @@
 //!   `BackendDevice` for what a device does beyond ops (allocate, draw, synchronise);
 //! - [`runtime`]: the default device (`with_device` scopes over a process default), GPU info,
 //!   memory stats;
+//! - [`config`]: logical devices (the CPU split in n, as `tf.config` does for testing strategies);
 //! - [`tensor`]: the `Tensor` handle, creation, views and math (one file per op family);
 //! - [`autodiff`]: `Variable` and `GradientTape`;
 //! - [`function`]: traced functions (`tf.function`): trace once per input signature, replay;
 //! - [`keras`]: layers, models, losses, metrics, optimizers, callbacks and saving;
+//! - [`distribute`]: `MirroredStrategy` (data parallelism over replicas) and `Pipeline` (a model
+//!   split over devices, GPipe micro-batches);
 //! - [`display`]: the display line protocol that the kernel turns into rich output, the
 //!   `Display` trait, tables and progress bars;
 //! - [`plot`]: inline charts, heatmaps, image grids and live plots.
 
 pub mod autodiff;
+pub mod config;
 pub mod data;
 pub mod datasets;
 pub mod device;
 pub mod display;
+pub mod distribute;
 pub mod dtype;
 pub mod error;
 pub mod function;
@@ -62,12 +67,14 @@ pub use serde_json;
 /// Everything a notebook cell needs; the kernel imports it in every cell.
 pub mod prelude {
     pub use crate::autodiff::{stop_gradient, GradientTape, UnconnectedGradients, Variable};
+    pub use crate::config;
     pub use crate::data::{self, timeseries_dataset_from_array, CsvOptions, Dataset, AUTOTUNE};
     pub use crate::datasets;
     pub use crate::device::Device;
     pub use crate::display::{
         clear_output, display, update_display, Display, DisplayHandle, Html, ProgressBar, Table,
     };
+    pub use crate::distribute::{self, MirroredStrategy, PerReplica, Pipeline, ReduceOp};
     pub use crate::dtype::{bf16, f16, DType};
     pub use crate::function::{function, function2, function3, ConcreteFunction, Function};
     pub use crate::keras;

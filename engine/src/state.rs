@@ -254,8 +254,60 @@ fn threads_slot() -> &'static AtomicUsize {
     slot!("state.num_threads", AtomicUsize, || AtomicUsize::new(0))
 }
 
-/// Number of threads the CPU backend uses for large ops.
+/// Per-thread intra-op thread budgets (a logical CPU device's share of the cores), keyed by
+/// thread like the device scopes, since every notebook cell has its own thread-locals.
+#[derive(Default)]
+struct ThreadBudgets {
+    /// Budgets open on any thread: while 0, `num_threads` skips the table.
+    live: AtomicUsize,
+    table: Mutex<Vec<(std::thread::ThreadId, usize)>>,
+}
+
+fn budgets() -> &'static ThreadBudgets {
+    slot!(
+        "state.thread_budgets",
+        ThreadBudgets,
+        ThreadBudgets::default
+    )
+}
+
+/// Runs `f` with at most `n` intra-op threads for this thread's large ops (the budget of a
+/// logical CPU device, so that replicas on threads do not fight over cores). Nests; the
+/// innermost wins; restored when `f` returns or panics.
+pub fn with_intra_op_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
+    struct Close(std::thread::ThreadId);
+    impl Drop for Close {
+        fn drop(&mut self) {
+            let b = budgets();
+            let mut t = b.table.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(i) = t.iter().rposition(|(id, _)| *id == self.0) {
+                t.remove(i);
+            }
+            b.live.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    let b = budgets();
+    let me = std::thread::current().id();
+    b.table
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((me, n.max(1)));
+    b.live.fetch_add(1, Ordering::AcqRel);
+    let _close = Close(me);
+    f()
+}
+
+/// Number of threads the CPU backend uses for large ops: this thread's budget
+/// ([`with_intra_op_threads`]) if one is open, else [`set_num_threads`], else all cores.
 pub fn num_threads() -> usize {
+    let b = budgets();
+    if b.live.load(Ordering::Acquire) > 0 {
+        let me = std::thread::current().id();
+        let t = b.table.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, n)) = t.iter().rev().find(|(id, _)| *id == me) {
+            return *n;
+        }
+    }
     match threads_slot().load(Ordering::Relaxed) {
         0 => std::thread::available_parallelism()
             .map(|n| n.get())

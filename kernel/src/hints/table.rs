@@ -331,6 +331,26 @@ pub const MAPPINGS: &[Mapping] = &[
         "let _ = with_device(Device::Cpu, || x.sum());",
     ),
     m(
+        "`tf.config.set_logical_device_configuration(cpu, [LogicalDeviceConfiguration()] * 2)`",
+        "`config::set_logical_device_configuration(Device::Cpu, 2)`; `config::list_logical_devices()` \
+         (each logical CPU gets cores/n intra-op threads)",
+        &["set_logical_device_configuration", "list_logical_devices"],
+        "config::set_logical_device_configuration(Device::Cpu, 2).unwrap(); \
+         let _ = config::list_logical_devices(); \
+         config::set_logical_device_configuration(Device::Cpu, 1).unwrap();",
+    ),
+    m(
+        "`strategy = tf.distribute.MirroredStrategy()`; `with strategy.scope(): model = ...`",
+        "`let strategy = MirroredStrategy::new(); let model = strategy.scope(|| { build; compile; model })`; \
+         custom loops: `strategy.experimental_distribute_dataset(&ds)`, `strategy.run(|(x, y)| .., &batch)`, \
+         `strategy.reduce(ReduceOp::Sum, &per_replica)`, `distribute::compute_average_loss(&l, global_batch)`",
+        &[],
+        "let strategy = MirroredStrategy::new(); \
+         let _m = strategy.scope(|| { let mut m = Sequential::new().add(Dense::new(2)).input_shape([6]); \
+         m.compile(SGD::new(0.1), \"mse\", &[]); m }); \
+         let _ = strategy.num_replicas_in_sync();",
+    ),
+    m(
         "`print(tape)` (what a tape recorded)",
         "`println!(\"{tape}\")`: `matmul (2,3)x(3,4) f32 -> add (2,4)+(4,) -> relu`",
         &[],

@@ -14,4 +14,5 @@ pub use functional::{try_apply, Input, LayerApply, Model, SymbolicTensor};
 pub use history::{History, Logs};
 pub use sequential::Sequential;
 pub use summary::Summary;
+pub(crate) use training::compiled_loss;
 pub use training::{predicted_classes, FitBuilder, KerasModel, TrainingState};

@@ -35,6 +35,8 @@ pub struct TrainingState {
     pub(crate) metric_names: Vec<String>,
     /// The compiled metrics (a `Mutex` only so that models stay `Sync`; reached with `get_mut`).
     metrics: Mutex<MetricsState>,
+    /// The strategy whose scope was open at `compile` (`fit` then runs mirrored steps).
+    pub(crate) strategy: Option<crate::distribute::MirroredStrategy>,
 }
 
 /// The compiled metrics of one output, with their names in the logs.
@@ -170,23 +172,7 @@ pub trait KerasModel: Layer {
                 batch.y.len()
             );
         }
-        let mut total: Option<Tensor> = None;
-        // losses compute in f32 whatever the policy (mixed precision)
-        let f32 = |t: &Tensor| {
-            if t.dtype().is_float() {
-                t.cast(DType::F32)
-            } else {
-                t.clone()
-            }
-        };
-        for (i, (p, y)) in y_pred.iter().zip(&batch.y).enumerate() {
-            let l = st.losses[i.min(st.losses.len() - 1)].call(&f32(y), &f32(p));
-            total = Some(match total {
-                None => l,
-                Some(t) => t + l,
-            });
-        }
-        let mut total = total.expect("at least one output");
+        let mut total = compiled_loss(&st.losses, &batch.y, y_pred);
         for r in reg {
             total = total + r;
         }
@@ -215,6 +201,9 @@ pub trait KerasModel: Layer {
     /// under a tape, `compute_loss`, gradients of the trainable weights,
     /// `optimizer.apply_gradients`, then the metrics. Returns the metric results so far.
     fn train_step(&mut self, batch: &Batch) -> Logs {
+        if let Some(strategy) = self.training_state().strategy.clone() {
+            return crate::distribute::mirrored_train_step(self, &strategy, batch);
+        }
         let tape = GradientTape::new();
         let y_pred = self.invoke_multi(&batch.x, true);
         let loss = self.compute_loss(batch, &y_pred);
@@ -303,6 +292,8 @@ pub trait KerasModel: Layer {
         st.losses = losses;
         st.metric_names = metrics.iter().map(|m| m.to_string()).collect();
         *st.metrics_mut() = MetricsState::default();
+        // compiled inside `strategy.scope(..)`: fit distributes each batch over its replicas
+        st.strategy = crate::distribute::current_strategy();
     }
 
     /// `model.fit(x, y)`: set options on the builder, then `.run()` returns the `History`.
@@ -395,6 +386,28 @@ pub trait KerasModel: Layer {
     fn load_weights(&self, path: &str) -> crate::Result<()> {
         crate::keras::saving::load_variables(path, &self.weights())
     }
+}
+
+/// The compiled losses of every output, summed (no regularisation): `compute_loss`'s first
+/// part, also used by a mirrored step on each replica's shard.
+pub(crate) fn compiled_loss(losses: &[Box<dyn Loss>], y: &[Tensor], y_pred: &[Tensor]) -> Tensor {
+    // losses compute in f32 whatever the policy (mixed precision)
+    let f32 = |t: &Tensor| {
+        if t.dtype().is_float() {
+            t.cast(DType::F32)
+        } else {
+            t.clone()
+        }
+    };
+    let mut total: Option<Tensor> = None;
+    for (i, (p, y)) in y_pred.iter().zip(y).enumerate() {
+        let l = losses[i.min(losses.len() - 1)].call(&f32(y), &f32(p));
+        total = Some(match total {
+            None => l,
+            Some(t) => t + l,
+        });
+    }
+    total.expect("at least one output")
 }
 
 /// Output names for metric names: the model's, or `output_0`, `output_1`, ...
