@@ -6,13 +6,16 @@
 //! the graph, prunes ops the output does not need, and prints the graph as a table of ops.
 
 use std::fmt;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 use crate::device::Device;
 use crate::display::{MimeBundle, Table};
 use crate::dtype::DType;
 use crate::shape::Shape;
 use crate::tensor::op::compact;
-use crate::tensor::{Op, Tensor};
+use crate::storage::UpdateRule;
+use crate::tensor::{Op, RandomDist, RuleSource, Tensor};
 
 /// Where one input of a graph op (or the graph's output) comes from.
 #[derive(Clone)]
@@ -28,10 +31,44 @@ pub enum Source {
     Variable(Tensor),
 }
 
+/// What one graph node does: a tensor op, or one of the stateful events a replay repeats.
+#[derive(Clone)]
+pub enum Node {
+    /// An op run through `dispatch::apply`.
+    Op(Op),
+    /// A random draw (no inputs): a replay draws fresh numbers, as TF's random ops do.
+    Random {
+        dist: RandomDist,
+        seed: Option<u64>,
+        device: Device,
+    },
+    /// `var.assign(value)`; inputs `[var, value]`; no output.
+    Assign,
+    /// A fused optimizer update; inputs `[var, grad, slots..]`; no output. The rule is read
+    /// when the replay runs (learning rate and step number of that replay).
+    Update(RuleSource),
+    /// An optimizer's `iterations += 1`; no inputs, no output.
+    Count(Arc<AtomicU64>),
+}
+
+impl Node {
+    /// Nodes kept by pruning even though no output reads them: they change variables.
+    pub fn is_stateful(&self) -> bool {
+        matches!(self, Node::Assign | Node::Update(_) | Node::Count(_))
+    }
+    /// The op, for a plain op node.
+    pub fn op(&self) -> Option<&Op> {
+        match self {
+            Node::Op(op) => Some(op),
+            _ => None,
+        }
+    }
+}
+
 /// One recorded op of a graph.
 #[derive(Clone)]
 pub struct GraphOp {
-    pub op: Op,
+    pub op: Node,
     pub inputs: Vec<Source>,
     pub shape: Shape,
     pub dtype: DType,
@@ -91,7 +128,7 @@ impl Graph {
     /// Keeps only the ops that the output depends on (ops run for a `println!` or an `.item()`
     /// read inside the closure are not replayed), renumbered in order.
     pub fn pruned(ops: Vec<GraphOp>, output: Source) -> Graph {
-        let mut live = vec![false; ops.len()];
+        let mut live: Vec<bool> = ops.iter().map(|o| o.op.is_stateful()).collect();
         if let Source::Node(i) = output {
             live[i] = true;
         }
@@ -177,7 +214,20 @@ fn source_name(s: &Source) -> String {
 }
 
 /// The op's name with its attributes where they matter (`cast f16`, `sum axes [1]`).
-fn op_label(op: &Op) -> String {
+fn op_label(node: &Node) -> String {
+    let op = match node {
+        Node::Op(op) => op,
+        Node::Random { dist, seed, .. } => {
+            let seed = seed.map(|s| format!(" seed {s}")).unwrap_or_default();
+            return match dist {
+                RandomDist::Uniform { lo, hi } => format!("random_uniform [{lo}, {hi}){seed}"),
+                RandomDist::Normal { mean, std } => format!("random_normal ({mean}, {std}){seed}"),
+            };
+        }
+        Node::Assign => return "assign".into(),
+        Node::Update(rule) => return format!("apply_update {}", rule_name(&rule())),
+        Node::Count(_) => return "iterations += 1".into(),
+    };
     let name = op.name();
     match op {
         Op::Cast(d) => format!("{name} {}", d.rust_name()),
@@ -189,6 +239,14 @@ fn op_label(op: &Op) -> String {
         Op::Permute(p) => format!("{name} {p:?}"),
         Op::Concat { axis } | Op::IndexSelect { axis } => format!("{name} axis {axis}"),
         _ => name.to_string(),
+    }
+}
+
+fn rule_name(r: &UpdateRule) -> &'static str {
+    match r {
+        UpdateRule::Sgd { .. } => "sgd",
+        UpdateRule::Adam { .. } => "adam",
+        UpdateRule::RmsProp { .. } => "rmsprop",
     }
 }
 

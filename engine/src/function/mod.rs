@@ -26,10 +26,18 @@
 //! - A `GradientTape` works around and inside: replays go through `dispatch::apply` like
 //!   eager ops. A nested `function` works: its ops land in the outer graph.
 //!
-//! Not yet (a later landing): random ops and `Variable::assign` inside the closure are not
-//! recorded (a `randn` or `dropout` in a trace is frozen as a constant, an assign is not
-//! replayed), so train steps are not traced yet. Fusion ([`Function::jit_compile`]) covers
-//! float32 elementwise chains on the CPU; no trailing reduction, no GPU kernels yet.
+//! - State changes are recorded too, so a trace replays them: a random op (`randn`, `uniform`,
+//!   `Dropout`) draws fresh numbers on each replay, as in TF (the same numbers eager code would
+//!   draw from the global generator, in the same order); `Variable::assign`, `assign_add`,
+//!   `assign_sub` and the built-in optimizers' updates change their variables on each replay;
+//!   an optimizer's `iterations` counts, and its learning rate (or schedule) and Adam's step
+//!   number are read at replay time. So a whole train step traces, as TF's
+//!   `@tf.function def train_step`: model forward, `GradientTape`, gradients and
+//!   `apply_gradients` replay as one graph. Plain Rust numbers inside the closure are still
+//!   frozen (the unfused optimizers' `lr * g` reads `lr` once, like a Python float in TF).
+//!
+//! Fusion ([`Function::jit_compile`]) covers float32 elementwise chains on the CPU, with a
+//! reduction over the last axis at the end of a chain (see [`fuse`]).
 
 pub mod fuse;
 pub mod graph;
@@ -191,7 +199,8 @@ impl Function {
         })?;
         let (ops, output) = trace.finish(&out);
         let graph = Graph::pruned(ops, output);
-        let plan = Arc::new(fuse::plan(&graph));
+        let shapes: Vec<_> = sig.0.iter().map(|s| s.shape.clone()).collect();
+        let plan = Arc::new(fuse::plan(&graph, &shapes));
         let graph = Arc::new(graph);
         let n = {
             let mut traces = self.lock();
