@@ -276,7 +276,10 @@ fn group(graph: &Graph, first: usize, last: usize, shape: Shape) -> Option<Group
 }
 
 fn graph_output_is(graph: &Graph, i: usize) -> bool {
-    matches!(graph.output, Source::Node(o) if o == i)
+    graph
+        .outputs
+        .iter()
+        .any(|o| matches!(o, Source::Node(k) if *k == i))
 }
 
 fn push_ext(ext: &mut Vec<SourceRef>, s: SourceRef) -> Reg {

@@ -118,7 +118,9 @@ impl fmt::Display for Signature {
 #[derive(Clone)]
 pub struct Graph {
     pub ops: Vec<GraphOp>,
-    pub output: Source,
+    /// The values the call returns (one for a `function`; a traced Keras train step returns
+    /// the loss and the predictions).
+    pub outputs: Vec<Source>,
     /// For each op, the index of the last op that reads its output (`usize::MAX` when only the
     /// graph's output does): a replay frees an intermediate as soon as it is dead.
     pub(crate) last_use: Vec<usize>,
@@ -127,10 +129,12 @@ pub struct Graph {
 impl Graph {
     /// Keeps only the ops that the output depends on (ops run for a `println!` or an `.item()`
     /// read inside the closure are not replayed), renumbered in order.
-    pub fn pruned(ops: Vec<GraphOp>, output: Source) -> Graph {
+    pub fn pruned(ops: Vec<GraphOp>, outputs: Vec<Source>) -> Graph {
         let mut live: Vec<bool> = ops.iter().map(|o| o.op.is_stateful()).collect();
-        if let Source::Node(i) = output {
-            live[i] = true;
+        for o in &outputs {
+            if let Source::Node(i) = o {
+                live[*i] = true;
+            }
         }
         for i in (0..ops.len()).rev() {
             if live[i] {
@@ -155,10 +159,13 @@ impl Graph {
             new_index[i] = kept.len();
             kept.push(op);
         }
-        let output = match output {
-            Source::Node(i) => Source::Node(new_index[i]),
-            other => other,
-        };
+        let outputs: Vec<Source> = outputs
+            .into_iter()
+            .map(|o| match o {
+                Source::Node(i) => Source::Node(new_index[i]),
+                other => other,
+            })
+            .collect();
         let mut last_use = vec![usize::MAX; kept.len()];
         for (i, op) in kept.iter().enumerate() {
             for s in &op.inputs {
@@ -167,12 +174,14 @@ impl Graph {
                 }
             }
         }
-        if let Source::Node(i) = output {
-            last_use[i] = usize::MAX;
+        for o in &outputs {
+            if let Source::Node(i) = o {
+                last_use[*i] = usize::MAX;
+            }
         }
         Graph {
             ops: kept,
-            output,
+            outputs,
             last_use,
         }
     }
@@ -190,7 +199,8 @@ impl Graph {
                 op.dtype.to_string(),
             ));
         }
-        t.note(format!("output: {}", source_name(&self.output)))
+        let outs: Vec<String> = self.outputs.iter().map(source_name).collect();
+        t.note(format!("output: {}", outs.join(", ")))
     }
 }
 

@@ -41,8 +41,8 @@
 
 pub mod fuse;
 pub mod graph;
-mod replay;
-mod tracer;
+pub(crate) mod replay;
+pub(crate) mod tracer;
 
 pub use graph::{ConcreteFunction, Graph, GraphOp, Signature, Source, TensorSpec};
 
@@ -177,10 +177,7 @@ impl Function {
             .find(|c| c.signature == sig)
             .map(|c| (c.graph.clone(), c.plan.clone()));
         match found {
-            Some((g, plan)) if self.jit && !crate::tensor::dispatch::recording() => {
-                replay::replay_fused(&g, &plan, &args)
-            }
-            Some((g, _)) => replay::replay(&g, &args),
+            Some((g, plan)) => Ok(replay::run(&g, &plan, self.jit, &args)?.remove(0)),
             None => self.trace(sig, &args),
         }
     }
@@ -197,8 +194,8 @@ impl Function {
                 ),
             )
         })?;
-        let (ops, output) = trace.finish(&out);
-        let graph = Graph::pruned(ops, output);
+        let (ops, outputs) = trace.finish(std::slice::from_ref(&out));
+        let graph = Graph::pruned(ops, outputs);
         let shapes: Vec<_> = sig.0.iter().map(|s| s.shape.clone()).collect();
         let plan = Arc::new(fuse::plan(&graph, &shapes));
         let graph = Arc::new(graph);

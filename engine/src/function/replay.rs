@@ -18,17 +18,35 @@ use crate::tensor::create::random_on;
 use crate::tensor::dispatch::{record_effect, Effect};
 use crate::tensor::{apply, Tensor};
 
-/// Runs `graph` with `args` as its inputs; the output tensor.
-pub(crate) fn replay(graph: &Graph, args: &[Tensor]) -> Result<Tensor> {
+/// Runs `graph` with `args`: by the fusion plan when `jit` and no recorder (a tape) watches this
+/// thread, op by op otherwise; the output tensors.
+pub fn run(graph: &Graph, plan: &[Step], jit: bool, args: &[Tensor]) -> Result<Vec<Tensor>> {
+    if jit && !crate::tensor::dispatch::recording() {
+        replay_fused(graph, plan, args)
+    } else {
+        replay(graph, args)
+    }
+}
+
+/// Runs `graph` with `args` as its inputs; the output tensors.
+pub(crate) fn replay(graph: &Graph, args: &[Tensor]) -> Result<Vec<Tensor>> {
     let mut values: Vec<Option<Tensor>> = vec![None; graph.ops.len()];
     for i in 0..graph.ops.len() {
         run_op(graph, i, args, &mut values)?;
     }
-    Ok(resolve(&graph.output, args, &values))
+    Ok(graph
+        .outputs
+        .iter()
+        .map(|o| resolve(o, args, &values))
+        .collect())
 }
 
 /// Runs `graph` by the fusion plan `steps` (on the CPU, with no recorder active).
-pub(crate) fn replay_fused(graph: &Graph, steps: &[Step], args: &[Tensor]) -> Result<Tensor> {
+pub(crate) fn replay_fused(
+    graph: &Graph,
+    steps: &[Step],
+    args: &[Tensor],
+) -> Result<Vec<Tensor>> {
     let mut values: Vec<Option<Tensor>> = vec![None; graph.ops.len()];
     for step in steps {
         match step {
@@ -54,7 +72,11 @@ pub(crate) fn replay_fused(graph: &Graph, steps: &[Step], args: &[Tensor]) -> Re
             }
         }
     }
-    Ok(resolve(&graph.output, args, &values))
+    Ok(graph
+        .outputs
+        .iter()
+        .map(|o| resolve(o, args, &values))
+        .collect())
 }
 
 fn run_op(graph: &Graph, i: usize, args: &[Tensor], values: &mut [Option<Tensor>]) -> Result<()> {

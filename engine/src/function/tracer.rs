@@ -112,7 +112,7 @@ impl Recorder for Tracer {
 
 /// An active trace: records until [`finish`](Self::finish) or drop (also while unwinding from
 /// a panic in the closure, so a failed trace leaves no recorder behind).
-pub(crate) struct Trace {
+pub struct Trace {
     tracer: Arc<Tracer>,
     id: Option<u64>,
 }
@@ -134,12 +134,12 @@ impl Trace {
     }
 
     /// Stops recording; the recorded ops and the source of `output`.
-    pub(crate) fn finish(mut self, output: &Tensor) -> (Vec<GraphOp>, Source) {
+    pub(crate) fn finish(mut self, outputs: &[Tensor]) -> (Vec<GraphOp>, Vec<Source>) {
         if let Some(id) = self.id.take() {
             remove_recorder(id);
         }
         let mut d = self.tracer.data.lock().unwrap_or_else(|e| e.into_inner());
-        let out = self.tracer.source(&d, output);
+        let out = outputs.iter().map(|o| self.tracer.source(&d, o)).collect();
         (std::mem::take(&mut d.ops), out)
     }
 }

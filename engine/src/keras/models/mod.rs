@@ -5,6 +5,7 @@
 mod data_adapter;
 mod functional;
 mod history;
+mod jit_step;
 mod sequential;
 mod summary;
 mod training;
@@ -14,4 +15,4 @@ pub use functional::{try_apply, Input, LayerApply, Model, SymbolicTensor};
 pub use history::{History, Logs};
 pub use sequential::Sequential;
 pub use summary::Summary;
-pub use training::{predicted_classes, FitBuilder, KerasModel, TrainingState};
+pub use training::{predicted_classes, CompileOptions, FitBuilder, KerasModel, TrainingState};
