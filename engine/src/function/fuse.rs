@@ -28,6 +28,7 @@ use std::sync::RwLockReadGuard;
 use super::graph::{Graph, GraphOp, Source};
 use crate::dtype::DType;
 use crate::shape::Shape;
+use crate::storage::cuda::fused::{FInstr, FReg, FusedProgram};
 use crate::storage::{BinaryOp, CpuStorage, ReduceOp, Storage, UnaryOp};
 use crate::tensor::{Op, Tensor};
 
@@ -323,6 +324,9 @@ pub fn run_group(g: &Group, ext: &[Tensor]) -> Option<Vec<Tensor>> {
     let mut loads = Vec::with_capacity(ext.len());
     // per input: full width, or one value per row (it broadcasts along the last axis)
     let mut ext_full = Vec::with_capacity(ext.len());
+    if guards.iter().all(|s| matches!(&**s, Storage::Cuda(_))) {
+        return run_group_cuda(g, ext, &guards);
+    }
     for (t, s) in ext.iter().zip(&guards) {
         let Storage::Cpu(CpuStorage::F32(v)) = &**s else {
             return None;
@@ -417,6 +421,78 @@ pub fn run_group(g: &Group, ext: &[Tensor]) -> Option<Vec<Tensor>> {
         outs.into_iter()
             .zip(g.out_shapes.iter().cloned())
             .map(|(v, s)| Tensor::from_storage(Storage::Cpu(CpuStorage::F32(v)), s))
+            .collect(),
+    )
+}
+
+impl Group {
+    /// The group as the CUDA code generator's program (inputs in `ext` order).
+    pub fn cuda_program(&self, dtype: DType) -> FusedProgram {
+        let r = |reg: Reg| match reg {
+            Reg::Ext(k) => FReg::In(k),
+            Reg::Tmp(t) => FReg::Tmp(t),
+        };
+        let code = self
+            .code
+            .iter()
+            .map(|ins| match *ins {
+                Instr::Unary(u, a) => FInstr::Unary(u, r(a)),
+                Instr::Binary(b, a, c) => FInstr::Binary(b, r(a), r(c)),
+                Instr::Reduce(op, a) => FInstr::Reduce(op, r(a)),
+            })
+            .collect();
+        FusedProgram {
+            dtype,
+            inputs: self.ext.len(),
+            code,
+            full: self.full.clone(),
+            outputs: self.outputs.iter().map(|&(i, _)| i).collect(),
+            rowwise: self.rowwise,
+        }
+    }
+}
+
+/// A group on CUDA tensors: one generated NVRTC kernel (`storage/cuda/fused.rs`). `None` (the
+/// ops one by one) when an input does not broadcast to the group's shape.
+fn run_group_cuda(
+    g: &Group,
+    ext: &[Tensor],
+    guards: &[RwLockReadGuard<'_, Storage>],
+) -> Option<Vec<Tensor>> {
+    let dtype = ext.first()?.dtype();
+    for ins in &g.code {
+        if let Instr::Reduce(_, Reg::Ext(k)) = ins {
+            if ext[*k].dims() != g.shape.dims() {
+                return None;
+            }
+        }
+    }
+    let mut layouts = Vec::with_capacity(ext.len());
+    for t in ext {
+        if t.dtype() != dtype {
+            return None;
+        }
+        layouts.push(t.layout().broadcast_as(&g.shape).ok()?);
+    }
+    let inputs: Vec<(&crate::storage::cuda::CudaStorage, &crate::shape::Layout)> = guards
+        .iter()
+        .zip(&layouts)
+        .map(|(s, l)| match &**s {
+            Storage::Cuda(c) => Some((c, l)),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    let cols = if g.rowwise {
+        *g.shape.dims().last()?
+    } else {
+        1
+    };
+    let prog = g.cuda_program(dtype);
+    let outs = crate::storage::cuda::fused::run(&prog, &inputs, g.shape.elem_count(), cols).ok()?;
+    Some(
+        outs.into_iter()
+            .zip(g.out_shapes.iter().cloned())
+            .map(|(s, shape)| Tensor::from_storage(Storage::Cuda(s), shape))
             .collect(),
     )
 }

@@ -24,7 +24,7 @@ const FLOATS: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
 
 /// The generators, one per family of kernels. Later generators (fusion) add theirs here.
 pub const GENERATORS: &[fn(&mut Vec<KernelSource>)] =
-    &[elementwise, reductions, indexing, updates, fixed];
+    &[elementwise, reductions, indexing, updates, fixed, super::fused::catalog];
 
 /// Every kernel source the backend can generate, in a fixed order, each name once.
 pub fn all_sources() -> Vec<KernelSource> {
@@ -37,6 +37,19 @@ pub fn all_sources() -> Vec<KernelSource> {
 
 fn push(out: &mut Vec<KernelSource>, name: String, code: String) {
     out.push(KernelSource { name, code });
+}
+
+/// The unary ops a fused group may hold (the erf family and logical ops run alone).
+pub(super) fn fusable_unary_ops() -> Vec<UnaryOp> {
+    unary_ops()
+        .into_iter()
+        .filter(|u| {
+            !matches!(
+                u,
+                UnaryOp::Gelu | UnaryOp::GeluGrad | UnaryOp::Erf | UnaryOp::LogicalNot
+            )
+        })
+        .collect()
 }
 
 /// Unary ops with the parameter values that pick each source variant (`Powf(2.0)` and

@@ -25,6 +25,7 @@ pub mod catalog;
 pub mod compile;
 mod device;
 mod elementwise;
+pub mod fused;
 pub mod errors;
 mod index;
 pub mod kernels;
