@@ -94,7 +94,10 @@ fn every_kernel_source_compiles_for_compute_80_compute_90_and_sm_90_without_spil
     let sources = all_sources();
     assert!(!sources.is_empty());
     // the fused groups of `jit_compile` (every fusable op, f32/f16/bf16, broadcasts, rows)
-    let fused = sources.iter().filter(|k| k.name.starts_with("fused_")).count();
+    let fused = sources
+        .iter()
+        .filter(|k| k.name.starts_with("fused_"))
+        .count();
     assert_eq!(fused, 12, "4 fused programs x 3 float dtypes");
     let work: Vec<(usize, Job)> = (0..sources.len())
         .flat_map(|i| JOBS.iter().map(move |&j| (i, j)))
@@ -205,8 +208,14 @@ fn fused_kernels_are_named_by_their_structure() {
     let a = source(&prog(DType::F32, UnaryOp::Exp)).unwrap();
     let b = source(&prog(DType::F32, UnaryOp::Exp)).unwrap();
     assert_eq!((&a.name, &a.code), (&b.name, &b.code));
-    assert_ne!(a.name, source(&prog(DType::F16, UnaryOp::Exp)).unwrap().name);
-    assert_ne!(a.name, source(&prog(DType::F32, UnaryOp::Tanh)).unwrap().name);
+    assert_ne!(
+        a.name,
+        source(&prog(DType::F16, UnaryOp::Exp)).unwrap().name
+    );
+    assert_ne!(
+        a.name,
+        source(&prog(DType::F32, UnaryOp::Tanh)).unwrap().name
+    );
     assert!(a.code.contains(&format!("void {}(", a.name)));
     assert!(a.code.contains("block_sum(acc2, sh)") && a.code.contains("expf(x)"));
     let half = source(&prog(DType::BF16, UnaryOp::Exp)).unwrap();

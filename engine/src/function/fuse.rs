@@ -171,7 +171,8 @@ pub fn plan(graph: &Graph, inputs: &[Shape]) -> Vec<Step> {
     let mut steps = Vec::new();
     let mut i = 0;
     while i < graph.ops.len() {
-        let run = walk_shape(graph, inputs, &graph.ops[i]).map(|shape| run_from(graph, inputs, i, &shape));
+        let run = walk_shape(graph, inputs, &graph.ops[i])
+            .map(|shape| run_from(graph, inputs, i, &shape));
         match run {
             Some((j, shape)) if j - i >= 2 => {
                 if let Some(g) = group(graph, i, j - 1, shape) {

@@ -13,8 +13,8 @@ use crate::device::Device;
 use crate::display::{MimeBundle, Table};
 use crate::dtype::DType;
 use crate::shape::Shape;
-use crate::tensor::op::compact;
 use crate::storage::UpdateRule;
+use crate::tensor::op::compact;
 use crate::tensor::{Op, RandomDist, RuleSource, Tensor};
 
 /// Where one input of a graph op (or the graph's output) comes from.

@@ -42,11 +42,7 @@ pub(crate) fn replay(graph: &Graph, args: &[Tensor]) -> Result<Vec<Tensor>> {
 }
 
 /// Runs `graph` by the fusion plan `steps` (on the CPU, with no recorder active).
-pub(crate) fn replay_fused(
-    graph: &Graph,
-    steps: &[Step],
-    args: &[Tensor],
-) -> Result<Vec<Tensor>> {
+pub(crate) fn replay_fused(graph: &Graph, steps: &[Step], args: &[Tensor]) -> Result<Vec<Tensor>> {
     let mut values: Vec<Option<Tensor>> = vec![None; graph.ops.len()];
     for step in steps {
         match step {

@@ -406,10 +406,7 @@ macro_rules! common_builders {
                 self
             }
             /// Uses a learning-rate schedule instead of a constant.
-            pub fn learning_rate_schedule(
-                self,
-                s: impl LearningRateSchedule + 'static,
-            ) -> Self {
+            pub fn learning_rate_schedule(self, s: impl LearningRateSchedule + 'static) -> Self {
                 self.core.set_lr(LearningRate::Schedule(Arc::new(s)));
                 self
             }

@@ -44,10 +44,19 @@ fn jit_compiled_fit_matches_eager_per_epoch() {
     // 1437 rows in batches of 32: 44 full batches and one of 29, so two signatures
     assert_eq!(traces, 2);
     for (e, j) in eager.iter().zip(&jit) {
-        assert!((e - j).abs() <= 1e-5 * e.abs(), "eager {eager:?} vs jit {jit:?}");
+        assert!(
+            (e - j).abs() <= 1e-5 * e.abs(),
+            "eager {eager:?} vs jit {jit:?}"
+        );
     }
     for (e, j) in eager_acc.iter().zip(&jit_acc) {
-        assert!((e - j).abs() <= 1e-5, "eager {eager_acc:?} vs jit {jit_acc:?}");
+        assert!(
+            (e - j).abs() <= 1e-5,
+            "eager {eager_acc:?} vs jit {jit_acc:?}"
+        );
     }
-    assert!(eager[2] < eager[0], "training must make progress: {eager:?}");
+    assert!(
+        eager[2] < eager[0],
+        "training must make progress: {eager:?}"
+    );
 }

@@ -143,8 +143,8 @@ impl TrainingState {
 /// tape, `compute_loss`, gradients of the trainable weights, `optimizer.apply_gradients`.
 /// Returns the loss and the predictions.
 pub(crate) fn update_on_batch<M: KerasModel + ?Sized>(
-model: &mut M,
-batch: &Batch,
+    model: &mut M,
+    batch: &Batch,
 ) -> (Tensor, Vec<Tensor>) {
     let tape = GradientTape::new();
     let y_pred = model.invoke_multi(&batch.x, true);

@@ -23,8 +23,14 @@ const DTYPES: [DType; 5] = [DType::F32, DType::F16, DType::BF16, DType::I64, DTy
 const FLOATS: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
 
 /// The generators, one per family of kernels. Later generators (fusion) add theirs here.
-pub const GENERATORS: &[fn(&mut Vec<KernelSource>)] =
-    &[elementwise, reductions, indexing, updates, fixed, super::fused::catalog];
+pub const GENERATORS: &[fn(&mut Vec<KernelSource>)] = &[
+    elementwise,
+    reductions,
+    indexing,
+    updates,
+    fixed,
+    super::fused::catalog,
+];
 
 /// Every kernel source the backend can generate, in a fixed order, each name once.
 pub fn all_sources() -> Vec<KernelSource> {

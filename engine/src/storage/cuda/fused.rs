@@ -336,7 +336,9 @@ pub(super) fn catalog(out: &mut Vec<KernelSource>) {
         progs.push(FusedProgram {
             dtype,
             inputs: 3,
-            full: vec![false, false, true, true, false, false, false, false, true, true],
+            full: vec![
+                false, false, true, true, false, false, false, false, true, true,
+            ],
             outputs: vec![9, 1],
             code: ln,
             rowwise: true,
