@@ -244,10 +244,10 @@ fn emit_row_values(
     row_reg: &dyn Fn(FReg) -> String,
     s: &mut String,
 ) -> Result<()> {
-    for i in 0..until {
-        if !p.full[i] && !done[i] && !matches!(p.code[i], FInstr::Reduce(..)) {
+    for (i, d) in done.iter_mut().enumerate().take(until) {
+        if !p.full[i] && !*d && !matches!(p.code[i], FInstr::Reduce(..)) {
             let _ = writeln!(s, "    {}", instr_stmt(p, i, row_reg)?);
-            done[i] = true;
+            *d = true;
         }
     }
     Ok(())
