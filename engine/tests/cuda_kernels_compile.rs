@@ -93,6 +93,12 @@ fn every_kernel_source_compiles_for_compute_80_compute_90_and_sm_90_without_spil
     });
     let sources = all_sources();
     assert!(!sources.is_empty());
+    // the fused groups of `jit_compile` (every fusable op, f32/f16/bf16, broadcasts, rows)
+    let fused = sources
+        .iter()
+        .filter(|k| k.name.starts_with("fused_"))
+        .count();
+    assert_eq!(fused, 12, "4 fused programs x 3 float dtypes");
     let work: Vec<(usize, Job)> = (0..sources.len())
         .flat_map(|i| JOBS.iter().map(move |&j| (i, j)))
         .collect();
@@ -178,4 +184,40 @@ fn the_check_rejects_a_compile_error_and_a_register_spill() {
     check(&spill, Job::Ptx("compute_90")).expect("the PTX itself is fine");
     let e = check(&spill, Job::Sass("sm_90")).unwrap_err();
     assert!(e.contains("register spill in `spill`"), "{e}");
+}
+
+/// Fused kernels are cached by structure: the same program gives the same name and source,
+/// another dtype or another op another name; a row program reduces with block shuffles.
+#[test]
+fn fused_kernels_are_named_by_their_structure() {
+    use ferrolab::dtype::DType;
+    use ferrolab::storage::cuda::fused::{source, FInstr, FReg, FusedProgram};
+    use ferrolab::storage::{BinaryOp, ReduceOp, UnaryOp};
+    let prog = |dtype, u| FusedProgram {
+        dtype,
+        inputs: 2,
+        code: vec![
+            FInstr::Binary(BinaryOp::Mul, FReg::In(0), FReg::In(1)),
+            FInstr::Unary(u, FReg::Tmp(0)),
+            FInstr::Reduce(ReduceOp::Sum, FReg::Tmp(1)),
+        ],
+        full: vec![true, true, false],
+        outputs: vec![2],
+        rowwise: true,
+    };
+    let a = source(&prog(DType::F32, UnaryOp::Exp)).unwrap();
+    let b = source(&prog(DType::F32, UnaryOp::Exp)).unwrap();
+    assert_eq!((&a.name, &a.code), (&b.name, &b.code));
+    assert_ne!(
+        a.name,
+        source(&prog(DType::F16, UnaryOp::Exp)).unwrap().name
+    );
+    assert_ne!(
+        a.name,
+        source(&prog(DType::F32, UnaryOp::Tanh)).unwrap().name
+    );
+    assert!(a.code.contains(&format!("void {}(", a.name)));
+    assert!(a.code.contains("block_sum(acc2, sh)") && a.code.contains("expf(x)"));
+    let half = source(&prog(DType::BF16, UnaryOp::Exp)).unwrap();
+    assert!(half.code.contains("bf2f(a0[off(l0, i)])"), "{}", half.code);
 }

@@ -2,15 +2,17 @@
 
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crate::error::{or_panic, Error, Result};
 use crate::shape::Layout;
 use crate::storage::{Storage, UpdateRule};
+use crate::tensor::dispatch::{record_effect, Effect, RuleSource};
 use crate::tensor::{Tensor, VarInfo};
 
 /// Mutable state for models: weights, biases, counters. Reads are ordinary tensor ops (it derefs
-/// to [`Tensor`]); `assign`, `assign_add` and `assign_sub` update it in place, unrecorded.
-/// Cloning a `Variable` gives another handle to the same variable.
+/// to [`Tensor`]); `assign`, `assign_add` and `assign_sub` update it in place, outside the
+/// tape (a traced `function` records them and replays them). Cloning a `Variable` gives another handle to the same variable.
 #[derive(Clone)]
 pub struct Variable(Tensor);
 
@@ -97,6 +99,7 @@ impl Variable {
                 hint: "a variable keeps its shape; create a new Variable to change it".into(),
             });
         }
+        let given = value;
         let mut value = value.clone();
         if value.dtype() != self.0.dtype() {
             value = value.try_cast(self.0.dtype())?;
@@ -104,9 +107,17 @@ impl Variable {
         if value.shares_storage_with(&self.0) {
             value = value.contiguous_copy();
         }
-        let src = value.storage();
-        let mut dst = self.0.storage_mut();
-        dst.copy_into(self.0.layout(), &src, value.layout())
+        {
+            let src = value.storage();
+            let mut dst = self.0.storage_mut();
+            dst.copy_into(self.0.layout(), &src, value.layout())?;
+        }
+        // a traced `function` replays the assign
+        record_effect(&Effect::Assign {
+            var: &self.0,
+            value: given,
+        });
+        Ok(())
     }
     /// `self += delta`, in place.
     #[track_caller]
@@ -126,6 +137,31 @@ impl Variable {
     /// pass, unrecorded. The built-in optimizers use it; an optimizer written with tensor ops
     /// and [`assign`](Self::assign) needs nothing of it.
     pub fn fused_update(&self, grad: &Tensor, slots: &[&Variable], rule: UpdateRule) -> Result<()> {
+        self.fused_update_at(grad, slots, rule, &(Arc::new(move || rule) as RuleSource))
+    }
+
+    /// [`fused_update`](Self::fused_update) with `rule` now and `source` for replays: a traced
+    /// train step keeps `source` and reads it again on each replay (the learning rate and step
+    /// number of that replay, as TF reads an optimizer's `iterations` variable).
+    pub fn fused_update_at(
+        &self,
+        grad: &Tensor,
+        slots: &[&Variable],
+        rule: UpdateRule,
+        source: &RuleSource,
+    ) -> Result<()> {
+        self.fused_update_now(grad, slots, rule)?;
+        let slot_handles: Vec<&Tensor> = slots.iter().map(|s| &s.0).collect();
+        record_effect(&Effect::Update {
+            var: &self.0,
+            grad,
+            slots: &slot_handles,
+            rule: source,
+        });
+        Ok(())
+    }
+
+    fn fused_update_now(&self, grad: &Tensor, slots: &[&Variable], rule: UpdateRule) -> Result<()> {
         if grad.dims() != self.0.dims() {
             return Err(Error::ShapeMismatch {
                 op: "apply_gradients",

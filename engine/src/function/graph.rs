@@ -6,13 +6,16 @@
 //! the graph, prunes ops the output does not need, and prints the graph as a table of ops.
 
 use std::fmt;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 use crate::device::Device;
 use crate::display::{MimeBundle, Table};
 use crate::dtype::DType;
 use crate::shape::Shape;
+use crate::storage::UpdateRule;
 use crate::tensor::op::compact;
-use crate::tensor::{Op, Tensor};
+use crate::tensor::{Op, RandomDist, RuleSource, Tensor};
 
 /// Where one input of a graph op (or the graph's output) comes from.
 #[derive(Clone)]
@@ -28,10 +31,44 @@ pub enum Source {
     Variable(Tensor),
 }
 
+/// What one graph node does: a tensor op, or one of the stateful events a replay repeats.
+#[derive(Clone)]
+pub enum Node {
+    /// An op run through `dispatch::apply`.
+    Op(Op),
+    /// A random draw (no inputs): a replay draws fresh numbers, as TF's random ops do.
+    Random {
+        dist: RandomDist,
+        seed: Option<u64>,
+        device: Device,
+    },
+    /// `var.assign(value)`; inputs `[var, value]`; no output.
+    Assign,
+    /// A fused optimizer update; inputs `[var, grad, slots..]`; no output. The rule is read
+    /// when the replay runs (learning rate and step number of that replay).
+    Update(RuleSource),
+    /// An optimizer's `iterations += 1`; no inputs, no output.
+    Count(Arc<AtomicU64>),
+}
+
+impl Node {
+    /// Nodes kept by pruning even though no output reads them: they change variables.
+    pub fn is_stateful(&self) -> bool {
+        matches!(self, Node::Assign | Node::Update(_) | Node::Count(_))
+    }
+    /// The op, for a plain op node.
+    pub fn op(&self) -> Option<&Op> {
+        match self {
+            Node::Op(op) => Some(op),
+            _ => None,
+        }
+    }
+}
+
 /// One recorded op of a graph.
 #[derive(Clone)]
 pub struct GraphOp {
-    pub op: Op,
+    pub op: Node,
     pub inputs: Vec<Source>,
     pub shape: Shape,
     pub dtype: DType,
@@ -81,7 +118,9 @@ impl fmt::Display for Signature {
 #[derive(Clone)]
 pub struct Graph {
     pub ops: Vec<GraphOp>,
-    pub output: Source,
+    /// The values the call returns (one for a `function`; a traced Keras train step returns
+    /// the loss and the predictions).
+    pub outputs: Vec<Source>,
     /// For each op, the index of the last op that reads its output (`usize::MAX` when only the
     /// graph's output does): a replay frees an intermediate as soon as it is dead.
     pub(crate) last_use: Vec<usize>,
@@ -90,10 +129,12 @@ pub struct Graph {
 impl Graph {
     /// Keeps only the ops that the output depends on (ops run for a `println!` or an `.item()`
     /// read inside the closure are not replayed), renumbered in order.
-    pub fn pruned(ops: Vec<GraphOp>, output: Source) -> Graph {
-        let mut live = vec![false; ops.len()];
-        if let Source::Node(i) = output {
-            live[i] = true;
+    pub fn pruned(ops: Vec<GraphOp>, outputs: Vec<Source>) -> Graph {
+        let mut live: Vec<bool> = ops.iter().map(|o| o.op.is_stateful()).collect();
+        for o in &outputs {
+            if let Source::Node(i) = o {
+                live[*i] = true;
+            }
         }
         for i in (0..ops.len()).rev() {
             if live[i] {
@@ -118,10 +159,13 @@ impl Graph {
             new_index[i] = kept.len();
             kept.push(op);
         }
-        let output = match output {
-            Source::Node(i) => Source::Node(new_index[i]),
-            other => other,
-        };
+        let outputs: Vec<Source> = outputs
+            .into_iter()
+            .map(|o| match o {
+                Source::Node(i) => Source::Node(new_index[i]),
+                other => other,
+            })
+            .collect();
         let mut last_use = vec![usize::MAX; kept.len()];
         for (i, op) in kept.iter().enumerate() {
             for s in &op.inputs {
@@ -130,12 +174,14 @@ impl Graph {
                 }
             }
         }
-        if let Source::Node(i) = output {
-            last_use[i] = usize::MAX;
+        for o in &outputs {
+            if let Source::Node(i) = o {
+                last_use[*i] = usize::MAX;
+            }
         }
         Graph {
             ops: kept,
-            output,
+            outputs,
             last_use,
         }
     }
@@ -153,7 +199,8 @@ impl Graph {
                 op.dtype.to_string(),
             ));
         }
-        t.note(format!("output: {}", source_name(&self.output)))
+        let outs: Vec<String> = self.outputs.iter().map(source_name).collect();
+        t.note(format!("output: {}", outs.join(", ")))
     }
 }
 
@@ -177,7 +224,20 @@ fn source_name(s: &Source) -> String {
 }
 
 /// The op's name with its attributes where they matter (`cast f16`, `sum axes [1]`).
-fn op_label(op: &Op) -> String {
+fn op_label(node: &Node) -> String {
+    let op = match node {
+        Node::Op(op) => op,
+        Node::Random { dist, seed, .. } => {
+            let seed = seed.map(|s| format!(" seed {s}")).unwrap_or_default();
+            return match dist {
+                RandomDist::Uniform { lo, hi } => format!("random_uniform [{lo}, {hi}){seed}"),
+                RandomDist::Normal { mean, std } => format!("random_normal ({mean}, {std}){seed}"),
+            };
+        }
+        Node::Assign => return "assign".into(),
+        Node::Update(rule) => return format!("apply_update {}", rule_name(&rule())),
+        Node::Count(_) => return "iterations += 1".into(),
+    };
     let name = op.name();
     match op {
         Op::Cast(d) => format!("{name} {}", d.rust_name()),
@@ -189,6 +249,14 @@ fn op_label(op: &Op) -> String {
         Op::Permute(p) => format!("{name} {p:?}"),
         Op::Concat { axis } | Op::IndexSelect { axis } => format!("{name} axis {axis}"),
         _ => name.to_string(),
+    }
+}
+
+fn rule_name(r: &UpdateRule) -> &'static str {
+    match r {
+        UpdateRule::Sgd { .. } => "sgd",
+        UpdateRule::Adam { .. } => "adam",
+        UpdateRule::RmsProp { .. } => "rmsprop",
     }
 }
 

@@ -26,15 +26,23 @@
 //! - A `GradientTape` works around and inside: replays go through `dispatch::apply` like
 //!   eager ops. A nested `function` works: its ops land in the outer graph.
 //!
-//! Not yet (a later landing): random ops and `Variable::assign` inside the closure are not
-//! recorded (a `randn` or `dropout` in a trace is frozen as a constant, an assign is not
-//! replayed), so train steps are not traced yet. Fusion ([`Function::jit_compile`]) covers
-//! float32 elementwise chains on the CPU; no trailing reduction, no GPU kernels yet.
+//! - State changes are recorded too, so a trace replays them: a random op (`randn`, `uniform`,
+//!   `Dropout`) draws fresh numbers on each replay, as in TF (the same numbers eager code would
+//!   draw from the global generator, in the same order); `Variable::assign`, `assign_add`,
+//!   `assign_sub` and the built-in optimizers' updates change their variables on each replay;
+//!   an optimizer's `iterations` counts, and its learning rate (or schedule) and Adam's step
+//!   number are read at replay time. So a whole train step traces, as TF's
+//!   `@tf.function def train_step`: model forward, `GradientTape`, gradients and
+//!   `apply_gradients` replay as one graph. Plain Rust numbers inside the closure are still
+//!   frozen (the unfused optimizers' `lr * g` reads `lr` once, like a Python float in TF).
+//!
+//! Fusion ([`Function::jit_compile`]) covers float32 elementwise chains on the CPU, with a
+//! reduction over the last axis at the end of a chain (see [`fuse`]).
 
 pub mod fuse;
 pub mod graph;
-mod replay;
-mod tracer;
+pub(crate) mod replay;
+pub(crate) mod tracer;
 
 pub use graph::{ConcreteFunction, Graph, GraphOp, Signature, Source, TensorSpec};
 
@@ -169,10 +177,7 @@ impl Function {
             .find(|c| c.signature == sig)
             .map(|c| (c.graph.clone(), c.plan.clone()));
         match found {
-            Some((g, plan)) if self.jit && !crate::tensor::dispatch::recording() => {
-                replay::replay_fused(&g, &plan, &args)
-            }
-            Some((g, _)) => replay::replay(&g, &args),
+            Some((g, plan)) => Ok(replay::run(&g, &plan, self.jit, &args)?.remove(0)),
             None => self.trace(sig, &args),
         }
     }
@@ -189,9 +194,10 @@ impl Function {
                 ),
             )
         })?;
-        let (ops, output) = trace.finish(&out);
-        let graph = Graph::pruned(ops, output);
-        let plan = Arc::new(fuse::plan(&graph));
+        let (ops, outputs) = trace.finish(std::slice::from_ref(&out));
+        let graph = Graph::pruned(ops, outputs);
+        let shapes: Vec<_> = sig.0.iter().map(|s| s.shape.clone()).collect();
+        let plan = Arc::new(fuse::plan(&graph, &shapes));
         let graph = Arc::new(graph);
         let n = {
             let mut traces = self.lock();

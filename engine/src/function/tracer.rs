@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 
-use super::graph::{GraphOp, Source};
-use crate::tensor::dispatch::{add_recorder, remove_recorder, RecordedOp, Recorder};
+use super::graph::{GraphOp, Node, Source};
+use crate::tensor::dispatch::{add_recorder, remove_recorder, Effect, RecordedOp, Recorder};
 use crate::tensor::Tensor;
 
 #[derive(Default)]
@@ -44,22 +44,66 @@ impl Tracer {
     }
 }
 
+impl Tracer {
+    /// Appends a node; `out` is the tensor it made, if any.
+    fn push(&self, op: Node, inputs: &[&Tensor], like: &Tensor, out: Option<&Tensor>) {
+        let mut d = self.data.lock().unwrap_or_else(|e| e.into_inner());
+        let inputs = inputs.iter().map(|t| self.source(&d, t)).collect();
+        let index = d.ops.len();
+        d.ops.push(GraphOp {
+            op,
+            inputs,
+            shape: like.shape().clone(),
+            dtype: like.dtype(),
+        });
+        if let Some(out) = out {
+            d.made_by.insert(out.id(), index);
+        }
+    }
+}
+
 impl Recorder for Tracer {
     fn record(&self, seen: &RecordedOp<'_>) {
         if std::thread::current().id() != self.thread {
             return;
         }
-        let mut d = self.data.lock().unwrap_or_else(|e| e.into_inner());
-        let inputs = seen.inputs().iter().map(|t| self.source(&d, t)).collect();
         let out = seen.output();
-        let index = d.ops.len();
-        d.ops.push(GraphOp {
-            op: seen.op().clone(),
-            inputs,
-            shape: out.shape().clone(),
-            dtype: out.dtype(),
-        });
-        d.made_by.insert(out.id(), index);
+        self.push(Node::Op(seen.op().clone()), seen.inputs(), out, Some(out));
+    }
+    fn effect(&self, e: &Effect<'_>) {
+        if std::thread::current().id() != self.thread {
+            return;
+        }
+        match e {
+            Effect::Random { dist, seed, output } => {
+                let node = Node::Random {
+                    dist: *dist,
+                    seed: *seed,
+                    device: output.device(),
+                };
+                self.push(node, &[], output, Some(output));
+            }
+            Effect::Assign { var, value } => self.push(Node::Assign, &[var, value], var, None),
+            Effect::Update {
+                var,
+                grad,
+                slots,
+                rule,
+            } => {
+                let mut ins = vec![*var, *grad];
+                ins.extend(slots.iter().copied());
+                self.push(Node::Update((*rule).clone()), &ins, var, None);
+            }
+            Effect::Count(c) => {
+                let mut d = self.data.lock().unwrap_or_else(|e| e.into_inner());
+                d.ops.push(GraphOp {
+                    op: Node::Count((*c).clone()),
+                    inputs: Vec::new(),
+                    shape: crate::shape::Shape(vec![]),
+                    dtype: crate::dtype::DType::I64,
+                });
+            }
+        }
     }
     fn watches_current_thread(&self) -> bool {
         std::thread::current().id() == self.thread
@@ -68,7 +112,7 @@ impl Recorder for Tracer {
 
 /// An active trace: records until [`finish`](Self::finish) or drop (also while unwinding from
 /// a panic in the closure, so a failed trace leaves no recorder behind).
-pub(crate) struct Trace {
+pub struct Trace {
     tracer: Arc<Tracer>,
     id: Option<u64>,
 }
@@ -90,12 +134,12 @@ impl Trace {
     }
 
     /// Stops recording; the recorded ops and the source of `output`.
-    pub(crate) fn finish(mut self, output: &Tensor) -> (Vec<GraphOp>, Source) {
+    pub(crate) fn finish(mut self, outputs: &[Tensor]) -> (Vec<GraphOp>, Vec<Source>) {
         if let Some(id) = self.id.take() {
             remove_recorder(id);
         }
         let mut d = self.tracer.data.lock().unwrap_or_else(|e| e.into_inner());
-        let out = self.tracer.source(&d, output);
+        let out = outputs.iter().map(|o| self.tracer.source(&d, o)).collect();
         (std::mem::take(&mut d.ops), out)
     }
 }

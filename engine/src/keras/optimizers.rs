@@ -20,11 +20,14 @@
 //! update's business.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use crate::autodiff::Variable;
 use crate::dtype::DType;
 use crate::error::or_panic;
 use crate::storage::UpdateRule;
+use crate::tensor::dispatch::{record_effect, Effect, RuleSource};
 use crate::tensor::Tensor;
 
 /// A learning rate that depends on the step (`keras.optimizers.schedules`).
@@ -131,16 +134,38 @@ impl LearningRateSchedule for TransformerSchedule {
     }
 }
 
+#[derive(Clone)]
 enum LearningRate {
     Constant(f32),
-    Schedule(Box<dyn LearningRateSchedule>),
+    Schedule(Arc<dyn LearningRateSchedule>),
+}
+
+impl LearningRate {
+    fn at(&self, iterations: u64) -> f32 {
+        match self {
+            LearningRate::Constant(v) => *v,
+            LearningRate::Schedule(s) => s.lr(iterations),
+        }
+    }
+}
+
+/// The learning rate and the step counter, shared like TF's `learning_rate` and `iterations`
+/// variables: a traced train step reads them again on each replay, and bumps `iterations`.
+struct Hyper {
+    lr: RwLock<LearningRate>,
+    iterations: Arc<AtomicU64>,
+}
+
+impl Hyper {
+    fn lr(&self) -> LearningRate {
+        self.lr.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 /// What every optimizer shares: the learning rate, the step counter, clipping and slots.
 /// A custom optimizer holds one (`OptimizerCore::new(lr)`) and returns it from `core`.
 pub struct OptimizerCore {
-    lr: LearningRate,
-    iterations: u64,
+    hyper: Arc<Hyper>,
     clipnorm: Option<f32>,
     clipvalue: Option<f32>,
     /// Built-in optimizers: one fused backend pass per variable (default) or tensor ops.
@@ -154,8 +179,10 @@ impl OptimizerCore {
     /// A constant learning rate, no clipping, step 0, no slots.
     pub fn new(learning_rate: f32) -> Self {
         OptimizerCore {
-            lr: LearningRate::Constant(learning_rate),
-            iterations: 0,
+            hyper: Arc::new(Hyper {
+                lr: RwLock::new(LearningRate::Constant(learning_rate)),
+                iterations: Arc::new(AtomicU64::new(0)),
+            }),
             clipnorm: None,
             clipvalue: None,
             fused: true,
@@ -164,10 +191,27 @@ impl OptimizerCore {
         }
     }
     fn current_lr(&self) -> f32 {
-        match &self.lr {
-            LearningRate::Constant(v) => *v,
-            LearningRate::Schedule(s) => s.lr(self.iterations),
-        }
+        self.hyper.lr().at(self.iterations())
+    }
+    fn set_lr(&self, lr: LearningRate) {
+        *self.hyper.lr.write().unwrap_or_else(|e| e.into_inner()) = lr;
+    }
+    /// Counts one step (`iterations += 1`), recorded so that a traced train step counts too.
+    fn count_step(&self) {
+        self.hyper.iterations.fetch_add(1, Ordering::Relaxed);
+        record_effect(&Effect::Count(&self.hyper.iterations));
+    }
+    /// The rule of a built-in optimizer for a replayed step: `make(lr, t)` with the learning
+    /// rate and the 1-based step number read when the replay runs.
+    fn rule_source(
+        &self,
+        make: impl Fn(f32, u64) -> UpdateRule + Send + Sync + 'static,
+    ) -> RuleSource {
+        let h = self.hyper.clone();
+        Arc::new(move || {
+            let it = h.iterations.load(Ordering::Relaxed);
+            make(h.lr().at(it), it + 1)
+        })
     }
     fn clip(&self, g: &Tensor) -> Tensor {
         let mut g = g.clone();
@@ -185,7 +229,7 @@ impl OptimizerCore {
     /// Steps taken so far (`optimizer.iterations`); during `update_step` the step being taken
     /// is `iterations() + 1`, as in Keras.
     pub fn iterations(&self) -> u64 {
-        self.iterations
+        self.hyper.iterations.load(Ordering::Relaxed)
     }
     /// Whether the built-in update rules take their fused backend path.
     pub fn fused(&self) -> bool {
@@ -293,7 +337,7 @@ pub trait Optimizer: Send + Sync {
                 self.update_step(g, v, lr);
             }
         }
-        self.core_mut().iterations += 1;
+        self.core().count_step();
     }
 
     fn learning_rate(&self) -> f32 {
@@ -301,11 +345,11 @@ pub trait Optimizer: Send + Sync {
     }
     /// Replaces the learning rate (or schedule) with a constant.
     fn set_learning_rate(&mut self, lr: f32) {
-        self.core_mut().lr = LearningRate::Constant(lr);
+        self.core().set_lr(LearningRate::Constant(lr));
     }
     /// Steps taken so far.
     fn iterations(&self) -> u64 {
-        self.core().iterations
+        self.core().iterations()
     }
     /// The loss scale when this optimizer scales losses (a
     /// [`LossScaleOptimizer`](crate::keras::mixed_precision::LossScaleOptimizer)): `train_step`
@@ -331,17 +375,21 @@ fn f32_pair(var: &Variable, grad: &Tensor) -> (Tensor, Tensor) {
     (w, g)
 }
 
-/// Runs a fused rule on `var` with its slots `names` (in the rule's order).
+/// Runs a fused rule on `var` with its slots `names` (in the rule's order): `make(lr, t)` with
+/// this step's learning rate and 1-based step now, and again on each replay of a traced step.
 fn fused_step(
     core: &mut OptimizerCore,
     grad: &Tensor,
     var: &Variable,
     names: &[&str],
-    rule: UpdateRule,
+    (lr, t): (f32, u64),
+    make: impl Fn(f32, u64) -> UpdateRule + Send + Sync + 'static,
 ) {
     let slots = core.slots_of(var, names);
     let refs: Vec<&Variable> = slots.iter().collect();
-    or_panic(var.fused_update(grad, &refs, rule));
+    let rule = make(lr, t);
+    let source = core.rule_source(make);
+    or_panic(var.fused_update_at(grad, &refs, rule, &source));
 }
 
 macro_rules! common_builders {
@@ -358,11 +406,8 @@ macro_rules! common_builders {
                 self
             }
             /// Uses a learning-rate schedule instead of a constant.
-            pub fn learning_rate_schedule(
-                mut self,
-                s: impl LearningRateSchedule + 'static,
-            ) -> Self {
-                self.core.lr = LearningRate::Schedule(Box::new(s));
+            pub fn learning_rate_schedule(self, s: impl LearningRateSchedule + 'static) -> Self {
+                self.core.set_lr(LearningRate::Schedule(Arc::new(s)));
                 self
             }
             /// `fused(false)` updates with plain tensor ops instead of one fused backend pass
@@ -415,12 +460,13 @@ impl Optimizer for SGD {
         let (momentum, nesterov) = (self.momentum, self.nesterov);
         let slots: &[&str] = if momentum > 0.0 { &["momentum"] } else { &[] };
         if self.core.fused {
-            let rule = UpdateRule::Sgd {
+            let t = self.core.iterations() + 1;
+            let make = move |lr, _| UpdateRule::Sgd {
                 lr,
                 momentum,
                 nesterov,
             };
-            return fused_step(&mut self.core, grad, var, slots, rule);
+            return fused_step(&mut self.core, grad, var, slots, (lr, t), make);
         }
         let (w, g) = f32_pair(var, grad);
         if momentum == 0.0 {
@@ -487,9 +533,9 @@ impl Optimizer for Adam {
     fn update_step(&mut self, grad: &Tensor, var: &Variable, lr: f32) {
         let (beta1, beta2, epsilon, weight_decay) =
             (self.beta_1, self.beta_2, self.epsilon, self.weight_decay);
-        let t = self.core.iterations + 1;
+        let t = self.core.iterations() + 1;
         if self.core.fused {
-            let rule = UpdateRule::Adam {
+            let make = move |lr, t| UpdateRule::Adam {
                 lr,
                 beta1,
                 beta2,
@@ -497,7 +543,8 @@ impl Optimizer for Adam {
                 t,
                 weight_decay,
             };
-            return fused_step(&mut self.core, grad, var, &["momentum", "velocity"], rule);
+            let names = &["momentum", "velocity"];
+            return fused_step(&mut self.core, grad, var, names, (lr, t), make);
         }
         let (mut w, g) = f32_pair(var, grad);
         let [m, v] = <[Variable; 2]>::try_from(self.core.slots_of(var, &["momentum", "velocity"]))
@@ -581,13 +628,14 @@ impl Optimizer for RMSprop {
             &["velocity"]
         };
         if self.core.fused {
-            let rule = UpdateRule::RmsProp {
+            let t = self.core.iterations() + 1;
+            let make = move |lr, _| UpdateRule::RmsProp {
                 lr,
                 rho,
                 epsilon,
                 momentum,
             };
-            return fused_step(&mut self.core, grad, var, slots, rule);
+            return fused_step(&mut self.core, grad, var, slots, (lr, t), make);
         }
         let (w, g) = f32_pair(var, grad);
         let v = self.core.add_variable_from_reference(var, "velocity");

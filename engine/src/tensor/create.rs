@@ -13,6 +13,7 @@ use crate::runtime::default_device;
 use crate::shape::Shape;
 use crate::storage::device::{BackendDevice, LiveDevice};
 use crate::storage::CpuStorage;
+use crate::tensor::dispatch::{record_effect, Effect, RandomDist};
 use crate::tensor::Tensor;
 
 /// Nested Rust data that can become a tensor: scalars, arrays, Vecs and slices of them.
@@ -314,23 +315,36 @@ pub fn uniform_on(
     seed: Option<u64>,
     device: Device,
 ) -> Result<Tensor> {
-    draw_on(shape.into(), seed, device, |d, n, seed| {
-        d.uniform(n, minval, maxval, seed)
-    })
+    let dist = RandomDist::Uniform {
+        lo: minval,
+        hi: maxval,
+    };
+    random_on(dist, shape.into(), seed, device)
 }
 
 /// One random op on `device`: takes the op's seed (TF's rules: one value from the global
-/// generator unless `seed` is given), then `draw`s on the device's backend (cuRAND on a GPU,
-/// with a host fallback there; the engine's generator on the CPU).
-fn draw_on(
+/// generator unless `seed` is given), then draws on the device's backend (cuRAND on a GPU,
+/// with a host fallback there; the engine's generator on the CPU). Reported to recorders, so a
+/// traced `function` draws fresh numbers on each replay, as in TF.
+pub(crate) fn random_on(
+    dist: RandomDist,
     shape: Shape,
     seed: Option<u64>,
     device: Device,
-    draw: impl FnOnce(&LiveDevice, usize, u64) -> Result<crate::storage::Storage>,
 ) -> Result<Tensor> {
-    let seed = crate::random::seed_for(seed);
-    let storage = draw(&LiveDevice::new(device)?, shape.elem_count(), seed)?;
-    Ok(Tensor::from_storage(storage, shape))
+    let op_seed = crate::random::seed_for(seed);
+    let (d, n) = (LiveDevice::new(device)?, shape.elem_count());
+    let storage = match dist {
+        RandomDist::Uniform { lo, hi } => d.uniform(n, lo, hi, op_seed)?,
+        RandomDist::Normal { mean, std } => d.normal(n, mean, std, op_seed)?,
+    };
+    let out = Tensor::from_storage(storage, shape);
+    record_effect(&Effect::Random {
+        dist,
+        seed,
+        output: &out,
+    });
+    Ok(out)
 }
 
 /// [`normal`] on `device`: float32 values from N(mean, stddev²). Seeds work as in
@@ -343,9 +357,8 @@ pub fn normal_on(
     seed: Option<u64>,
     device: Device,
 ) -> Result<Tensor> {
-    draw_on(shape.into(), seed, device, |d, n, seed| {
-        d.normal(n, mean, stddev, seed)
-    })
+    let dist = RandomDist::Normal { mean, std: stddev };
+    random_on(dist, shape.into(), seed, device)
 }
 /// `tf.random.truncated_normal`: normal draws re-drawn until within two standard deviations.
 /// Drawn on the host (then copied to the default device), the same numbers on every device.

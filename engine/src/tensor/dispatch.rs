@@ -21,7 +21,7 @@ use super::Tensor;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::{Layout, Shape};
-use crate::storage::{MetaStorage, Storage};
+use crate::storage::{MetaStorage, Storage, UpdateRule};
 
 /// Something that watches ops as they run: the `GradientTape`, and later a tracer.
 ///
@@ -34,6 +34,54 @@ pub trait Recorder: Send + Sync {
     /// own thread's ops); [`recording`] asks it.
     fn watches_current_thread(&self) -> bool {
         true
+    }
+    /// A stateful event that is not an [`Op`]: a random draw, a variable update, a step count.
+    /// The tracer records them so a replay repeats them; the tape ignores them (the default).
+    fn effect(&self, _effect: &Effect<'_>) {}
+}
+
+/// The attributes of a random draw (`uniform`, `normal`): a replay draws again with them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RandomDist {
+    Uniform { lo: f32, hi: f32 },
+    Normal { mean: f32, std: f32 },
+}
+
+/// An optimizer update's rule, read when the update runs: a replayed train step reads the
+/// learning rate and step number of the replay, not those of the trace.
+pub type RuleSource = Arc<dyn Fn() -> UpdateRule + Send + Sync>;
+
+/// Stateful events recorders may keep (see [`Recorder::effect`]), reported by the code that
+/// runs them, after they ran.
+pub enum Effect<'a> {
+    /// `output` was drawn from `dist` (`seed: None`: the op seed came from the global generator).
+    Random {
+        dist: RandomDist,
+        seed: Option<u64>,
+        output: &'a Tensor,
+    },
+    /// `var.assign(value)`.
+    Assign { var: &'a Tensor, value: &'a Tensor },
+    /// `var.fused_update(grad, slots, rule())`: one fused optimizer update.
+    Update {
+        var: &'a Tensor,
+        grad: &'a Tensor,
+        slots: &'a [&'a Tensor],
+        rule: &'a RuleSource,
+    },
+    /// A step counter (an optimizer's `iterations`) was bumped by one.
+    Count(&'a Arc<AtomicU64>),
+}
+
+/// Hands `e` to every active recorder (one atomic load when there is none).
+pub fn record_effect(e: &Effect<'_>) {
+    let reg = recorders();
+    if reg.active.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    let list = reg.list.lock().unwrap_or_else(|e| e.into_inner());
+    for (_, r) in list.iter() {
+        r.effect(e);
     }
 }
 

@@ -26,7 +26,7 @@ mod reduce;
 pub(crate) mod view;
 
 pub use conv::Padding;
-pub use dispatch::{apply, RecordedOp, Recorder};
+pub use dispatch::{apply, Effect, RandomDist, RecordedOp, Recorder, RuleSource};
 pub use elementwise::{try_where, where_, Operand};
 pub use index::{concat, one_hot, stack, try_concat, try_stack};
 pub use op::{Op, OpNode};

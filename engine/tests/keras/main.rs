@@ -17,6 +17,7 @@ mod callbacks;
 mod fit_dataset;
 mod functional;
 mod initializers;
+mod jit_compile;
 mod layers_attention;
 mod layers_conv;
 mod layers_core;

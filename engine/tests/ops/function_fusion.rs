@@ -120,15 +120,56 @@ fn gelu_chain_fuses_into_one_group_and_matches_eager() {
 
 #[test]
 fn values_read_after_a_group_are_written_out() {
-    // h = tanh(a*b) is read by the reduction (not fused) and by the final add
+    // h = tanh(a*b) is read by the row sum and by the final adds; s.exp() is a per-row value
+    // broadcast over the row
     fn f(a: &Tensor, b: &Tensor) -> Tensor {
         let h = (a * b).tanh();
         let s = h.sum_axis(1, true);
         (&h * 2.0) + s.exp() + h.sigmoid()
     }
-    // groups: [mul, tanh], then sum, then [mul, exp?] ... exp is on (N,1): its own op
-    let groups = check_fused(f, &[37, 101], &[37, 101], false);
-    assert!(groups.contains(&2), "{groups:?}");
+    // one group by rows: mul, tanh, sum, mul, exp, add, sigmoid, add
+    assert_eq!(check_fused(f, &[37, 101], &[37, 101], false), vec![8]);
+    // the row sum's value is read after the group: written out
+    fn g(a: &Tensor, b: &Tensor) -> Tensor {
+        let s = (a * b).sum_axis(1, true);
+        s.matmul(&s.t()) + s.square()
+    }
+    let groups = check_fused(g, &[19, 33], &[19, 33], false);
+    assert_eq!(groups, vec![2], "mul + sum; the matmul stops the group");
+}
+
+#[test]
+fn layer_norm_fuses_into_one_pass_by_rows() {
+    // mean, centre, variance, rsqrt, scale, shift: two reductions over the last axis
+    fn ln(x: &Tensor, gamma: &Tensor) -> Tensor {
+        let mean = x.mean_axis(-1, true);
+        let d = x - &mean;
+        let var = (&d * &d).mean_axis(-1, true);
+        d * (var + 1e-5).rsqrt() * gamma + 0.25
+    }
+    for shape in [[33, 1500], [4, 7], [2, 1]] {
+        let groups = check_fused(ln, &shape, &shape[1..], false);
+        assert_eq!(groups.len(), 1, "{shape:?}: {groups:?}");
+    }
+    // a rank-3 input: rows are the last axis of (2, 5, 64)
+    let groups = check_fused(ln, &[2, 5, 64], &[64], false);
+    assert_eq!(groups.len(), 1, "{groups:?}");
+}
+
+#[test]
+fn softmax_and_logsumexp_reductions_fuse_and_match_eager() {
+    // softmax: max, sub, exp, sum, div (the max keeps exp from overflowing)
+    fn softmax(a: &Tensor, b: &Tensor) -> Tensor {
+        let z = a * b;
+        let e = (&z - z.max_axis(-1, true)).exp();
+        &e / e.sum_axis(-1, true)
+    }
+    assert_eq!(check_fused(softmax, &[50, 1030], &[1030], false), vec![6]);
+    // min without keepdims ends the group: its output (rows,) is written out
+    fn row_min(a: &Tensor, b: &Tensor) -> Tensor {
+        (a - b).abs().min_axis(1, false)
+    }
+    assert_eq!(check_fused(row_min, &[9, 40], &[9, 40], false), vec![3]);
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod cuda_threads;
 mod errors;
 mod function;
 mod function_fusion;
+mod function_state;
 mod half_accumulation;
 mod linalg_conv;
 mod math;

@@ -401,6 +401,14 @@ pub const MAPPINGS: &[Mapping] = &[
          let _ = f.call(&x); let _ = f.concrete_functions();",
     ),
     m(
+        "`model.compile(optimizer, loss, jit_compile=True)`",
+        "`model.compile(opt, loss, &[..]).jit_compile(true)` (`fit` replays a traced, fused \
+         train step; `model.training_state().jit_trace_count()` counts the traces)",
+        &[],
+        "model.compile(Adam::new(1e-3), SparseCategoricalCrossentropy::from_logits(), &[\"accuracy\"]) \
+         .jit_compile(true);",
+    ),
+    m(
         "`keras_hub.layers.TransformerEncoder(intermediate_dim=512, num_heads=4)`",
         "`TransformerEncoder::new(512, 4)` (also `TransformerDecoder`, `PositionEmbedding`, \
          `SinePositionEncoding`; masks from `Embedding::new(..).mask_zero(true)`)",

@@ -5,6 +5,7 @@
 mod data_adapter;
 mod functional;
 mod history;
+mod jit_step;
 mod sequential;
 mod summary;
 mod training;
@@ -15,4 +16,4 @@ pub use history::{History, Logs};
 pub use sequential::Sequential;
 pub use summary::Summary;
 pub(crate) use training::compiled_loss;
-pub use training::{predicted_classes, FitBuilder, KerasModel, TrainingState};
+pub use training::{predicted_classes, CompileOptions, FitBuilder, KerasModel, TrainingState};

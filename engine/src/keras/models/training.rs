@@ -37,6 +37,10 @@ pub struct TrainingState {
     metrics: Mutex<MetricsState>,
     /// The strategy whose scope was open at `compile` (`fit` then runs mirrored steps).
     pub(crate) strategy: Option<crate::distribute::MirroredStrategy>,
+    /// `compile(..).jit_compile(true)`: `fit` runs a traced, fused train step.
+    pub(crate) jit: bool,
+    /// The traced train steps, one per batch signature (see `jit_step.rs`).
+    pub(crate) jit_steps: Vec<super::jit_step::TracedStep>,
 }
 
 /// The compiled metrics of one output, with their names in the logs.
@@ -52,6 +56,11 @@ struct MetricsState {
 }
 
 impl TrainingState {
+    /// How many train steps `fit` has traced under `jit_compile(true)` since `compile` (one per
+    /// batch signature: a smaller last batch traces once more, as in TF).
+    pub fn jit_trace_count(&self) -> usize {
+        self.jit_steps.len()
+    }
     /// The compiled optimizer, for custom loops, custom `train_step`s and callbacks.
     pub fn optimizer(&mut self) -> Option<&mut (dyn Optimizer + 'static)> {
         self.optimizer.as_deref_mut()
@@ -132,6 +141,71 @@ impl TrainingState {
     }
 }
 
+/// The update part of the default `train_step` (what `jit_compile` traces): forward under a
+/// tape, `compute_loss`, gradients of the trainable weights, `optimizer.apply_gradients`.
+/// Returns the loss and the predictions.
+pub(crate) fn update_on_batch<M: KerasModel + ?Sized>(
+    model: &mut M,
+    batch: &Batch,
+) -> (Tensor, Vec<Tensor>) {
+    let tape = GradientTape::new();
+    let y_pred = model.invoke_multi(&batch.x, true);
+    let loss = model.compute_loss(batch, &y_pred);
+    // loss scaling (a LossScaleOptimizer; `compile` adds one under mixed_float16):
+    // differentiate loss * scale, divide the gradients by the scale
+    let scale = model
+        .training_state()
+        .optimizer()
+        .and_then(|o| o.loss_scale());
+    let target = match scale {
+        Some(s) => loss.clone() * s as f64,
+        None => loss.clone(),
+    };
+    let vars = model.trainable_weights();
+    let sources: Vec<&Tensor> = vars.iter().map(|v| v.as_tensor()).collect();
+    let mut grads = tape.gradient_vec(&target, &sources);
+    drop(tape);
+    if let Some(s) = scale {
+        let inv = 1.0 / s as f64;
+        grads = grads
+            .into_iter()
+            .map(|g| g.map(|g| g.cast(DType::F32) * inv))
+            .collect();
+    }
+    let st = model.training_state();
+    let opt = st
+        .optimizer()
+        .expect("You must call compile() before fit()");
+    opt.apply_gradients(&grads, &vars.iter().collect::<Vec<_>>());
+    (loss, y_pred)
+}
+
+/// The options of `compile` that Rust cannot take as keyword arguments, as builder calls.
+pub struct CompileOptions<'a>(&'a mut TrainingState);
+
+impl CompileOptions<'_> {
+    /// Keras' `compile(jit_compile=True)`: `fit` traces the train step once per batch shape
+    /// (forward, loss, gradients and optimizer update as one graph, see [`crate::function`])
+    /// and replays it with elementwise chains fused. Per-epoch losses equal eager ones to float
+    /// rounding. It traces the default step's update (a model that overrides `train_step`
+    /// should leave it off), and runs eager steps under loss scaling.
+    pub fn jit_compile(self, on: bool) -> Self {
+        self.0.jit = on;
+        self
+    }
+}
+
+impl std::fmt::Debug for CompileOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CompileOptions {{ jit_compile: {} }}", self.0.jit)
+    }
+}
+
+impl CompileOptions<'_> {
+    /// A notebook cell ending in `model.compile(..)` shows nothing, as in Keras.
+    pub fn evcxr_display(&self) {}
+}
+
 /// compile / fit / evaluate / predict for any model. Implement `training_state` (and `forward`
 /// for several inputs or outputs) to make your own subclassed model trainable; override
 /// `train_step`, `test_step` or `predict_step` to change what one step does.
@@ -204,36 +278,8 @@ pub trait KerasModel: Layer {
         if let Some(strategy) = self.training_state().strategy.clone() {
             return crate::distribute::mirrored_train_step(self, &strategy, batch);
         }
-        let tape = GradientTape::new();
-        let y_pred = self.invoke_multi(&batch.x, true);
-        let loss = self.compute_loss(batch, &y_pred);
-        // loss scaling (a LossScaleOptimizer; `compile` adds one under mixed_float16):
-        // differentiate loss * scale, divide the gradients by the scale
-        let scale = self
-            .training_state()
-            .optimizer()
-            .and_then(|o| o.loss_scale());
-        let target = match scale {
-            Some(s) => loss.clone() * s as f64,
-            None => loss.clone(),
-        };
-        let vars = self.trainable_weights();
-        let sources: Vec<&Tensor> = vars.iter().map(|v| v.as_tensor()).collect();
-        let mut grads = tape.gradient_vec(&target, &sources);
-        drop(tape);
-        if let Some(s) = scale {
-            let inv = 1.0 / s as f64;
-            grads = grads
-                .into_iter()
-                .map(|g| g.map(|g| g.cast(DType::F32) * inv))
-                .collect();
-        }
-        let st = self.training_state();
-        let opt = st
-            .optimizer()
-            .expect("You must call compile() before fit()");
-        opt.apply_gradients(&grads, &vars.iter().collect::<Vec<_>>());
-        st.update_loss(loss.item(), batch.len());
+        let (loss, y_pred) = update_on_batch(self, batch);
+        self.training_state().update_loss(loss.item(), batch.len());
         self.compute_metrics(batch, &y_pred)
     }
 
@@ -256,15 +302,18 @@ pub trait KerasModel: Layer {
     }
 
     /// `model.compile(optimizer, loss, metrics)`; `loss` is a loss object or a name like "mse".
+    /// Options follow as builder calls: `model.compile(..).jit_compile(true)`.
     fn compile(
         &mut self,
         optimizer: impl Optimizer + 'static,
         loss: impl IntoLoss,
         metrics: &[&str],
-    ) where
+    ) -> CompileOptions<'_>
+    where
         Self: Sized,
     {
         self.compile_multi(Box::new(optimizer), vec![loss.into_loss()], metrics);
+        CompileOptions(self.training_state())
     }
 
     /// Compile with one loss per output (a single loss applies to every output).
@@ -294,6 +343,8 @@ pub trait KerasModel: Layer {
         *st.metrics_mut() = MetricsState::default();
         // compiled inside `strategy.scope(..)`: fit distributes each batch over its replicas
         st.strategy = crate::distribute::current_strategy();
+        st.jit = false;
+        st.jit_steps.clear();
     }
 
     /// `model.fit(x, y)`: set options on the builder, then `.run()` returns the `History`.
@@ -585,7 +636,18 @@ impl<'a, M: KerasModel + ?Sized> FitBuilder<'a, M> {
                     self.interrupted(epoch, step, steps);
                 }
                 // The step runs whole: the interrupt is taken at the check above.
-                let blogs = crate::state::without_interrupts(|| self.model.train_step(&batch));
+                // a mirrored model runs its replicas' steps eagerly (jit is per device)
+                let jit = {
+                    let st = self.model.training_state();
+                    st.jit && st.strategy.is_none()
+                };
+                let blogs = crate::state::without_interrupts(|| {
+                    if jit {
+                        super::jit_step::train_step(self.model, &batch)
+                    } else {
+                        self.model.train_step(&batch)
+                    }
+                });
                 if !built {
                     all_weights = self.model.weights();
                     built = true;

@@ -23,8 +23,14 @@ const DTYPES: [DType; 5] = [DType::F32, DType::F16, DType::BF16, DType::I64, DTy
 const FLOATS: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
 
 /// The generators, one per family of kernels. Later generators (fusion) add theirs here.
-pub const GENERATORS: &[fn(&mut Vec<KernelSource>)] =
-    &[elementwise, reductions, indexing, updates, fixed];
+pub const GENERATORS: &[fn(&mut Vec<KernelSource>)] = &[
+    elementwise,
+    reductions,
+    indexing,
+    updates,
+    fixed,
+    super::fused::catalog,
+];
 
 /// Every kernel source the backend can generate, in a fixed order, each name once.
 pub fn all_sources() -> Vec<KernelSource> {
@@ -37,6 +43,19 @@ pub fn all_sources() -> Vec<KernelSource> {
 
 fn push(out: &mut Vec<KernelSource>, name: String, code: String) {
     out.push(KernelSource { name, code });
+}
+
+/// The unary ops a fused group may hold (the erf family and logical ops run alone).
+pub(super) fn fusable_unary_ops() -> Vec<UnaryOp> {
+    UnaryOp::ALL
+        .into_iter()
+        .filter(|u| {
+            !matches!(
+                u,
+                UnaryOp::Gelu | UnaryOp::GeluGrad | UnaryOp::Erf | UnaryOp::LogicalNot
+            )
+        })
+        .collect()
 }
 
 fn elementwise(out: &mut Vec<KernelSource>) {

@@ -125,7 +125,7 @@ pub fn unary(s: &CudaStorage, l: &Layout, op: UnaryOp) -> Result<CudaStorage> {
     Ok(out)
 }
 
-fn binary_expr(op: BinaryOp, d: DType) -> Option<&'static str> {
+pub(super) fn binary_expr(op: BinaryOp, d: DType) -> Option<&'static str> {
     use BinaryOp as B;
     Some(match d {
         DType::F32 | DType::F16 | DType::BF16 => match op {

@@ -26,6 +26,7 @@ pub mod compile;
 mod device;
 mod elementwise;
 pub mod errors;
+pub mod fused;
 mod index;
 pub mod kernels;
 pub mod libs;
