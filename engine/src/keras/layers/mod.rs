@@ -22,6 +22,7 @@ mod pooling;
 mod position;
 mod recurrent;
 mod resampling;
+mod text_vectorization;
 mod transformer;
 mod transformer_lm;
 
@@ -36,6 +37,7 @@ pub use pooling::{AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling
 pub use position::{PositionEmbedding, SinePositionEncoding};
 pub use recurrent::{Recurrent, SimpleRNN, GRU, LSTM};
 pub use resampling::{Softmax, UpSampling2D};
+pub use text_vectorization::{Split, Standardize, TextVectorization};
 pub use transformer::{TransformerDecoder, TransformerEncoder};
 pub use transformer_lm::{Sampler, TransformerLM};
 
