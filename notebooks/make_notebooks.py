@@ -27,6 +27,7 @@ import nb07_data_pipelines  # noqa: E402
 import nb08_gpu_basics  # noqa: E402
 import nb09_many_time_series  # noqa: E402
 import nb10_mixed_precision  # noqa: E402
+import nb12_transformers  # noqa: E402
 
 NOTEBOOKS = {
     "01_kernel_tour": nb01_kernel_tour,
@@ -39,6 +40,7 @@ NOTEBOOKS = {
     "08_gpu_basics": nb08_gpu_basics,
     "09_many_time_series": nb09_many_time_series,
     "10_mixed_precision": nb10_mixed_precision,
+    "12_transformers": nb12_transformers,
 }
 
 KERNELSPEC = {"name": "ferrolab", "display_name": "Rust (Ferrolab)", "language": "rust"}

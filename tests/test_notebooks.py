@@ -32,6 +32,7 @@ EXPECTED = [
     "08_gpu_basics",
     "09_many_time_series",
     "10_mixed_precision",
+    "12_transformers",
 ]
 # The first cell also waits for the kernel to load the engine; on a busy 2-core box a cell that
 # trains can take a while. A cell that needs longer than this is a bug in the notebook.

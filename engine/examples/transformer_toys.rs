@@ -78,6 +78,7 @@ fn main() {
     );
     set_seed(0);
     let (len, vocab) = (10, 12);
+    let _skip_rev = std::env::var("SKIP_REV").is_ok();
     let train = datasets::sequence_task(SequenceTask::Reverse, 4000, len, vocab, 1);
     let test = datasets::sequence_task(SequenceTask::Reverse, 500, len, vocab, 2);
     let rev = Arc::new(Reverser::new(vocab, len, 32));
@@ -124,7 +125,14 @@ fn main() {
         .map(|&i| (counts[i as usize] / total).ln())
         .sum::<f64>()
         / va.len() as f64;
-    let t_len = 64;
+    let env = |k: &str, d: f64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(d)
+    };
+    let t_len = env("SEQ", 64.0) as usize;
+    let stride = env("STRIDE", 32.0) as usize;
     let windows = |s: &[i64], step: usize| {
         let n = (s.len() - t_len - 1) / step;
         let mut x: Vec<i64> = Vec::with_capacity(n * t_len);
@@ -138,17 +146,24 @@ fn main() {
             from_vec(y, [n, t_len]).unwrap(),
         )
     };
-    let (xt, yt) = windows(&tr, 32);
-    let (xv, yv) = windows(&va, 64);
+    let (xt, yt) = windows(&tr, stride);
+    let (xv, yv) = windows(&va, t_len);
     println!(
         "char: vocab {v}, train windows {}, val windows {}, unigram {unigram:.4}",
         xt.dims()[0],
         xv.dims()[0]
     );
-    let lm = Arc::new(TransformerLM::new(v, 128, 64, 2, 4, 128));
+    let lm = Arc::new(TransformerLM::new(
+        v,
+        128,
+        env("D", 64.0) as usize,
+        env("LAYERS", 2.0) as usize,
+        4,
+        env("FF", 128.0) as usize,
+    ));
     let mut cm = Sequential::new().add(lm.clone());
     cm.compile(
-        Adam::new(3e-3),
+        Adam::new(env("LR", 3e-3) as f32),
         SparseCategoricalCrossentropy::from_logits(),
         &[],
     );
