@@ -186,7 +186,7 @@ let started = Instant::now();
 let rev_history = rev_model.fit(&rev_train.x, &rev_train.y).epochs(8).batch_size(64).verbose(0).run();
 let (rev_logits, rev_scores) = reverser.forward(&rev_test.x, false);
 let reversal_accuracy = rev_logits.argmax(-1).equal(&rev_test.y).cast(DType::F32).mean().item();
-println!("trained in {:.0} s, loss {:.4}; held-out token accuracy {reversal_accuracy:.4}",
+println!("trained in {:.0} s, loss {:.2e}; held-out token accuracy {reversal_accuracy:.4}",
     started.elapsed().as_secs_f64(), rev_history.last("loss").unwrap());
 println!("input   {:?}", rev_test.x.narrow(0, 0, 1).to_vec::<i64>());
 println!("output  {:?}", rev_logits.argmax(-1).narrow(0, 0, 1).to_vec::<i64>());

@@ -427,6 +427,14 @@ fn build_from_config(class: &str, c: &serde_json::Value) -> crate::Result<Box<dy
                 Box::new(TransformerDecoder::new(ff, heads).dropout(rate).normalize_first(pre))
             }
         }
+        "TransformerLM" => Box::new(TransformerLM::new(
+            u("vocab").ok_or_else(missing)?,
+            u("max_length").ok_or_else(missing)?,
+            u("d_model").ok_or_else(missing)?,
+            u("num_layers").ok_or_else(missing)?,
+            u("num_heads").ok_or_else(missing)?,
+            u("intermediate_dim").ok_or_else(missing)?,
+        )),
         "SimpleRNN" | "LSTM" | "GRU" => {
             let units = u("units").ok_or_else(missing)?;
             let l = match class {
