@@ -28,6 +28,7 @@ import nb08_gpu_basics  # noqa: E402
 import nb09_many_time_series  # noqa: E402
 import nb10_mixed_precision  # noqa: E402
 import nb11_tf_function_and_xla  # noqa: E402
+import nb12_transformers  # noqa: E402
 import nb13_distributed_training  # noqa: E402
 
 NOTEBOOKS = {
@@ -42,6 +43,7 @@ NOTEBOOKS = {
     "09_many_time_series": nb09_many_time_series,
     "10_mixed_precision": nb10_mixed_precision,
     "11_tf_function_and_xla": nb11_tf_function_and_xla,
+    "12_transformers": nb12_transformers,
     "13_distributed_training": nb13_distributed_training,
 }
 

@@ -33,6 +33,7 @@ EXPECTED = [
     "09_many_time_series",
     "10_mixed_precision",
     "11_tf_function_and_xla",
+    "12_transformers",
     "13_distributed_training",
 ]
 # The first cell also waits for the kernel to load the engine; on a busy 2-core box a cell that

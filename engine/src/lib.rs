@@ -86,7 +86,8 @@ pub mod prelude {
         Conv2DTranspose, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
         GlobalAveragePooling2D, Layer, LayerArgs, LayerNormalization, MaxPooling2D,
         MultiHeadAttention, PositionEmbedding, Reshape, Sampler, SimpleRNN, SinePositionEncoding,
-        Softmax, TransformerDecoder, TransformerEncoder, TransformerLM, UpSampling2D, GRU, LSTM,
+        Softmax, TextVectorization, TransformerDecoder, TransformerEncoder, TransformerLM,
+        UpSampling2D, GRU, LSTM,
     };
     pub use crate::keras::losses::{
         BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, Loss, MeanAbsoluteError,

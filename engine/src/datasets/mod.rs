@@ -17,12 +17,14 @@
 //! - [`toy2d`]: moons and spirals;
 //! - [`series`]: many sine series with trend and noise, and ECG-like beats with anomalies;
 //! - [`glyphs`]: 28x28 images of digits and shapes with shifts and noise;
-//! - [`sequences`]: reverse, copy and sort tasks for Transformers.
+//! - [`sequences`]: reverse, copy and sort tasks for Transformers;
+//! - [`text`]: Shakespeare's sonnets, a small public-domain corpus for language models (real).
 
 pub mod airline;
 pub mod glyphs;
 pub mod sequences;
 pub mod series;
+pub mod text;
 pub mod toy2d;
 pub mod uci;
 
@@ -30,6 +32,7 @@ pub use airline::airline_passengers;
 pub use glyphs::{glyph_digits, glyph_shapes};
 pub use sequences::{sequence_task, SequenceTask};
 pub use series::{ecg_beats, sine_series};
+pub use text::{shakespeare_sonnets, text_corpus};
 pub use toy2d::{moons, spirals};
 pub use uci::{digits, iris};
 

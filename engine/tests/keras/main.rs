@@ -32,6 +32,7 @@ mod params;
 mod save_model;
 mod saving;
 mod subclass;
+mod text_vectorization;
 mod tf_names;
 mod train;
 mod train_step;

@@ -429,6 +429,33 @@ fn sequential_transformer_trains_saves_and_loads() {
 }
 
 #[test]
+fn transformer_lm_saves_and_loads_in_a_sequential() {
+    let _rng = seeded(14);
+    let mut model = Sequential::new()
+        .add(TransformerLM::new(9, 6, 8, 2, 2, 16))
+        .input_shape([6]);
+    model.compile(
+        Adam::new(1e-2),
+        SparseCategoricalCrossentropy::from_logits(),
+        &[],
+    );
+    let x = from_vec((0..24).map(|i| (i % 9) as i64).collect(), [4, 6]).unwrap();
+    let y = from_vec((1..25).map(|i| (i % 9) as i64).collect(), [4, 6]).unwrap();
+    model.fit(&x, &y).epochs(2).batch_size(2).verbose(0).run();
+    let before = model.predict(&x).to_vec::<f32>();
+    let d = std::env::temp_dir().join(format!("ferrolab-tf19-lm-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let path = d.join("lm.safetensors").to_string_lossy().into_owned();
+    model.save(&path).unwrap();
+    let loaded = Sequential::load(&path).unwrap();
+    assert_eq!(loaded.layers()[0].class_name(), "TransformerLM");
+    assert_eq!(loaded.layers()[0].get_config()["max_length"], 6);
+    assert_eq!(loaded.summary().total_params, model.summary().total_params);
+    assert_eq!(before, loaded.predict(&x).to_vec::<f32>());
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
 fn functional_model_takes_a_mask_input_and_round_trips() {
     // ids and their padding mask as two inputs; the mask feeds the encoder and the pooling
     let _rng = seeded(13);

@@ -416,6 +416,38 @@ pub const MAPPINGS: &[Mapping] = &[
         "let _ = (TransformerEncoder::new(512, 4), TransformerDecoder::new(512, 4));",
     ),
     m(
+        "`layers.TextVectorization(max_tokens=2000, output_sequence_length=8)`, `tv.adapt(texts)`, \
+         `tv(texts)`",
+        "`TextVectorization::new().max_tokens(2000).output_sequence_length(8)`, `tv.adapt(texts)`, \
+         `tv.call(texts)` (also `.split(\"character\")`, `.standardize(\"none\")`, \
+         `get_vocabulary()`)",
+        &[],
+        "let mut tv = TextVectorization::new().max_tokens(2000).output_sequence_length(8); \
+         tv.adapt([\"the cat\", \"the dog\"]); let _ = (tv.call([\"the bird\"]), tv.get_vocabulary());",
+    ),
+    m(
+        "`mha(q, v, return_attention_scores=True)`",
+        "`mha.call_full(&q, &v, None, None)` returns `(output, scores)`",
+        &[],
+        "let mha = MultiHeadAttention::new(2, 4); let q = randn([1, 3, 8]); \
+         let (_out, _scores) = mha.call_full(&q, &q, None, None);",
+    ),
+    m(
+        "`keras_hub.samplers.TopKSampler(k=5, temperature=0.8)`, `causal_lm.generate(prompt)`",
+        "`lm.generate(&prompt, n, Sampler::TopK { k: 5, temperature: 0.8, seed: 1 }, true)` \
+         (`Sampler::Greedy`; the last argument turns the key/value cache on)",
+        &["TopKSampler", "GreedySampler"],
+        "let lm = TransformerLM::new(10, 8, 8, 1, 2, 16); let p = from_vec(vec![1i64, 2], [1, 2]).unwrap(); \
+         let _ = lm.generate(&p, 3, Sampler::TopK { k: 5, temperature: 0.8, seed: 1 }, true);",
+    ),
+    m(
+        "`tf.keras.utils.get_file(\"shakespeare.txt\", url)` (TF's text-generation tutorial)",
+        "`datasets::shakespeare_sonnets()` (shipped offline; `datasets::text_corpus(0.9)` splits it)",
+        &["get_file"],
+        "let text = datasets::shakespeare_sonnets(); let (_train, _val) = datasets::text_corpus(0.9); \
+         let _ = text.len();",
+    ),
+    m(
         "`model.save_weights(\"w.weights.h5\")`",
         "`model.save_weights(\"w.safetensors\")`",
         &[],

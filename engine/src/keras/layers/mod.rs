@@ -28,6 +28,7 @@ mod pooling;
 mod position;
 mod recurrent;
 mod resampling;
+mod text_vectorization;
 mod transformer;
 mod transformer_lm;
 
@@ -42,6 +43,7 @@ pub use pooling::{AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling
 pub use position::{PositionEmbedding, SinePositionEncoding};
 pub use recurrent::{Recurrent, SimpleRNN, GRU, LSTM};
 pub use resampling::{Softmax, UpSampling2D};
+pub use text_vectorization::{Split, Standardize, TextVectorization};
 pub use transformer::{TransformerDecoder, TransformerEncoder};
 pub use transformer_lm::{Sampler, TransformerLM};
 
@@ -588,6 +590,14 @@ fn build_from_config(
                 boxed(policy, TransformerDecoder::new(ff, heads).dropout(rate).normalize_first(pre))
             }
         }
+        "TransformerLM" => Box::new(TransformerLM::new(
+            u("vocab").ok_or_else(missing)?,
+            u("max_length").ok_or_else(missing)?,
+            u("d_model").ok_or_else(missing)?,
+            u("num_layers").ok_or_else(missing)?,
+            u("num_heads").ok_or_else(missing)?,
+            u("intermediate_dim").ok_or_else(missing)?,
+        )),
         "SimpleRNN" | "LSTM" | "GRU" => {
             let units = u("units").ok_or_else(missing)?;
             let l = match class {

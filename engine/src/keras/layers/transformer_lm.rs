@@ -33,6 +33,8 @@ pub struct TransformerLM {
     position: PositionEmbedding,
     blocks: Vec<TransformerDecoder>,
     head: Dense,
+    /// (vocab, max_length, d_model, num_layers, num_heads, intermediate_dim), for get_config.
+    dims: [usize; 6],
     max_length: usize,
     pub(super) base: LayerBase,
 }
@@ -55,6 +57,14 @@ impl TransformerLM {
                 .map(|_| TransformerDecoder::new(intermediate_dim, num_heads))
                 .collect(),
             head: Dense::new(vocab),
+            dims: [
+                vocab,
+                max_length,
+                d_model,
+                num_layers,
+                num_heads,
+                intermediate_dim,
+            ],
             max_length,
             base: LayerBase::new("transformer_lm"),
         }
@@ -156,6 +166,12 @@ impl Layer for TransformerLM {
     }
     fn class_name(&self) -> &'static str {
         "TransformerLM"
+    }
+    /// The constructor arguments, so that `Sequential::load` / `load_model` rebuild it.
+    fn get_config(&self) -> serde_json::Value {
+        let [vocab, max_length, d_model, num_layers, num_heads, intermediate_dim] = self.dims;
+        serde_json::json!({"vocab": vocab, "max_length": max_length, "d_model": d_model,
+            "num_layers": num_layers, "num_heads": num_heads, "intermediate_dim": intermediate_dim})
     }
     /// ids (B,T) -> logits (B,T,vocab), causal.
     fn call(&self, ids: &Tensor, training: bool) -> Tensor {
