@@ -101,17 +101,6 @@ pub fn write_analysis_package(dir: &Path) -> Result<std::path::PathBuf> {
     Ok(pkg)
 }
 
-/// Code and cursor offset whose completions make rust-analyzer load the engine (a one-off cost
-/// of seconds). The patched evcxr computes them while the context's first build runs, so the two
-/// overlap; `Session::warm_up` asks again afterwards, which then costs next to nothing.
-pub const WARM_UP: (&str, usize) = ("ferrolab::prelude::Tens", 23);
-
-/// `FERROLAB_WARM_UP_OVERLAP=0` warms rust-analyzer up after the first build instead of
-/// during it, as before (to compare; `tests/speed.py --levers-off`).
-fn warm_up_overlap() -> bool {
-    std::env::var_os("FERROLAB_WARM_UP_OVERLAP").is_none_or(|v| v != "0")
-}
-
 /// The prelude import and panic hook every context starts with.
 pub fn engine_setup_code() -> String {
     format!("use ferrolab::prelude::*;\n{CHILD_SETUP}")
@@ -154,18 +143,15 @@ pub fn start_context(lock: Option<&Path>) -> Result<(CommandContext, EvalContext
         .inspect_err(|e| eprintln!("ferrolab-kernel: rust-analyzer sees the whole engine: {e:#}"))
         .ok();
     let overrides: Vec<(&str, &str)> = analysis.iter().map(|a| (name, a.as_str())).collect();
-    let (eval, outputs) = EvalContext::new_with_init(
-        &[(name, &config)],
-        &engine_setup_code(),
-        &overrides,
-        Some((WARM_UP.0, WARM_UP.1)),
-    )
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "starting evcxr with the ferrolab engine from {} failed:\n{e}",
-            crate::template::engine_dir().display()
-        )
-    })?;
+    let (eval, outputs) =
+        EvalContext::new_with_init(&[(name, &config)], &engine_setup_code(), &overrides).map_err(
+            |e| {
+                anyhow::anyhow!(
+                    "starting evcxr with the ferrolab engine from {} failed:\n{e}",
+                    crate::template::engine_dir().display()
+                )
+            },
+        )?;
     trace("evcxr context with the engine, prelude and panic hook", t);
     Ok((CommandContext::with_eval_context(eval), outputs))
 }

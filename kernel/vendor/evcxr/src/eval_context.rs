@@ -60,9 +60,6 @@ pub struct EvalContext {
     stdout_sender: crossbeam_channel::Sender<String>,
     analyzer: RustAnalyzer,
     initial_config: Config,
-    /// Ferrolab patch: code and cursor offset whose completions rust-analyzer computes while
-    /// the next build runs (taken by that build; see `new_with_init`).
-    warm_up: Option<(String, usize)>,
 }
 
 #[derive(Clone, Debug)]
@@ -422,7 +419,7 @@ impl EvalContext {
     pub fn with_subprocess_command(
         subprocess_command: std::process::Command,
     ) -> Result<(EvalContext, EvalContextOutputs), Error> {
-        Self::with_subprocess_command_and_init(subprocess_command, &[], "42", &[], None)
+        Self::with_subprocess_command_and_init(subprocess_command, &[], "42", &[])
     }
 
     /// Ferrolab patch: like [`EvalContext::new`], but the context's first compile already has
@@ -433,15 +430,10 @@ impl EvalContext {
     /// `analysis_overrides` (name, path) make rust-analyzer see those dependencies through
     /// other packages with the same sources and fewer dependencies of their own (see
     /// `RustAnalyzer::with_overrides`); the build is unchanged.
-    ///
-    /// `warm_up` (code, cursor offset): rust-analyzer computes completions there on this thread
-    /// while the first build runs on another, so its one-off cost of loading the dependencies
-    /// overlaps the build instead of following it (or the learner's first cell).
     pub fn new_with_init(
         deps: &[(&str, &str)],
         first_code: &str,
         analysis_overrides: &[(&str, &str)],
-        warm_up: Option<(&str, usize)>,
     ) -> Result<(EvalContext, EvalContextOutputs), Error> {
         fix_path();
         let current_exe = std::env::current_exe()?;
@@ -450,7 +442,6 @@ impl EvalContext {
             deps,
             first_code,
             analysis_overrides,
-            warm_up,
         )
     }
 
@@ -459,7 +450,6 @@ impl EvalContext {
         deps: &[(&str, &str)],
         first_code: &str,
         analysis_overrides: &[(&str, &str)],
-        warm_up: Option<(&str, usize)>,
     ) -> Result<(EvalContext, EvalContextOutputs), Error> {
         let parsed_config = toml_parse::ConfigToml::find_then_parse()?;
         let tmpdir_var = parsed_config.get_tmp_dir()?;
@@ -490,7 +480,6 @@ impl EvalContext {
             stdout_sender,
             analyzer,
             initial_config,
-            warm_up: warm_up.map(|(code, offset)| (code.to_owned(), offset)),
         };
         let outputs = EvalContextOutputs {
             stdout: stdout_receiver,
@@ -506,9 +495,7 @@ impl EvalContext {
         {
             // We need to eval something anyway, otherwise rust-analyzer crashes when trying to get
             // completions. Not 100% sure. Just writing Cargo.toml isn't sufficient.
-            if let Err(error) =
-                added.and_then(|()| context.eval_with_state(first_code, state).map(|_| ()))
-            {
+            if let Err(error) = added.and_then(|()| context.eval_with_state(first_code, state).map(|_| ())) {
                 drop(context);
                 let mut stderr = String::new();
                 while let Ok(line) = outputs.stderr.recv() {
@@ -607,11 +594,40 @@ impl EvalContext {
     pub(crate) fn completions(
         &mut self,
         user_code: CodeBlock,
-        state: ContextState,
+        mut state: ContextState,
         nodes: &[SyntaxNode],
         offset: usize,
     ) -> Result<Completions> {
-        analysis_completions(&mut self.analyzer, user_code, state, nodes, offset)
+        // Wrapping the final expression in order to display it might interfere
+        // with completions on that final expression.
+        state.config.display_final_expression = false;
+        // Expanding use statements would prevent us from tab-completing those
+        // use statements, since we lose information about where each bit came
+        // from when we expand. This could be fixed with some work, but there's
+        // not really any downside to turn it off here. It'll produce errors,
+        // but those errors don't effect the analysis needed for completions.
+        state.config.expand_use_statements = false;
+        let user_code = state.apply(user_code, nodes)?;
+        let code = state.analysis_code(user_code);
+        let wrapped_offset = code.user_offset_to_output_offset(offset)?;
+
+        if state.config.debug_mode {
+            let mut s = code.code_string();
+            s.insert_str(wrapped_offset, "<|>");
+            println!("=========\n{s}\n==========");
+        }
+
+        self.analyzer.set_source(code.code_string())?;
+        let mut completions = self.analyzer.completions(wrapped_offset)?;
+        completions.start_offset = code.output_offset_to_user_offset(completions.start_offset)?;
+        completions.end_offset = code.output_offset_to_user_offset(completions.end_offset)?;
+        // Filter internal identifiers.
+        completions.completions.retain(|c| {
+            c.code != "evcxr_variable_store"
+                && c.code != "evcxr_internal_runtime"
+                && c.code != "evcxr_analysis_wrapper"
+        });
+        Ok(completions)
     }
 
     pub fn hover(&mut self, code: &str, state: &mut ContextState) -> Result<(String, String)> {
@@ -831,30 +847,7 @@ impl EvalContext {
         callbacks: &mut EvalCallbacks,
     ) -> Result<ExecutionArtifacts, Error> {
         let code = state.code_to_compile(user_code, compilation_mode);
-        let so_file = match self.warm_up.take() {
-            None => self.module.compile(&code, &state.config)?,
-            // Ferrolab patch: rust-analyzer warms up here while the build runs on another thread.
-            Some((warm_code, offset)) => {
-                let (warm_block, warm_info) = CodeBlock::from_original_user_code(&warm_code);
-                let warm_state = state.clone();
-                let module = &mut self.module;
-                let config = &state.config;
-                std::thread::scope(|scope| {
-                    let build = scope.spawn(|| module.compile(&code, config));
-                    let warmed = analysis_completions(
-                        &mut self.analyzer,
-                        warm_block,
-                        warm_state,
-                        &warm_info.nodes,
-                        offset,
-                    );
-                    if let Err(error) = warmed {
-                        eprintln!("rust-analyzer warm-up failed: {error}");
-                    }
-                    build.join().expect("the build thread panicked")
-                })?
-            }
-        };
+        let so_file = self.module.compile(&code, &state.config)?;
 
         if compilation_mode == CompilationMode::NoCatchExpectError {
             // Uh-oh, caller was expecting an error, return OK and the caller can return the
@@ -2274,45 +2267,4 @@ mod tests {
             ]
         );
     }
-}
-
-/// Ferrolab patch: the body of `EvalContext::completions`, on the analyzer alone (so that it can
-/// run while the module builds).
-fn analysis_completions(
-    analyzer: &mut RustAnalyzer,
-    user_code: CodeBlock,
-    mut state: ContextState,
-    nodes: &[SyntaxNode],
-    offset: usize,
-) -> Result<Completions> {
-    // Wrapping the final expression in order to display it might interfere
-    // with completions on that final expression.
-    state.config.display_final_expression = false;
-    // Expanding use statements would prevent us from tab-completing those
-    // use statements, since we lose information about where each bit came
-    // from when we expand. This could be fixed with some work, but there's
-    // not really any downside to turn it off here. It'll produce errors,
-    // but those errors don't effect the analysis needed for completions.
-    state.config.expand_use_statements = false;
-    let user_code = state.apply(user_code, nodes)?;
-    let code = state.analysis_code(user_code);
-    let wrapped_offset = code.user_offset_to_output_offset(offset)?;
-
-    if state.config.debug_mode {
-        let mut s = code.code_string();
-        s.insert_str(wrapped_offset, "<|>");
-        println!("=========\n{s}\n==========");
-    }
-
-    analyzer.set_source(code.code_string())?;
-    let mut completions = analyzer.completions(wrapped_offset)?;
-    completions.start_offset = code.output_offset_to_user_offset(completions.start_offset)?;
-    completions.end_offset = code.output_offset_to_user_offset(completions.end_offset)?;
-    // Filter internal identifiers.
-    completions.completions.retain(|c| {
-        c.code != "evcxr_variable_store"
-            && c.code != "evcxr_internal_runtime"
-            && c.code != "evcxr_analysis_wrapper"
-    });
-    Ok(completions)
 }
