@@ -165,9 +165,9 @@ def main():
               "--version 0.22.0 --locked --root DIR`)")
 
     print(f"\nIssue 13 table (same run; CPU: {cpu_model()}, {os.cpu_count()} cores)")
-    header = "| |" + "|".join(f" {name} " for name, _ in columns)
+    header = "| |" + "|".join(f" {name} " for name, _ in columns) + "|"
     if theirs:
-        header += "| Ferrolab / evcxr | target |"
+        header += " Ferrolab / evcxr | target |"
     print(header)
     print("|---" * (len(columns) + 1 + (2 if theirs else 0)) + "|")
     for key, name, target, goal in [
@@ -175,11 +175,11 @@ def main():
         ("simple_cell_median_s", "simple cell (`let x = 1 + 1;`, `x * 2`), median", 0.6, "0.35 s"),
         ("first_error_s", "first compile error (unknown name)", None, "2 s"),
     ]:
-        line = f"| {name} |" + "|".join(f" {fig[key]:.2f} s " for _, fig in columns)
+        line = f"| {name} |" + "|".join(f" {fig[key]:.2f} s " for _, fig in columns) + "|"
         if theirs:
             ratio = ours[key] / theirs[key]
             verdict = f"<= {target}x: {'met' if ratio <= target else 'NOT met'}" if target else ""
-            line += f"| {ratio:.2f}x | {verdict} (goal <= {goal}) |"
+            line += f" {ratio:.2f}x | {verdict} (goal <= {goal}) |"
         print(line)
     if theirs:
         print(f"(evcxr_jupyter's first engine cell counts its `:dep candle-core` cell, done "
