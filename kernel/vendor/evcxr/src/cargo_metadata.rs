@@ -52,8 +52,17 @@ pub(crate) fn validate_dep(dep: &str, dep_config: &str, config: &Config) -> Resu
     "#
         ),
     )?;
+    // Ferrolab patch: `cargo metadata` on this stand-in manifest rewrites Cargo.lock with only
+    // the new dependency's packages; the next build then resolved every other dependency afresh
+    // (newer versions) and rebuilt them all, the engine included: minutes for a learner's `:dep`.
+    let lock = config.crate_dir().join("Cargo.lock");
+    let saved_lock = std::fs::read(&lock).ok();
     let mut cmd = config.cargo_command("metadata");
-    let output = cmd.arg("--format-version=1").output()?;
+    let output = cmd.arg("--format-version=1").output();
+    if let Some(saved) = saved_lock {
+        std::fs::write(&lock, saved)?;
+    }
+    let output = output?;
     if output.status.success() {
         static NO_LIB_PATTERN: Lazy<Regex> = Lazy::new(|| {
             Regex::new("ignoring invalid dependency `(.*)` which is missing a lib target").unwrap()

@@ -101,7 +101,7 @@ pub(crate) struct Config {
     pub(crate) target: String,
     pub(crate) allow_static_linking: bool,
     pub(crate) build_envs: HashMap<String, String>,
-    subprocess_path: PathBuf,
+    pub(crate) subprocess_path: PathBuf,
 }
 
 fn create_initial_config(tmpdir: PathBuf, subprocess_path: PathBuf) -> Result<Config> {

@@ -27,6 +27,7 @@ use std::process::Command;
 
 mod artifacts;
 pub(crate) mod cache;
+mod direct;
 
 pub(crate) const CORE_EXTERN_ENV: &str = "EVCXR_CORE_EXTERN";
 pub(crate) const CACHE_ENABLED_ENV: &str = "EVCXR_CACHE_ENABLED";
@@ -123,6 +124,8 @@ fn rename_or_copy_so_file(src: &Path, dest: &Path) -> Result<(), Error> {
 pub(crate) struct Module {
     build_num: i32,
     last_allow_static: Option<bool>,
+    /// Ferrolab patch: the rustc command of the last successful cargo build (module/direct.rs).
+    direct: Option<direct::DirectRustc>,
 }
 
 const CRATE_NAME: &str = "ctx";
@@ -132,6 +135,7 @@ impl Module {
         Ok(Module {
             build_num: 0,
             last_allow_static: None,
+            direct: None,
         })
     }
 
@@ -203,18 +207,41 @@ impl Module {
             Err(error) => return Err(error.into()),
         }
 
-        let cargo_output = run_cargo(command, code_block)?;
-        if config.time_passes {
-            let output = String::from_utf8_lossy(&cargo_output.stderr);
-            eprintln!("{output}");
-        }
-
-        let so_file = match fs::read_to_string(&so_path_file) {
-            Ok(path) => PathBuf::from(path),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                compiled_so_path(&cargo_output.stdout)?
+        // Ferrolab patch: rustc directly when cargo would only rebuild the cell crate
+        // (module/direct.rs); otherwise cargo, through the wrapper that records rustc's command.
+        let key = direct::key(config.crate_dir(), &command);
+        let direct_rustc = self
+            .direct
+            .as_ref()
+            .and_then(|d| Some((d.command(&key)?, d)));
+        let so_file = if let Some((rustc, direct)) = direct_rustc {
+            let so_file = direct.so_path.clone();
+            run_cargo(rustc, code_block)?;
+            so_file
+        } else {
+            self.direct = None;
+            let record_file = direct::record_file(config.crate_dir());
+            let _ = fs::remove_file(&record_file);
+            if command.get_envs().all(|(k, _)| k != "RUSTC_WRAPPER") {
+                command.env("RUSTC_WRAPPER", &config.subprocess_path);
+                command.env(crate::runtime::WRAP_RUSTC_ENV, "1");
             }
-            Err(error) => return Err(error.into()),
+            command.env(direct::RECORD_ENV, &record_file);
+            let started = std::time::SystemTime::now();
+            let cargo_output = run_cargo(command, code_block)?;
+            if config.time_passes {
+                let output = String::from_utf8_lossy(&cargo_output.stderr);
+                eprintln!("{output}");
+            }
+            self.direct = direct::DirectRustc::load(config.crate_dir(), key, started);
+
+            match fs::read_to_string(&so_path_file) {
+                Ok(path) => PathBuf::from(path),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    compiled_so_path(&cargo_output.stdout)?
+                }
+                Err(error) => return Err(error.into()),
+            }
         };
 
         let copied_so_file = so_file.with_file_name(shared_object_name_from_crate_name(&format!(
@@ -336,6 +363,7 @@ pub(crate) fn wrap_rustc_helper() -> Result<i32> {
             cache_miss.update_cache(&artifacts)?;
         }
         report_execution_so(&command)?;
+        direct::record(&command)?;
     }
 
     Ok(output.status.code().unwrap_or(-1))
