@@ -13,9 +13,8 @@
 use super::mirrored::MirroredStrategy;
 use super::reduce::Reduce;
 use crate::autodiff::{GradientTape, Variable};
-use crate::dtype::DType;
 use crate::keras::losses::Loss;
-use crate::keras::models::{compiled_loss, Batch, KerasModel, Logs};
+use crate::keras::models::{compiled_loss, unscale_gradients, Batch, KerasModel, Logs};
 use crate::tensor::{concat, Tensor};
 
 /// What one replica hands back from a step.
@@ -60,14 +59,7 @@ pub fn mirrored_train_step<M: KerasModel + ?Sized>(
 
     // the in-process all-reduce: the sum of the replicas' gradients
     let per_replica: Vec<Vec<Option<Tensor>>> = outs.iter().map(|o| o.grads.clone()).collect();
-    let mut grads = <Vec<Option<Tensor>> as Reduce>::sum(&per_replica);
-    if let Some(s) = scale {
-        let inv = 1.0 / s as f64;
-        grads = grads
-            .into_iter()
-            .map(|g| g.map(|g| g.cast(DType::F32) * inv))
-            .collect();
-    }
+    let grads = unscale_gradients(<Vec<Option<Tensor>> as Reduce>::sum(&per_replica), scale);
     let st = model.training_state();
     let opt = st.optimizer().expect("compiled");
     opt.apply_gradients(&grads, &vars.iter().collect::<Vec<_>>());

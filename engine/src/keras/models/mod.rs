@@ -15,5 +15,5 @@ pub use functional::{try_apply, Input, LayerApply, Model, SymbolicTensor};
 pub use history::{History, Logs};
 pub use sequential::Sequential;
 pub use summary::Summary;
-pub(crate) use training::compiled_loss;
+pub(crate) use training::{compiled_loss, unscale_gradients};
 pub use training::{predicted_classes, CompileOptions, FitBuilder, KerasModel, TrainingState};

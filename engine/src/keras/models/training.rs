@@ -163,21 +163,32 @@ pub(crate) fn update_on_batch<M: KerasModel + ?Sized>(
     };
     let vars = model.trainable_weights();
     let sources: Vec<&Tensor> = vars.iter().map(|v| v.as_tensor()).collect();
-    let mut grads = tape.gradient_vec(&target, &sources);
+    let grads = unscale_gradients(tape.gradient_vec(&target, &sources), scale);
     drop(tape);
-    if let Some(s) = scale {
-        let inv = 1.0 / s as f64;
-        grads = grads
-            .into_iter()
-            .map(|g| g.map(|g| g.cast(DType::F32) * inv))
-            .collect();
-    }
     let st = model.training_state();
     let opt = st
         .optimizer()
         .expect("You must call compile() before fit()");
     opt.apply_gradients(&grads, &vars.iter().collect::<Vec<_>>());
     (loss, y_pred)
+}
+
+/// Loss scaling's second half: gradients of `loss * scale` back in f32 and divided by the scale
+/// (unchanged without a scale).
+pub(crate) fn unscale_gradients(
+    grads: Vec<Option<Tensor>>,
+    scale: Option<f32>,
+) -> Vec<Option<Tensor>> {
+    match scale {
+        Some(s) => {
+            let inv = 1.0 / s as f64;
+            grads
+                .into_iter()
+                .map(|g| g.map(|g| g.cast(DType::F32) * inv))
+                .collect()
+        }
+        None => grads,
+    }
 }
 
 /// The options of `compile` that Rust cannot take as keyword arguments, as builder calls.
