@@ -16,6 +16,7 @@ use ferrolab::keras::layers::{AttentionCache, Sampler, TransformerLM};
 use ferrolab::keras::optimizers::LearningRateSchedule;
 use ferrolab::prelude::*;
 use keras_common::{check_var_grad, seeded, set_weights};
+use std::sync::Arc;
 
 fn f64s(t: &Tensor) -> Vec<f64> {
     t.to_f32_vec().into_iter().map(|v| v as f64).collect()
@@ -488,6 +489,50 @@ fn functional_model_takes_a_mask_input_and_round_trips() {
     model.save(&path).unwrap();
     let loaded = Model::load(&path).unwrap();
     assert_eq!(a, run(&loaded, vec![3, 7, 5, 0, 0, 0]));
+}
+
+#[test]
+fn functional_model_propagates_the_embedding_mask() {
+    // Keras' automatic mask propagation in a Functional model: Embedding(mask_zero) ->
+    // encoder -> Dense -> masked pooling on padded ids gives what the same layers give on the
+    // unpadded ids alone
+    let _rng = seeded(15);
+    let emb = Arc::new(Embedding::new(12, 8).mask_zero(true));
+    let enc = Arc::new(TransformerEncoder::new(16, 2));
+    let dense = Arc::new(Dense::new(4));
+    let pool = Arc::new(GlobalAveragePooling1D::new());
+    let ids = Input::with_dtype([6], ferrolab::dtype::DType::I64);
+    let h = emb.clone().apply(&ids);
+    let h = enc.clone().apply(&h);
+    let h = dense.clone().apply(&h);
+    let o = pool.clone().apply(&h);
+    let model = Model::new(&[&ids], &[&o]);
+    let padded = from_vec(vec![3i64, 7, 5, 0, 0, 0], [1, 6]).unwrap();
+    let a = model
+        .forward(&[padded], false)
+        .swap_remove(0)
+        .to_vec::<f32>();
+    let short = from_vec(vec![3i64, 7, 5], [1, 3]).unwrap();
+    let h = emb.invoke(&[short], false);
+    let h = enc.invoke(&[h], false);
+    let h = dense.invoke(&[h], false);
+    let b = pool.invoke(&[h], false).to_vec::<f32>();
+    assert_close(&a, &b, 1e-6);
+    // and the padded positions do count when nothing masks them
+    let h = enc.invoke(
+        &[emb.invoke(
+            &[from_vec(vec![3i64, 7, 5, 0, 0, 0], [1, 6]).unwrap()],
+            false,
+        )],
+        false,
+    );
+    let c = pool
+        .invoke(&[dense.invoke(&[h], false)], false)
+        .to_vec::<f32>();
+    assert!(
+        a.iter().zip(&c).any(|(x, y)| (x - y).abs() > 1e-4),
+        "padding counts without a mask"
+    );
 }
 
 #[test]

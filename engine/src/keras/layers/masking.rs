@@ -7,8 +7,9 @@
 //! `TransformerDecoder`, and `MultiHeadAttention` through [`padding_attention_mask`].
 //! Keras attaches the mask to the tensor as `_keras_mask`. Here `Layer::compute_mask` says what
 //! mask a layer's output carries and `Layer::accepts_mask` which layers take one; Sequential
-//! carries it from layer to layer. In the Functional API the mask is an input of its own
-//! (`apply_many(&[&x, &mask])`); it is not propagated there automatically yet.
+//! and Functional models carry it from layer to layer (a Functional node passes on the mask of
+//! its first masked input, and gives it to a single-input layer that accepts one). A mask can
+//! also be an input of its own (`apply_many(&[&x, &mask])`).
 
 use crate::dtype::DType;
 use crate::tensor::Tensor;

@@ -410,10 +410,27 @@ impl KerasModel for Model {
             }
             vals.insert(i.0.id, x.clone());
         }
+        // Keras' automatic mask propagation (`_keras_mask`), as in Sequential: the padding mask
+        // of a node's first masked input reaches a single-input layer that accepts one (as its
+        // last input), and `compute_mask` says what the output carries. A mask passed as an
+        // explicit input (`apply_many(&[&x, &mask])`) is left as it is.
+        let mut masks: HashMap<u64, Tensor> = HashMap::new();
         for n in &self.order {
             if let Some((layer, ins)) = &n.0.producer {
                 let args: Vec<Tensor> = ins.iter().map(|i| vals[&i.0.id].clone()).collect();
-                let y = layer.invoke(&args, training);
+                let mask = ins.iter().find_map(|i| masks.get(&i.0.id)).cloned();
+                let y = match &mask {
+                    Some(m) if ins.len() == 1 && layer.accepts_mask() => {
+                        layer.invoke(&[args[0].clone(), m.clone()], training)
+                    }
+                    _ => layer.invoke(&args, training),
+                };
+                if let Some(m) = layer
+                    .compute_mask(&args, mask.as_ref())
+                    .filter(|m| y.rank() >= 3 && m.dims() == &y.dims()[..2])
+                {
+                    masks.insert(n.0.id, m);
+                }
                 vals.insert(n.0.id, y);
             }
         }
