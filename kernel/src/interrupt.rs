@@ -5,8 +5,8 @@
 //! it and stops with a `KeyboardInterrupt` panic: state kept. A cell blocked outside its own
 //! source (a long `sleep`, a foreign crate's loop) is still running after [`GRACE`]; then the
 //! child is killed, evcxr restarts it, and the cell's error says that variables were lost.
-//! A cell that is still compiling is stopped by killing cargo instead: nothing ran, nothing is
-//! lost.
+//! A cell that is still compiling is stopped by killing the compiler (cargo, or the rustc that
+//! evcxr runs directly) instead: nothing ran, nothing is lost.
 
 use jupyter_protocol::ErrorOutput;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -73,7 +73,7 @@ impl Control {
         if cell == 0 {
             return;
         }
-        let compilers = cargo_processes();
+        let compilers = compiler_processes();
         if !compilers.is_empty() {
             self.stopped
                 .store(Stopped::WhileCompiling as u8, Ordering::SeqCst);
@@ -102,9 +102,10 @@ impl Control {
     }
 }
 
-/// The cargo processes this kernel started (a cell being compiled), and everything under them
-/// (rustc), children first.
-fn cargo_processes() -> Vec<u32> {
+/// The compiler processes this kernel started (a cell being compiled: cargo, or rustc itself
+/// when evcxr runs a cell's recorded rustc command directly), and everything under them, children
+/// first.
+fn compiler_processes() -> Vec<u32> {
     let mut parent_of = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
@@ -120,13 +121,13 @@ fn cargo_processes() -> Vec<u32> {
             };
             let comm = head.split_once('(').map_or("", |(_, c)| c);
             let ppid = tail.split_whitespace().nth(1).and_then(|p| p.parse().ok());
-            parent_of.push((pid, ppid.unwrap_or(0), comm == "cargo"));
+            parent_of.push((pid, ppid.unwrap_or(0), matches!(comm, "cargo" | "rustc")));
         }
     }
     let me = std::process::id();
     let mut found: Vec<u32> = parent_of
         .iter()
-        .filter(|(_, ppid, is_cargo)| *ppid == me && *is_cargo)
+        .filter(|(_, ppid, is_compiler)| *ppid == me && *is_compiler)
         .map(|(pid, _, _)| *pid)
         .collect();
     let mut i = 0;
